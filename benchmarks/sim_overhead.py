@@ -1,0 +1,101 @@
+"""Simulator overhead: a plain PyTorch training loop vs the same updates through ``sim`` (p = 8,
+dense Downpour, trace written to disk), same model, data, batch size and number of updates.
+
+    python -m benchmarks.sim_overhead
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from asyncsgd.config import RunConfig
+from asyncsgd.data import load_dataset
+from asyncsgd.engines import ENGINES
+from asyncsgd.job import Job
+from asyncsgd.metrics import Recorder
+from benchmarks.common import write_result
+
+UPDATES = 1500
+REPEATS = 5
+CASES = (("lenet", "mnist5k", 32), ("mlp", "mnist5k", 32), ("mlp", "mnist5k", 128))
+
+
+def plain_loop(job: Job) -> float:
+    """What a user writes without asyncsgd: torch.optim.SGD over shuffled mini-batches."""
+    model = job.model_factory()
+    opt = torch.optim.SGD(model.parameters(), lr=job.config.lr)
+    ds, b = job.dataset, job.config.batch_size
+    gen = torch.Generator().manual_seed(0)
+    start = time.perf_counter()
+    order = torch.randperm(ds.n_train, generator=gen)
+    pos = 0
+    for _ in range(UPDATES):
+        if pos + b > ds.n_train:
+            order, pos = torch.randperm(ds.n_train, generator=gen), 0
+        idx = order[pos : pos + b]
+        pos += b
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(ds.x_train[idx]), ds.y_train[idx]).backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
+def simulated(job: Job) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        recorder = Recorder(Path(tmp), job.dataset.n_train, 10**9, lambda p: {}, job.config.learners)
+        start = time.perf_counter()
+        ENGINES.get("sim")().run(job, recorder)
+        recorder.close()
+        return time.perf_counter() - start
+
+
+def main() -> dict:
+    rows = []
+    data = load_dataset("mnist5k")
+    for model, dataset, batch in CASES:
+        cfg = RunConfig.from_dict(
+            {
+                "model": model,
+                "dataset": dataset,
+                "batch_size": batch,
+                "learners": 8,
+                "updates": UPDATES,
+                "lr": 0.05,
+            }
+        )
+        job = Job.from_config(cfg, dataset=data)
+        plain, sim = [], []
+        for _ in range(REPEATS):  # interleaved, so drift on a shared machine hits both alike
+            plain.append(plain_loop(job))
+            sim.append(simulated(job))
+        a, b = statistics.median(plain), statistics.median(sim)
+        params = job.flat_model().size
+        row = {
+            "model": model,
+            "parameters": params,
+            "dataset": dataset,
+            "batch_size": batch,
+            "updates": UPDATES,
+            "plain_s": a,
+            "sim_s": b,
+            "ratio": b / a,
+            "plain_us_per_update": 1e6 * a / UPDATES,
+            "overhead_us_per_update": 1e6 * (b - a) / UPDATES,
+        }
+        rows.append(row)
+        print(
+            f"{model:6s} d={params:>7,} B={batch:<4d} plain {a:6.2f}s  sim(p=8) {b:6.2f}s  "
+            f"ratio {b / a:.3f}  overhead {row['overhead_us_per_update']:.0f} µs/update"
+        )
+    result = {"target": "(b) sim / (a) plain <= 1.10 in wall time", "rows": rows}
+    write_result("sim_overhead", result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+"""asyncsgd: asynchronous parameter-server SGD, and the measurement and cure of staleness."""
+
+from asyncsgd.config import RunConfig
+from asyncsgd.core import FlatModel, ParameterServer
+from asyncsgd.data import Dataset
+from asyncsgd.errors import ConfigError
+from asyncsgd.experiment import compare, train
+
+__all__ = ["ConfigError", "Dataset", "FlatModel", "ParameterServer", "RunConfig", "compare", "train"]

@@ -1,0 +1,138 @@
+"""The codec interface: what every gradient compressor declares, sends and validates.
+
+A codec is stateless: ``encode(x, seed) -> Payload`` and ``decode(payload) -> Update``. Anything a
+learner must remember between pushes (an error-feedback residual) lives in a
+:mod:`asyncsgd.codecs.memory` wrapper, so one wrapper serves every codec.
+
+Contracts every codec keeps (checked by the codec test battery):
+
+* ``decode(encode(x))`` has ``x``'s size and dtype;
+* the payload owns its arrays (it never aliases ``x``), so a learner may reuse its gradient buffer
+  while a push is in flight; ``decode`` may return views of the payload, which the server consumes
+  once;
+* randomness comes only from ``seed``; a codec that needs the seed to decode sends it in the
+  payload (:attr:`Capabilities.needs_seed`);
+* ``check(payload)`` says what is wrong with a malformed payload, or returns ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from asyncsgd.core.flat import FlatLayout
+from asyncsgd.core.messages import Payload, Rejection, Update
+from asyncsgd.registry import Registry
+
+CODECS: Registry[type[Codec]] = Registry("codec")
+SCOPES = ("global", "layer")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a codec promises; tests and engines read these instead of guessing."""
+
+    unbiased: bool = False
+    """``E[decode(encode(x))] = x`` over the seed."""
+    contraction: float | None = None
+    """δ with ``E‖x − C(x)‖² ≤ (1 − δ)‖x‖²`` (expectation over the seed), or ``None``."""
+    needs_seed: bool = False
+    """The decoder regenerates random choices from the seed carried in the payload."""
+    fixed_size: bool = True
+    """Payload bytes do not depend on the values being encoded."""
+    sparse: bool = False
+    """Decodes to a sparse :class:`~asyncsgd.core.messages.Update` (values at indices)."""
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    dtype: torch.dtype
+    length: int
+
+
+def keep_count(ratio: float, n: int) -> int:
+    """Coordinates kept out of ``n`` at compression ratio ``ratio``: ``max(1, ⌊ratio·n⌋)``.
+
+    A tiny tolerance absorbs binary round-off (``0.29 * 100`` is ``28.999…``).
+    """
+    return min(n, max(1, math.floor(ratio * n + 1e-9)))
+
+
+def check_ratio(ratio: float) -> float:
+    if not isinstance(ratio, int | float) or not (0.0 < float(ratio) <= 1.0):
+        raise ValueError(f"ratio must be in (0, 1], got {ratio!r}")
+    return float(ratio)
+
+
+def check_scope(scope: str) -> str:
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+    return scope
+
+
+class Codec(ABC):
+    """Base class of all codecs. Subclasses register with ``@CODECS.register(name)``."""
+
+    name: ClassVar[str]
+
+    def __init__(self, layout: FlatLayout) -> None:
+        self.layout = layout
+        self.size = layout.size
+        self.index_dtype = torch.int32 if self.size < 2**31 else torch.int64
+
+    @property
+    @abstractmethod
+    def caps(self) -> Capabilities: ...
+
+    @abstractmethod
+    def encode(self, x: torch.Tensor, seed: int) -> Payload:
+        """Compress the flat float32 vector ``x``; ``seed`` drives any randomness."""
+
+    @abstractmethod
+    def decode(self, payload: Payload) -> Update:
+        """The vector the payload stands for, as a dense or sparse update."""
+
+    @abstractmethod
+    def spec(self, payload: Payload) -> dict[str, ArraySpec]:
+        """The arrays a well-formed payload carries (may depend on its scalars)."""
+
+    scalars: ClassVar[tuple[str, ...]] = ()
+    """Names of the scalars a payload carries."""
+
+    def dense_nbytes(self) -> int:
+        return 4 * self.size
+
+    def estimate_nbytes(self) -> int | None:
+        """Payload bytes without encoding anything, for fixed-size codecs (else ``None``)."""
+        return None
+
+    def check(self, payload: Payload) -> Rejection | None:
+        """Why the payload is malformed (wrong codec, arrays, shape, dtype, indices), or ``None``.
+
+        Finiteness of the values is checked by the server, for every codec alike.
+        """
+        if payload.codec != self.name:
+            return Rejection(
+                "codec", f"codec mismatch: payload is {payload.codec!r}, server expects {self.name!r}"
+            )
+        missing = [s for s in self.scalars if s not in payload.scalars]
+        if missing:
+            return Rejection("shape", f"payload lacks scalar {missing[0]!r}")
+        expected = self.spec(payload)
+        if set(payload.arrays) != set(expected):
+            return Rejection("shape", f"payload arrays {sorted(payload.arrays)}, expected {sorted(expected)}")
+        for key, want in expected.items():
+            arr = payload.arrays[key]
+            if arr.dtype != want.dtype:
+                return Rejection("dtype", f"{key!r} has dtype {arr.dtype}, expected {want.dtype}")
+            if arr.dim() != 1 or int(arr.shape[0]) != want.length:
+                return Rejection("shape", f"{key!r} has shape {tuple(arr.shape)}, expected ({want.length},)")
+        if "indices" in payload.arrays:
+            idx = payload.arrays["indices"]
+            if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.size):
+                return Rejection("index", f"index out of range [0, {self.size})")
+        return None

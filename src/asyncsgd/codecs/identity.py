@@ -1,0 +1,36 @@
+"""The identity codec: the dense gradient, uncompressed (plain Downpour)."""
+
+from __future__ import annotations
+
+import torch
+
+from asyncsgd.codecs.base import CODECS, ArraySpec, Capabilities, Codec
+from asyncsgd.core.flat import FlatLayout
+from asyncsgd.core.messages import Payload, Update
+
+
+@CODECS.register("identity", "dense float32 gradient, no compression")
+class Identity(Codec):
+    """``C(x) = x``; sends ``4·d`` bytes."""
+
+    name = "identity"
+
+    def __init__(self, layout: FlatLayout) -> None:
+        super().__init__(layout)
+        self._spec = {"values": ArraySpec(torch.float32, self.size)}
+
+    @property
+    def caps(self) -> Capabilities:
+        return Capabilities(unbiased=True, contraction=1.0)
+
+    def encode(self, x: torch.Tensor, seed: int) -> Payload:
+        return Payload(self.name, {"values": x.detach().clone()})
+
+    def decode(self, payload: Payload) -> Update:
+        return Update(payload.arrays["values"], self.size)
+
+    def spec(self, payload: Payload) -> dict[str, ArraySpec]:
+        return self._spec
+
+    def estimate_nbytes(self) -> int:
+        return self.dense_nbytes()

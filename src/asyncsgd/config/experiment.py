@@ -1,0 +1,174 @@
+"""Experiments: a base config plus named methods that override some of its keys.
+
+An experiment file is TOML. Top-level keys are settings shared by every method (plus ``name``,
+the experiment's name); each ``[[methods]]`` table has a ``name`` and the settings it changes::
+
+    name = "default"
+    dataset = "mnist5k"
+    learners = 8
+
+    [[methods]]
+    name = "downpour"
+
+    [[methods]]
+    name = "topk-ef"
+    codec = "topk"
+    error_feedback = true
+
+``--set key=value`` overrides ``key`` in every method (it wins over the method's own value);
+``--set METHOD.key=value`` overrides it in one method only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from asyncsgd.config.schema import RunConfig
+from asyncsgd.errors import ConfigError
+
+_METHOD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    config: RunConfig
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    methods: tuple[Method, ...]
+    source: str = "<embedded default>"
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: TOML syntax when it parses (numbers, booleans, lists), else a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_overrides(items: list[str]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """``["k=v", "m.k=v"]`` → (global overrides, per-method overrides)."""
+    common: dict[str, Any] = {}
+    per_method: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(item, "expected --set key=value")
+        value = parse_value(raw.strip())
+        if "." in key:
+            method, _, sub = key.partition(".")
+            per_method.setdefault(method, {})[sub] = value
+        else:
+            common[key] = value
+    return common, per_method
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "config file not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(str(path), f"not valid TOML ({err})") from None
+
+
+def default_document() -> dict[str, Any]:
+    text = resources.files("asyncsgd.config").joinpath("default.toml").read_text()
+    return tomllib.loads(text)
+
+
+def build_experiment(
+    document: dict[str, Any],
+    overrides: list[str] | None = None,
+    source: str = "<embedded default>",
+    only: list[str] | None = None,
+) -> Experiment:
+    """Resolve a parsed experiment document and ``--set`` overrides into validated configs."""
+    doc = dict(document)
+    name = str(doc.pop("name", "experiment"))
+    raw_methods = doc.pop("methods", [{"name": "run"}])
+    if not isinstance(raw_methods, list) or not raw_methods:
+        raise ConfigError("methods", "must be a non-empty array of tables ([[methods]])")
+    common, per_method = parse_overrides(overrides or [])
+    methods: list[Method] = []
+    names: list[str] = []
+    for i, entry in enumerate(raw_methods):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"methods[{i}]", "must be a table")
+        entry = dict(entry)
+        mname = str(entry.pop("name", f"method{i}"))
+        if not _METHOD_NAME.match(mname) or mname in names:
+            raise ConfigError(f"methods[{i}].name", f"must be unique letters/digits/._-, got {mname!r}")
+        names.append(mname)
+        values = {**doc, **entry, **common, **per_method.get(mname, {})}
+        try:
+            cfg = RunConfig.from_dict(values)
+        except ConfigError as err:
+            own = err.key in entry or err.key in per_method.get(mname, {})
+            where = f"{mname}.{err.key}" if own and len(raw_methods) > 1 else err.key
+            raise ConfigError(where, err.message) from None
+        methods.append(Method(mname, cfg))
+    unknown = sorted(set(per_method) - set(names))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}.*", f"no method named {unknown[0]!r} (have: {', '.join(names)})")
+    if only:
+        missing = [m for m in only if m not in names]
+        if missing:
+            raise ConfigError("--methods", f"no method named {missing[0]!r} (have: {', '.join(names)})")
+        methods = [m for m in methods if m.name in only]
+    return Experiment(name, tuple(methods), source)
+
+
+def load_experiment(
+    path: str | Path | None, overrides: list[str] | None = None, only: list[str] | None = None
+) -> Experiment:
+    """The experiment in ``path`` (or the embedded default) with ``--set`` overrides applied."""
+    if path is None:
+        return build_experiment(default_document(), overrides, only=only)
+    p = Path(path)
+    return build_experiment(load_toml(p), overrides, source=str(p), only=only)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        if math.isnan(value):
+            return "nan"
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def dump_toml(values: dict[str, Any], header: str = "") -> str:
+    """Flat ``key = value`` TOML (the subset resolved configs need)."""
+    lines = [f"# {line}" for line in header.splitlines()]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def dump_experiment(exp: Experiment) -> str:
+    """The fully resolved experiment as TOML: every key of every method, nothing implicit."""
+    parts = [dump_toml({"name": exp.name}, header=f"resolved from {exp.source}")]
+    for m in exp.methods:
+        parts.append("[[methods]]\n" + dump_toml({"name": m.name, **m.config.to_dict()}))
+    return "\n".join(parts)

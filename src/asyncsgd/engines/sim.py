@@ -1,0 +1,223 @@
+"""``sim``: a deterministic discrete-event simulator of p learners and one parameter server.
+
+Simulated time, not wall time, decides the order of events. A learner's cycle is::
+
+    pull (latency + 4d/bandwidth) → compute (delay model) → push (latency + bytes/bandwidth)
+    → queue at the server (FIFO) → apply (server_time)
+
+Events sit in a min-heap keyed by (time, sequence number); ties are broken by the order in which
+they were scheduled, so one seed gives one schedule. The gradient of a push is computed on the
+exact parameters its learner pulled: it is computed at pull time, which is equivalent because a
+learner's parameters and batch are fixed once it has pulled, and leaves only the payload (not a
+parameter copy) in flight. The server's state changes only when an apply event completes, so a
+pull at time t sees exactly the updates applied by t.
+
+Protocols: ``async`` (Downpour), ``sync`` (all p gradients on the same parameters, averaged at a
+barrier), and ``delay=fixed``, where the staleness τ of each update is drawn directly and the
+gradient is taken at the parameters of version ``v − τ`` kept in a ring buffer.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+
+import torch
+
+from asyncsgd.core.flat import FlatModel
+from asyncsgd.core.learner import Learner
+from asyncsgd.core.messages import Push
+from asyncsgd.core.server import ParameterServer
+from asyncsgd.data.streams import BatchStreams
+from asyncsgd.delays import DelaySampler
+from asyncsgd.engines.base import ENGINES, Engine, EngineResult, Monitor, Timing
+from asyncsgd.job import Job
+
+_PULL, _ARRIVE, _APPLIED = 0, 1, 2
+
+
+class _Simulation:
+    def __init__(self, job: Job, monitor: Monitor) -> None:
+        self.job = job
+        self.monitor = monitor
+        self.flat: FlatModel = job.flat_model()
+        # One model serves every virtual learner. Unless gradients are taken at older snapshots
+        # (delay=fixed), it shares the server's buffer: a pull is then free, which is exact because
+        # each gradient is computed at the moment of its pull.
+        share = job.staleness_model() is None
+        self.server: ParameterServer = job.server(self.flat.params, self.flat.layout, copy=not share)
+        self.learners: list[Learner] = [job.learner(i, self.flat) for i in range(job.config.learners)]
+        self.streams: BatchStreams = job.streams()
+        self.batch_size = job.config.batch_size
+        self.down_bytes = 4 * self.flat.size
+        self.samples = 0
+        self.time = 0.0
+
+    def local_steps(self, i: int, n: int, delays: DelaySampler | None) -> tuple[float, float]:
+        """Run ``n`` local steps of learner ``i`` now; (simulated compute seconds, last loss)."""
+        learner, seconds, loss = self.learners[i], 0.0, float("nan")
+        for _ in range(n):
+            loss = learner.local_step(self.job.batch(self.streams.next(i)))
+            seconds += delays(i) if delays is not None else 0.0
+        return seconds, loss
+
+    def pull_and_push(
+        self, i: int, params: torch.Tensor, version: int, delays: DelaySampler | None
+    ) -> tuple[Push, float, float]:
+        """Receive a pull, run the post-pull steps, build the push: (push, compute s, loss)."""
+        learner = self.learners[i]
+        learner.receive(params, version)
+        seconds, loss = self.local_steps(i, learner.post_steps, delays)
+        return learner.push(), seconds, loss
+
+    def batches(self, i: int) -> int:
+        """Samples behind one push of learner ``i``: every local step of its cycle."""
+        learner = self.learners[i]
+        return self.batch_size * (learner.pre_steps + learner.post_steps)
+
+    def report(self, push: Push, timing: Timing, loss: float) -> bool:
+        """Apply ``push``, report it, evaluate when due; True when the run must stop."""
+        record = self.server.apply(push)
+        samples = self.batches(push.learner)
+        self.samples += samples
+        self.monitor.on_push(record, timing, loss, samples)
+        return self.after_update(record.applied, timing.end)
+
+    def after_update(self, applied: bool, now: float) -> bool:
+        server = self.server
+        if applied and self.monitor.eval_due(server.version):
+            self.monitor.evaluate(server.params, server.version, self.samples, now)
+        return self.job.budget_reached(server.version, self.samples) or self.monitor.stop_requested()
+
+    def result(self) -> EngineResult:
+        return EngineResult(
+            params=self.server.params.detach().clone(),
+            version=self.server.version,
+            time=self.time,
+            rejected={k: dict(v) for k, v in self.server.rejected.items()},
+            server_memory_bytes=self.server.memory_bytes(),
+        )
+
+    # -- Downpour ---------------------------------------------------------------------------------
+    def run_async(self) -> None:
+        job, server = self.job, self.server
+        delays, link, service = job.delays(), job.link(), job.config.server_time
+        heap: list[tuple[float, int, int, int]] = []
+        seq = itertools.count()
+        pending: list[tuple[Push | None, Timing, float]] = [(None, Timing(), float("nan"))] * len(
+            self.learners
+        )
+
+        def pull(i: int, now: float, timing: Timing, loss: float) -> None:
+            params, version = server.pull(i)
+            push, seconds, post_loss = self.pull_and_push(i, params, version, delays)
+            timing.pull = link.time(self.down_bytes)
+            timing.compute += seconds
+            timing.push = link.time(push.payload.nbytes)
+            timing.bytes_down = self.down_bytes
+            pending[i] = (push, timing, post_loss if self.learners[i].post_steps else loss)
+            arrival = now + timing.pull + seconds + timing.push
+            heapq.heappush(heap, (arrival, next(seq), _ARRIVE, i))
+
+        def start_cycle(i: int, now: float) -> None:
+            seconds, loss = self.local_steps(i, self.learners[i].pre_steps, delays)
+            timing = Timing(compute=seconds)
+            if self.learners[i].pre_steps == 0:
+                pull(i, now, timing, loss)  # right after its own push: no other event in between
+            else:
+                pending[i] = (None, timing, loss)
+                heapq.heappush(heap, (now + seconds, next(seq), _PULL, i))
+
+        for i in range(len(self.learners)):
+            start_cycle(i, 0.0)
+        server_free = 0.0
+        while heap:
+            now, _, kind, i = heapq.heappop(heap)
+            self.time = now
+            push, timing, loss = pending[i]
+            if kind == _PULL:
+                pull(i, now, timing, loss)
+            elif kind == _ARRIVE:
+                start = max(now, server_free)
+                server_free = start + service
+                timing.wait, timing.apply = start - now, service
+                heapq.heappush(heap, (server_free, next(seq), _APPLIED, i))
+            else:
+                timing.end = now
+                if self.report(push, timing, loss):  # type: ignore[arg-type]
+                    return
+                start_cycle(i, now)
+
+    # -- synchronous SGD ---------------------------------------------------------------------------
+    def run_sync(self) -> None:
+        job, server = self.job, self.server
+        delays, link, service = job.delays(), job.link(), job.config.server_time
+        p = len(self.learners)
+        while True:
+            round_start = self.time
+            pushes, timings, losses = [], [], []
+            for i in range(p):
+                pre, _ = self.local_steps(i, self.learners[i].pre_steps, delays)
+                params, version = server.pull(i)
+                push, post, loss = self.pull_and_push(i, params, version, delays)
+                timings.append(
+                    Timing(
+                        pull=link.time(self.down_bytes),
+                        compute=pre + post,
+                        push=link.time(push.payload.nbytes),
+                        bytes_down=self.down_bytes,
+                    )
+                )
+                pushes.append(push)
+                losses.append(loss)
+            done = [t.pull + t.compute + t.push for t in timings]
+            barrier = max(done)
+            self.time = round_start + barrier + p * service
+            records = server.apply_round(pushes)
+            for i, (record, timing, loss, d) in enumerate(zip(records, timings, losses, done, strict=True)):
+                timing.wait, timing.apply, timing.end = barrier - d, p * service, self.time
+                self.samples += self.batches(i)
+                self.monitor.on_push(record, timing, loss, self.batches(i))
+            if self.after_update(any(r.applied for r in records), self.time):
+                return
+
+    # -- staleness drawn directly -------------------------------------------------------------------
+    def run_fixed(self) -> None:
+        job, server = self.job, self.server
+        model = job.staleness_model()
+        assert model is not None
+        rng = job.delay_rng(0)
+        slots = model.max_tau + 1
+        history = torch.empty(slots, self.flat.size)
+        history[0].copy_(server.params)
+        for step in itertools.count():
+            i = step % len(self.learners)
+            version = server.version
+            tau = min(model.sample(rng), version)
+            params = history[(version - tau) % slots]
+            server.note_stale_read(i, params)
+            push, _, loss = self.pull_and_push(i, params, version - tau, None)
+            self.time = float(step + 1)
+            record = server.apply(push)
+            if record.applied:
+                history[server.version % slots].copy_(server.params)
+            self.samples += self.batches(i)
+            timing = Timing(end=self.time, bytes_down=self.down_bytes)
+            self.monitor.on_push(record, timing, loss, self.batches(i))
+            if self.after_update(record.applied, self.time):
+                return
+
+
+@ENGINES.register("sim", "deterministic discrete-event simulation of p learners (simulated time)")
+class SimEngine(Engine):
+    name = "sim"
+
+    def run(self, job: Job, monitor: Monitor) -> EngineResult:
+        sim = _Simulation(job, monitor)
+        if job.config.protocol == "sync":
+            sim.run_sync()
+        elif job.staleness_model() is not None:
+            sim.run_fixed()
+        else:
+            sim.run_async()
+        return sim.result()

@@ -1,0 +1,143 @@
+"""Run an experiment: each method through its engine, with every output written as it goes.
+
+Layout of a run directory::
+
+    config.toml            the fully resolved experiment (every key of every method)
+    summary.json           one entry per method (see metrics/summary.py)
+    accuracy_vs_updates.png, accuracy_vs_samples.png, staleness.png
+    <method>/summary.json, trace.csv (one row per push), metrics.csv (one row per evaluation)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from asyncsgd.config.experiment import Experiment, dump_experiment
+from asyncsgd.data import Dataset, load_dataset
+from asyncsgd.engines import ENGINES
+from asyncsgd.job import Job, effective_config
+from asyncsgd.metrics import Evaluator, Recorder, build_summary, write_json
+from asyncsgd.metrics.plots import accuracy_plot, staleness_plot
+
+ProgressFactory = Callable[[Job], Callable[[int, int], None] | None]
+
+
+@dataclass
+class MethodResult:
+    name: str
+    summary: dict[str, Any]
+    params: torch.Tensor
+    metrics: list[dict[str, float]]
+    out_dir: Path | None
+
+
+@dataclass
+class ExperimentResult:
+    name: str
+    out_dir: Path | None
+    methods: list[MethodResult] = field(default_factory=list)
+    plots: list[Path] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return {m.name: m.summary for m in self.methods}
+
+
+def prepare_jobs(
+    exp: Experiment, dataset: Dataset | None = None, model: nn.Module | None = None
+) -> list[Job]:
+    """Build every method's job before running any, so a bad setting fails before work starts."""
+    cache: dict[tuple[str, int, str], Dataset] = {}
+    jobs = []
+    for method in exp.methods:
+        cfg = effective_config(method.config)
+        data = dataset
+        if data is None:
+            key = (cfg.dataset, cfg.data_seed, cfg.data_path)
+            if key not in cache:
+                cache[key] = load_dataset(cfg.dataset, seed=cfg.data_seed, path=cfg.data_path)
+            data = cache[key]
+        jobs.append(Job.from_config(cfg, method.name, dataset=data, model=model))
+    return jobs
+
+
+def run_job(
+    job: Job,
+    out_dir: Path | None,
+    stop: Callable[[], bool] = lambda: False,
+    progress: Callable[[int, int], None] | None = None,
+) -> MethodResult:
+    """Run one method and write its outputs into ``out_dir`` (if given)."""
+    if job.config.threads:
+        torch.set_num_threads(job.config.threads)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    evaluator = Evaluator(job.flat_model(), job.dataset)
+    recorder = Recorder(
+        out_dir, job.dataset.n_train, job.eval_every, evaluator, job.config.learners, stop, progress
+    )
+    start = time.perf_counter()
+    try:
+        recorder.evaluate(job.flat_model().params, 0, 0, 0.0)
+        result = ENGINES.get(job.config.engine)().run(job, recorder)
+        final = recorder.finish(result.params, result.version, result.time)
+    finally:
+        recorder.close()
+    summary = build_summary(job, recorder, result, final, time.perf_counter() - start)
+    if out_dir is not None:
+        write_json(out_dir / "summary.json", summary)
+    return MethodResult(job.name, summary, result.params, recorder.metrics, out_dir)
+
+
+def write_plots(result: ExperimentResult) -> list[Path]:
+    if result.out_dir is None or not result.methods:
+        return []
+    curves = {m.name: m.metrics for m in result.methods}
+    title = result.name
+    return [
+        accuracy_plot(curves, "update", result.out_dir / "accuracy_vs_updates.png", title),
+        accuracy_plot(curves, "samples", result.out_dir / "accuracy_vs_samples.png", title),
+        staleness_plot(
+            {m.name: m.summary["staleness"]["histogram"] for m in result.methods},
+            result.out_dir / "staleness.png",
+            title,
+        ),
+    ]
+
+
+def run_experiment(
+    exp: Experiment,
+    out_dir: Path | None,
+    *,
+    dataset: Dataset | None = None,
+    model: nn.Module | None = None,
+    stop: Callable[[], bool] = lambda: False,
+    progress: ProgressFactory | None = None,
+) -> ExperimentResult:
+    """Run every method of ``exp`` in order; stop early (keeping results) when ``stop()`` is true."""
+    jobs = prepare_jobs(exp, dataset, model)
+    result = ExperimentResult(exp.name, out_dir)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.toml").write_text(dump_experiment(exp))
+    try:
+        for job in jobs:
+            method_dir = out_dir / job.name if out_dir is not None else None
+            reporter = progress(job) if progress else None
+            result.methods.append(run_job(job, method_dir, stop, reporter))
+            if stop():
+                result.interrupted = True
+                break
+    finally:
+        if out_dir is not None and result.methods:
+            write_json(out_dir / "summary.json", {"experiment": exp.name, "methods": result.summary})
+            result.plots = write_plots(result)
+    return result

@@ -1,0 +1,52 @@
+"""PNG figures of an experiment: accuracy against updates and samples, staleness histograms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def accuracy_plot(curves: dict[str, list[dict[str, float]]], x: str, path: Path, title: str) -> Path:
+    """Test accuracy against ``x`` (``update`` or ``samples``), one line per method."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for method, rows in curves.items():
+        ax.plot([r[x] for r in rows], [100 * r["test_accuracy"] for r in rows], marker=".", label=method)
+    ax.set_xlabel({"update": "server updates", "samples": "samples processed"}.get(x, x))
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def staleness_plot(histograms: dict[str, list[int]], path: Path, title: str) -> Path:
+    """Fraction of applied pushes per staleness τ, one step line per distinct histogram.
+
+    Methods that saw the same schedule (same seed and delays) share one line and one label.
+    """
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for method, hist in histograms.items():
+        groups.setdefault(tuple(hist), []).append(method)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for hist, methods in groups.items():
+        total = sum(hist) or 1
+        method = ", ".join(methods)
+        ax.step(range(len(hist)), [h / total for h in hist], where="mid", label=method)
+    ax.set_xlabel("staleness τ (server updates between pull and push)")
+    ax.set_ylabel("fraction of applied pushes")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)

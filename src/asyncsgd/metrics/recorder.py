@@ -1,0 +1,177 @@
+"""The recorder: the engine's :class:`~asyncsgd.engines.base.Monitor` and the run's bookkeeping.
+
+It streams one trace row per push to ``trace.csv`` and one row per evaluation to ``metrics.csv``
+(flushed as they come, so an interrupted run keeps everything measured), and accumulates the
+staleness histogram, bytes and the time breakdown for ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+
+from asyncsgd.core.messages import ApplyRecord
+from asyncsgd.engines.base import PHASES, Timing
+
+TRACE_COLUMNS = (
+    "push", "learner", "pulled_version", "version", "tau", "accepted", "applied",
+    "bytes_up", "bytes_down", "loss", "grad_norm", "lr", "end", *PHASES, "reason",
+)  # fmt: skip
+METRIC_COLUMNS = (
+    "update", "samples", "epoch", "time", "wall", "running_loss",
+    "train_loss", "train_accuracy", "test_loss", "test_accuracy",
+)  # fmt: skip
+STALL_MIN = 100
+
+
+class _CsvLog:
+    def __init__(self, path: Path | None, columns: tuple[str, ...], flush_every: int) -> None:
+        self._file: IO[str] | None = None
+        self.rows = 0
+        self.flush_every = flush_every
+        if path is not None:
+            self._file = path.open("w", newline="")
+            self._writer = csv.writer(self._file)
+            self._writer.writerow(columns)
+
+    def write(self, row: list[Any]) -> None:
+        self.rows += 1
+        if self._file is not None:
+            self._writer.writerow(row)
+            if self.rows % self.flush_every == 0:
+                self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class Recorder:
+    def __init__(
+        self,
+        out_dir: Path | None,
+        n_train: int,
+        eval_every: int,
+        evaluate: Callable[[torch.Tensor], dict[str, float]],
+        num_learners: int,
+        stop: Callable[[], bool] = lambda: False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.n_train = n_train
+        self.eval_every = eval_every
+        self._evaluate = evaluate
+        self._stop = stop
+        self._progress = progress
+        self.stall_limit = max(STALL_MIN, 10 * num_learners)
+        self.trace = _CsvLog(out_dir / "trace.csv" if out_dir else None, TRACE_COLUMNS, 4096)
+        self.metrics_log = _CsvLog(out_dir / "metrics.csv" if out_dir else None, METRIC_COLUMNS, 1)
+        self.metrics: list[dict[str, float]] = []
+        self.tau = Counter[int]()
+        self.per_learner: dict[int, Counter[str]] = defaultdict(Counter)
+        self.phase_totals: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(PHASES, 0.0))
+        self.pushes = 0
+        self.samples = 0
+        self.bytes_up = 0
+        self.bytes_down = 0
+        self.last_update = 0
+        self._loss_sum = 0.0
+        self._loss_n = 0
+        self._last_eval = -1
+        self._rejected_run = 0
+        self.stop_reason = ""
+        self.wall_start = time.perf_counter()
+
+    # -- Monitor -------------------------------------------------------------------------------
+    def on_push(self, record: ApplyRecord, timing: Timing, loss: float, samples: int) -> None:
+        self.pushes += 1
+        self.samples += samples
+        self.bytes_up += record.nbytes
+        self.bytes_down += timing.bytes_down
+        counts = self.per_learner[record.learner]
+        counts["pushes"] += 1
+        counts["bytes_up"] += record.nbytes
+        counts["bytes_down"] += timing.bytes_down
+        totals = self.phase_totals[record.learner]
+        totals["pull"] += timing.pull
+        totals["compute"] += timing.compute
+        totals["compress"] += timing.compress
+        totals["push"] += timing.push
+        totals["wait"] += timing.wait
+        totals["apply"] += timing.apply
+        if record.accepted:
+            self._rejected_run = 0
+            if record.applied:
+                counts["applied"] += 1
+                self.tau[record.tau] += 1
+                self.last_update = record.version
+            else:
+                counts["dropped"] += 1
+        else:
+            self._rejected_run += 1
+            counts["rejected"] += 1
+        if math.isfinite(loss):
+            self._loss_sum += loss
+            self._loss_n += 1
+        self.trace.write(
+            [
+                self.pushes, record.learner, record.pulled_version, record.version, record.tau,
+                int(record.accepted), int(record.applied), record.nbytes, timing.bytes_down,
+                f"{loss:.6g}", f"{record.grad_norm:.6g}", f"{record.lr:.6g}", f"{timing.end:.6f}",
+                f"{timing.pull:.6g}", f"{timing.compute:.6g}", f"{timing.compress:.6g}",
+                f"{timing.push:.6g}", f"{timing.wait:.6g}", f"{timing.apply:.6g}", record.reason,
+            ]
+        )  # fmt: skip
+        if self._progress is not None:
+            self._progress(record.version, self.samples)
+
+    def eval_due(self, version: int) -> bool:
+        return version % self.eval_every == 0 and version != self._last_eval
+
+    def evaluate(self, params: torch.Tensor, version: int, samples: int, time_: float) -> dict[str, float]:
+        self._last_eval = version
+        scores = self._evaluate(params)
+        running = self._loss_sum / self._loss_n if self._loss_n else float("nan")
+        self._loss_sum, self._loss_n = 0.0, 0
+        row = {
+            "update": version,
+            "samples": samples,
+            "epoch": samples / self.n_train,
+            "time": time_,
+            "wall": time.perf_counter() - self.wall_start,
+            "running_loss": running,
+            **scores,
+        }
+        self.metrics.append(row)
+        self.metrics_log.write([row[c] for c in METRIC_COLUMNS])
+        return row
+
+    def stop_requested(self) -> bool:
+        if self._stop():
+            self.stop_reason = "interrupted"
+            return True
+        if self._rejected_run >= self.stall_limit:
+            self.stop_reason = "stalled"
+            return True
+        return False
+
+    # -- end of run ----------------------------------------------------------------------------
+    def finish(self, params: torch.Tensor, version: int, time_: float) -> dict[str, float]:
+        """Evaluate the final parameters (unless just done) and close the logs."""
+        if self.metrics and self.metrics[-1]["update"] == version:
+            final = self.metrics[-1]
+        else:
+            final = self.evaluate(params, version, self.samples, time_)
+        self.close()
+        return final
+
+    def close(self) -> None:
+        self.trace.close()
+        self.metrics_log.close()

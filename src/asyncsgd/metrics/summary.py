@@ -1,0 +1,115 @@
+"""``summary.json`` of one method: final scores, staleness, bytes, time breakdown, provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from asyncsgd.engines.base import PHASES, EngineResult
+from asyncsgd.job import Job
+from asyncsgd.metrics.recorder import Recorder
+from asyncsgd.metrics.staleness import staleness_summary
+
+
+def params_sha256(params: torch.Tensor) -> str:
+    """Hash of the raw little-endian float32 bytes of the flat parameter vector."""
+    return hashlib.sha256(params.detach().contiguous().numpy().tobytes()).hexdigest()
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def build_summary(
+    job: Job, recorder: Recorder, result: EngineResult, final: dict[str, float], wall: float
+) -> dict[str, Any]:
+    cfg = job.config
+    size = int(result.params.numel())
+    breakdown = {p: sum(t[p] for t in recorder.phase_totals.values()) for p in PHASES}
+    per_learner = {
+        str(i): {**{k: int(v) for k, v in recorder.per_learner[i].items()},
+                 "time": recorder.phase_totals[i]}
+        for i in sorted(recorder.per_learner)
+    }  # fmt: skip
+    rejected = {str(k): v for k, v in sorted(result.rejected.items())}
+    stop = recorder.stop_reason or "budget"
+    return {
+        "method": job.name,
+        "engine": cfg.engine,
+        "protocol": cfg.protocol,
+        "learners": cfg.learners,
+        "dataset": job.dataset.name,
+        "model": cfg.model,
+        "parameters": size,
+        "codec": cfg.codec,
+        "ratio": cfg.ratio if cfg.codec != "identity" else 1.0,
+        "error_feedback": cfg.error_feedback,
+        "rule": cfg.rule,
+        "remedy": cfg.remedy,
+        "lr": cfg.lr,
+        "batch_size": cfg.batch_size,
+        "seed": cfg.seed,
+        "final": final,
+        "final_test_accuracy": final["test_accuracy"],
+        "final_train_loss": final["train_loss"],
+        "updates": result.version,
+        "pushes": recorder.pushes,
+        "samples": recorder.samples,
+        "epochs": recorder.samples / job.dataset.n_train,
+        "staleness": staleness_summary(recorder.tau),
+        "bytes": {
+            "up": recorder.bytes_up,
+            "down": recorder.bytes_down,
+            "up_per_push": recorder.bytes_up / recorder.pushes if recorder.pushes else 0.0,
+            "dense_push": 4 * size,
+            "compression": (recorder.bytes_up / (4 * size * recorder.pushes)) if recorder.pushes else 1.0,
+        },
+        "rejected": {"total": sum(sum(v.values()) for v in result.rejected.values()), "by_learner": rejected},
+        "dropped": sum(int(c.get("dropped", 0)) for c in recorder.per_learner.values()),
+        "time": {
+            "wall_seconds": wall,
+            "engine_seconds": result.time,
+            "clock": "simulated" if cfg.engine == "sim" else "wall",
+            "breakdown": breakdown,
+            "per_learner": per_learner,
+        },
+        "server_memory_bytes": result.server_memory_bytes,
+        "params_sha256": params_sha256(result.params),
+        "stop_reason": stop,
+        "interrupted": stop == "interrupted",
+        "environment": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "asyncsgd": _version("asyncsgd"),
+            "threads": torch.get_num_threads(),
+        },
+        **({"engine_info": result.extra} if result.extra else {}),
+    }
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN/Infinity: write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write atomically: a reader never sees a half-written file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(_clean(data), indent=2) + "\n")
+    tmp.replace(path)

@@ -1,0 +1,63 @@
+"""Name → factory tables for every pluggable part (codecs, rules, delays, datasets, models, engines).
+
+A registry is filled once, at import, by ``@REGISTRY.register("name")`` decorators beside each
+implementation; it holds no run state. Unknown names fail with the list of known ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class UnknownName(KeyError):
+    """Raised for a name no registry entry has; ``str()`` is a one-line message."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    name: str
+    factory: T
+    summary: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Registry(Generic[T]):
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry[T]] = {}
+
+    def register(self, name: str, summary: str = "", **meta: Any) -> Callable[[T], T]:
+        def deco(factory: T) -> T:
+            if name in self._entries:
+                raise ValueError(f"{self.kind} {name!r} registered twice")
+            doc = summary or (getattr(factory, "__doc__", "") or "").strip().split("\n")[0]
+            self._entries[name] = Entry(name, factory, doc, dict(meta))
+            return factory
+
+        return deco
+
+    def entry(self, name: str) -> Entry[T]:
+        try:
+            return self._entries[name]
+        except KeyError:
+            known = ", ".join(sorted(self._entries))
+            raise UnknownName(f"unknown {self.kind} {name!r} (known: {known})") from None
+
+    def get(self, name: str) -> T:
+        return self.entry(name).factory
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[Entry[T]]:
+        return iter(self._entries[n] for n in self.names())

@@ -1,0 +1,113 @@
+"""Server-side update rules: remedies that reshape a decoded gradient, then an optimizer step.
+
+A server rule is ``remedy_n ∘ … ∘ remedy_1`` followed by one optimizer::
+
+    u   = decode(push)                       # dense or sparse Update
+    u   = remedy_i(u, state_i, x, ctx)       # e.g. scale by 1/τ; may return None to drop the push
+    x  ← optimizer(x, u, γ)                  # e.g. x ← x − γ·u
+
+Remedies and optimizers are deterministic functions of their inputs and their explicit state; they
+may update in place the tensors they own (the parameters, a momentum buffer), which is what keeps a
+10^7-parameter apply within a few memory passes. They know nothing of time, threads or transport.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from asyncsgd.core.messages import Update
+from asyncsgd.registry import Registry
+
+OPTIMIZERS: Registry[type[Optimizer]] = Registry("rule")
+REMEDIES: Registry[type[Remedy]] = Registry("remedy")
+
+
+@dataclass(frozen=True)
+class ApplyContext:
+    """Everything a remedy may need to know about the push being applied."""
+
+    learner: int
+    tau: int
+    version: int
+    """Server version before this push."""
+    num_learners: int
+
+
+class Remedy(ABC):
+    """A server-side transform of the decoded gradient (a staleness remedy)."""
+
+    name: ClassVar[str]
+
+    def init(self, params: torch.Tensor, num_learners: int) -> Any:
+        return None
+
+    def on_pull(self, state: Any, learner: int, params: torch.Tensor) -> None:  # noqa: B027 (optional hook)
+        """Called when ``learner`` reads ``params`` (e.g. to back up what it pulled)."""
+
+    @abstractmethod
+    def transform(self, update: Update, state: Any, params: torch.Tensor, ctx: ApplyContext) -> Update | None:
+        """The update to apply, or ``None`` to discard the push."""
+
+    def memory_bytes(self, state: Any) -> int:
+        """Server memory this remedy holds (reported in the summary)."""
+        return 0
+
+
+class Optimizer(ABC):
+    """The last stage: turn an update into a parameter change at learning rate ``lr``."""
+
+    name: ClassVar[str]
+
+    def init(self, params: torch.Tensor) -> Any:
+        return None
+
+    @abstractmethod
+    def step(self, params: torch.Tensor, update: Update, state: Any, lr: float) -> None: ...
+
+    def memory_bytes(self, state: Any) -> int:
+        return 0
+
+
+class ServerRule:
+    """Remedies followed by an optimizer, with the per-rule state the server keeps."""
+
+    def __init__(self, optimizer: Optimizer, lr: float, remedies: list[Remedy] | None = None) -> None:
+        if not (lr > 0):
+            raise ValueError(f"lr must be > 0, got {lr!r}")
+        self.optimizer = optimizer
+        self.lr = float(lr)
+        self.remedies = list(remedies or [])
+
+    @property
+    def name(self) -> str:
+        return "+".join([r.name for r in self.remedies] + [self.optimizer.name])
+
+    def init(self, params: torch.Tensor, num_learners: int) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer.init(params),
+            "remedies": [r.init(params, num_learners) for r in self.remedies],
+        }
+
+    def on_pull(self, state: dict[str, Any], learner: int, params: torch.Tensor) -> None:
+        for remedy, rs in zip(self.remedies, state["remedies"], strict=True):
+            remedy.on_pull(rs, learner, params)
+
+    def apply(
+        self, params: torch.Tensor, update: Update, state: dict[str, Any], ctx: ApplyContext
+    ) -> float | None:
+        """Apply ``update`` to ``params`` in place; the effective rate, or ``None`` if dropped."""
+        for remedy, rs in zip(self.remedies, state["remedies"], strict=True):
+            out = remedy.transform(update, rs, params, ctx)
+            if out is None:
+                return None
+            update = out
+        self.optimizer.step(params, update, state["optimizer"], self.lr)
+        return self.lr * update.scale
+
+    def memory_bytes(self, state: dict[str, Any]) -> int:
+        own = self.optimizer.memory_bytes(state["optimizer"])
+        return own + sum(r.memory_bytes(s) for r, s in zip(self.remedies, state["remedies"], strict=True))

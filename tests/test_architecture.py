@@ -1,0 +1,61 @@
+"""The layering rules of docs/architecture.md, checked on the source's import statements."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "asyncsgd"
+
+CORE = ("core", "codecs", "rules")
+CORE_MAY_IMPORT = {
+    "asyncsgd.core",
+    "asyncsgd.codecs",
+    "asyncsgd.rules",
+    "asyncsgd.registry",
+    "asyncsgd.errors",
+}
+NO_SIDE_EFFECTS = {"threading", "multiprocessing", "socket", "time", "ray", "subprocess", "signal", "asyncio",
+                   "os", "io", "pathlib", "csv", "json", "concurrent"}  # fmt: skip
+LOWER_LAYERS = ("core", "codecs", "rules", "delays", "data", "models", "config")
+
+
+def imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def files(*packages: str) -> list[Path]:
+    return [f for p in packages for f in sorted((SRC / p).rglob("*.py"))]
+
+
+@pytest.mark.parametrize("path", files(*CORE), ids=lambda p: str(p.relative_to(SRC)))
+def test_core_is_pure(path):
+    for name in imports(path):
+        root = name.split(".")[0]
+        assert root not in NO_SIDE_EFFECTS, f"{path.name} imports {name}"
+        if root == "asyncsgd":
+            assert any(name == m or name.startswith(m + ".") for m in CORE_MAY_IMPORT), (
+                f"{path.name} imports {name}"
+            )
+
+
+@pytest.mark.parametrize("path", files(*LOWER_LAYERS), ids=lambda p: str(p.relative_to(SRC)))
+def test_lower_layers_do_not_import_engines_or_front_ends(path):
+    for name in imports(path):
+        for upper in (
+            "asyncsgd.engines",
+            "asyncsgd.experiment",
+            "asyncsgd.cli",
+            "asyncsgd.metrics",
+            "asyncsgd.job",
+        ):
+            assert not name.startswith(upper), f"{path.name} imports {name}"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from benchmarks.report import TABLES, render
 
-from asyncsgd.cli.main import settings_markdown
+from asyncsgd.cli.list_cmd import settings_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

@@ -1,0 +1,68 @@
+"""``asyncsgd list``: the settings, or what each registry offers."""
+
+from __future__ import annotations
+
+import argparse
+
+from asyncsgd.config import RunConfig
+
+
+def registries() -> dict[str, object]:
+    from asyncsgd.codecs import CODECS
+    from asyncsgd.data import DATASETS
+    from asyncsgd.delays import DELAYS, STALENESS
+    from asyncsgd.engines import ENGINES
+    from asyncsgd.models import MODELS
+    from asyncsgd.rules import OPTIMIZERS, REMEDIES
+
+    return {
+        "engines": ENGINES,
+        "datasets": DATASETS,
+        "models": MODELS,
+        "codecs": CODECS,
+        "rules": OPTIMIZERS,
+        "remedies": REMEDIES,
+        "delays": DELAYS,
+        "staleness": STALENESS,
+    }
+
+
+def settings_text() -> str:
+    defaults = RunConfig().to_dict()
+    return "\n".join(f"{k:16s} {defaults[k]!s:12s} {text}" for k, text in RunConfig.help().items())
+
+
+def settings_markdown() -> str:
+    """The README's settings table, generated from the config schema."""
+    defaults = RunConfig().to_dict()
+    rows = ["| setting | default | meaning |", "|---|---|---|"]
+    for key, text in RunConfig.help().items():
+        value = defaults[key]
+        shown = (
+            f'"{value}"'
+            if isinstance(value, str)
+            else str(value).lower()
+            if isinstance(value, bool)
+            else value
+        )
+        rows.append(f"| `{key}` | `{shown}` | {text.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
+def list_(args: argparse.Namespace) -> int:
+    if args.kind == "settings":
+        print(settings_markdown() if args.markdown else settings_text())
+        return 0
+    found = registries()
+    for kind in [args.kind] if args.kind else list(found):
+        print(f"{kind}:")
+        for entry in found[kind]:  # type: ignore[attr-defined]
+            print(f"  {entry.name:14s} {entry.summary}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("list", help="list settings, or what a registry offers")
+    p.add_argument("kind", nargs="?", choices=[*registries(), "settings"])
+    p.add_argument("--markdown", action="store_true", help="settings as a Markdown table")
+    p.set_defaults(func=list_)

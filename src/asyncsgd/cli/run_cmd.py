@@ -1,0 +1,64 @@
+"""``asyncsgd run``: run an experiment (the embedded default without a file)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from asyncsgd.cli.progress import ProgressBars
+from asyncsgd.cli.table import format_table
+from asyncsgd.config import load_experiment
+from asyncsgd.errors import ConfigError
+
+
+def default_out(name: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path("runs") / f"{name}-{stamp}"
+    n = 1
+    while out.exists():
+        n += 1
+        out = Path("runs") / f"{name}-{stamp}-{n}"
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from asyncsgd.experiment.interrupt import graceful_stop
+    from asyncsgd.experiment.runner import run_experiment
+
+    only = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    exp = load_experiment(args.config, args.set, only=only)
+    out = Path(args.out) if args.out else default_out(exp.name)
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError("--out", f"output directory {out} is not empty")
+    bars = ProgressBars(False if args.quiet else None)
+    with graceful_stop() as stop:
+        try:
+            result = run_experiment(exp, out, stop=stop, progress=bars)
+        finally:
+            bars.close()
+    print(format_table([m.summary for m in result.methods]))
+    print(f"\nresults: {out}/summary.json (per method: {out}/<method>/)")
+    for plot in result.plots:
+        print(f"plot:    {plot}")
+    if result.interrupted:
+        print("interrupted: partial results written", file=sys.stderr)
+        return 130
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run an experiment (the embedded default without CONFIG)")
+    p.add_argument("config", nargs="?", help="experiment TOML file")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting in every method (METHOD.KEY=VALUE: one method)",
+    )
+    p.add_argument("--out", help="output directory (default: runs/<name>-<timestamp>)")
+    p.add_argument("--methods", help="comma-separated subset of the experiment's methods")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)

@@ -64,25 +64,36 @@ def expand_bits(packed: np.ndarray, lo: int, hi: int, clear: float, set_: float,
             dst += diff
 
 
+def padded_length(n: int, width: int) -> int:
+    """Codes to allocate for ``n`` so that whole bytes are packed (the tail holds zeros)."""
+    per = max(1, 8 // width)
+    return -(-n // per) * per
+
+
 def pack_codes(codes: np.ndarray, width: int) -> np.ndarray:
     """Unsigned ``codes < 2**width`` (uint8, or uint16 for ``width = 16``) packed into uint8.
 
-    Code ``j`` of each byte lands at bit ``j·w``: viewing ``8/w`` codes as one little-endian word,
-    code ``j`` sits at bit ``8j`` and a right shift by ``j·(8 − w)`` moves it into place; what
-    else the shifts move falls outside the low byte.
+    ``codes`` must hold :func:`padded_length` elements. Code ``j`` of each byte lands at bit
+    ``j·w``: viewing ``8/w`` codes as one little-endian word, code ``j`` sits at bit ``8j`` and a
+    right shift by ``j·(8 − w)`` moves it into place; what else the shifts move falls outside the
+    low byte, which the cast to uint8 keeps. Chunk by chunk, in cache.
     """
     if width >= 8:
         return codes.astype("<u2" if width == 16 else np.uint8, copy=False).view(np.uint8).copy()
-    per = 8 // width
-    word = _WORDS[per]
-    n = codes.size
-    padded = np.zeros(-(-n // per) * per, dtype=np.uint8)
-    padded[:n] = codes
-    v = padded.view(word)
-    acc = v.copy()
-    for j in range(1, per):
-        acc |= v >> word(j * (8 - width))
-    return acc.astype(np.uint8)
+    per, word = 8 // width, _WORDS[8 // width]
+    words = codes.view(word)
+    out = np.empty(words.size, dtype=np.uint8)
+    acc = np.empty(min(CHUNK, words.size), dtype=word)
+    tmp = np.empty_like(acc)
+    for lo in range(0, words.size, CHUNK):
+        v = words[lo : lo + CHUNK]
+        a, t = acc[: v.size], tmp[: v.size]
+        np.copyto(a, v)
+        for j in range(1, per):
+            np.right_shift(v, word(j * (8 - width)), out=t)
+            a |= t
+        np.copyto(out[lo : lo + v.size], a, casting="unsafe")
+    return out
 
 
 def unpack_codes(packed: np.ndarray, width: int, n: int) -> np.ndarray:

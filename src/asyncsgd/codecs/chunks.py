@@ -4,6 +4,7 @@ separate pass, and a fresh vector-sized temporary costs page faults on every cal
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 
 import numpy as np
@@ -25,3 +26,36 @@ def abs_sum(x: np.ndarray) -> float:
         np.abs(x[lo:hi], out=part)
         total += float(part.sum())
     return total
+
+
+def overlaps(starts: list[int], stops: list[int], lo: int, hi: int) -> Iterator[tuple[int, int, int]]:
+    """``(group, a, b)`` for every group ``[starts[g], stops[g])`` meeting ``[lo, hi)``, clipped to it."""
+    g = max(0, bisect.bisect_right(starts, lo) - 1)
+    while g < len(starts) and starts[g] < hi:
+        a, b = max(lo, starts[g]), min(hi, stops[g])
+        if a < b:
+            yield g, a, b
+        g += 1
+
+
+def signs_and_sums(
+    x: np.ndarray, ranges: list[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One read of ``x``: its sign bits packed (set for negative, ``−0.0`` included), and per group
+    ``Σx``, ``Σ|x|`` (float64) and the number of negative signs."""
+    starts, stops = [a for a, _ in ranges], [b for _, b in ranges]
+    packed = np.empty(-(-x.size // 8), dtype=np.uint8)
+    total, absolute = np.zeros(len(ranges)), np.zeros(len(ranges))
+    negatives = np.zeros(len(ranges), dtype=np.int64)
+    neg = np.empty(min(CHUNK, x.size), dtype=bool)
+    mag = np.empty(min(CHUNK, x.size), dtype=np.float32)
+    for lo, hi in spans(x.size):  # CHUNK is a multiple of 8: every chunk starts on a byte
+        part, n, m = x[lo:hi], neg[: hi - lo], mag[: hi - lo]
+        np.signbit(part, out=n)
+        packed[lo // 8 : -(-hi // 8)] = np.packbits(n, bitorder="little")
+        np.abs(part, out=m)
+        for g, a, b in overlaps(starts, stops, lo, hi):
+            total[g] += float(part[a - lo : b - lo].sum())
+            absolute[g] += float(m[a - lo : b - lo].sum())
+            negatives[g] += int(np.count_nonzero(n[a - lo : b - lo]))
+    return packed, total, absolute, negatives

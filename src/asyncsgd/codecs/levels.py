@@ -9,9 +9,10 @@ quantised to ``L`` levels per sign::
 
 Rounding the signed value is the same distribution as rounding ``|ℓ_i|`` and restoring the sign
 (QSGD's formulation), and needs no sign pass. When the scale bounds ``|x_i|`` (QSGD's norm,
-TernGrad's maximum) the clip never binds and the code is unbiased up to float32 rounding (the
-uniforms have 23 random bits). The levels travel bit-packed as ``ξ + L`` (see :mod:`bits`), with
-one float32 per row: the level spacing ``S_r/L``.
+TernGrad's maximum) the clip never binds and the code is unbiased up to float32 rounding: the
+sum ``ℓ + U`` with ``U ∈ [2^e, 2^e + 1)``, ``2^e ≥ L``, is computed in float32, and the uniforms
+carry every bit float32 resolves there (see :mod:`uniform`). The levels travel bit-packed as
+``ξ + L`` (see :mod:`bits`), with one float32 per row: the level spacing ``S_r/L``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class LevelQuantizer(Codec):
         bucket = check_int("bucket", bucket, 0)
         self.blocks = Blocks(scope_ranges(layout, scope), bucket)
         self.width = bits.code_width(self.levels)
+        self._exponent = max(0, (self.levels - 1).bit_length())  # 2^e ≥ L
         self._dtype = bits.code_dtype(self.width)
         self._spec = {
             "codes": ArraySpec(torch.uint8, bits.packed_nbytes(self.size, self.width)),
@@ -74,13 +76,14 @@ class LevelQuantizer(Codec):
 
     def encode(self, x: torch.Tensor, seed: int) -> Payload:
         xn = x.detach().numpy()
-        L = self.levels
+        L, e = self.levels, self._exponent
+        low, high = self._dtype(2**e - L), self._dtype(2**e + L)
         spacing = np.full(self.blocks.rows, np.nan, dtype=np.float32)
         inverse = np.empty(self.blocks.rows, dtype=np.float32)
-        offset = np.empty(self.size, dtype=self._dtype)
+        codes = np.empty(bits.padded_length(self.size, self.width), dtype=self._dtype)
+        codes[self.size :] = 0
         rng = uniform.generator(seed)
-        y = np.empty(CHUNK, dtype=np.float32)
-        noise = np.empty(CHUNK, dtype=np.float32)
+        y, noise = np.empty(CHUNK, dtype=np.float32), np.empty(CHUNK, dtype=np.float32)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             for row0, block, view in self.blocks.views(xn):
                 if block.width > CHUNK:  # a wide row: its scale needs the whole row first
@@ -93,12 +96,13 @@ class LevelQuantizer(Codec):
                 np.multiply(part, inverse[row0 : row0 + rows, None], out=yp)
                 if self.clips:
                     np.clip(yp, np.float32(-L), np.float32(L), out=yp)
-                # ℓ + (L − 1) + U with U ∈ [1, 2) is ℓ + L + u ≥ 0, so the cast to an integer floors it
-                yp += np.float32(L - 1)
-                yp += uniform.uniform_1_2(rng, n, noise[:n]).reshape(part.shape)
-                np.copyto(offset[flat], y[:n], casting="unsafe")
-        np.minimum(offset, self._dtype(2 * L), out=offset)  # ℓ = L with u → 1 may round up to 2L + 1
-        packed = bits.pack_codes(offset, self.width)
+                # ℓ + U with U ∈ [2^e, 2^e + 1) and 2^e ≥ L is ℓ + 2^e + u ≥ 0: the cast floors it
+                yp += uniform.uniform_above(rng, n, e, noise).reshape(part.shape)
+                c = codes[flat]
+                np.copyto(c, y[:n], casting="unsafe")
+                np.clip(c, low, high, out=c)  # ℓ = L with u → 1 may round up to 2^e + L + 1
+                c -= low  # the excess-L code ξ + L
+        packed = bits.pack_codes(codes, self.width)
         return Payload(self.name, {"codes": torch.from_numpy(packed), "scales": torch.from_numpy(spacing)})
 
     def _set_scales(self, rows: np.ndarray, row0: int, spacing: np.ndarray, inverse: np.ndarray) -> None:

@@ -7,7 +7,7 @@ import torch
 
 from asyncsgd.codecs import bits
 from asyncsgd.codecs.base import CODECS, ArraySpec, Capabilities, Codec, scope_ranges
-from asyncsgd.codecs.chunks import CHUNK, spans
+from asyncsgd.codecs.chunks import signs_and_sums
 from asyncsgd.core.flat import FlatLayout
 from asyncsgd.core.messages import Payload, Update
 
@@ -44,25 +44,16 @@ class OneBit(Codec):
         return Capabilities(contraction=1.0 / widest, feedback=True)
 
     def encode(self, x: torch.Tensor, seed: int) -> Payload:
-        xn = x.detach().numpy()
-        negative = np.empty(self.size, dtype=bool)
-        means = np.empty(2 * len(self.ranges), dtype=np.float32)
-        scratch = np.empty(min(CHUNK, self.size), dtype=np.float32)
-        for g, (a, b) in enumerate(self.ranges):
-            s_all = s_neg = 0.0
-            n_neg = 0
-            for lo, hi in spans(b - a):  # one read of x: sums and signs while the chunk is cached
-                part, tmp, neg = xn[a + lo : a + hi], scratch[: hi - lo], negative[a + lo : a + hi]
-                s_all += float(part.sum())
-                np.minimum(part, np.float32(0.0), out=tmp)
-                s_neg += float(tmp.sum())
-                np.signbit(part, out=neg)
-                n_neg += int(np.count_nonzero(neg))
-            n_pos = (b - a) - n_neg
-            means[2 * g] = s_neg / n_neg if n_neg else 0.0
-            means[2 * g + 1] = (s_all - s_neg) / n_pos if n_pos else 0.0
-        packed = np.packbits(negative, bitorder="little")
-        return Payload(self.name, {"bits": torch.from_numpy(packed), "means": torch.from_numpy(means)})
+        packed, total, absolute, negatives = signs_and_sums(x.detach().numpy(), self.ranges)
+        sizes = np.array([b - a for a, b in self.ranges])
+        # Σ over the negative side is (Σx − Σ|x|)/2, over the non-negative side (Σx + Σ|x|)/2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.empty(2 * len(self.ranges))
+            means[0::2] = np.where(negatives > 0, (total - absolute) / 2 / negatives, 0.0)
+            positives = sizes - negatives
+            means[1::2] = np.where(positives > 0, (total + absolute) / 2 / positives, 0.0)
+        arrays = {"bits": torch.from_numpy(packed), "means": torch.from_numpy(means.astype(np.float32))}
+        return Payload(self.name, arrays)
 
     def decode(self, payload: Payload) -> Update:
         packed, means = payload.arrays["bits"].numpy(), payload.arrays["means"].tolist()

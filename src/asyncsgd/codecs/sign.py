@@ -7,7 +7,7 @@ import torch
 
 from asyncsgd.codecs import bits
 from asyncsgd.codecs.base import CODECS, ArraySpec, Capabilities, Codec, scope_ranges
-from asyncsgd.codecs.chunks import abs_sum
+from asyncsgd.codecs.chunks import signs_and_sums
 from asyncsgd.core.flat import FlatLayout
 from asyncsgd.core.messages import Payload, Update
 
@@ -43,9 +43,8 @@ class ScaledSign(Codec):
         return Capabilities(contraction=1.0 / widest, feedback=self.feedback)
 
     def encode(self, x: torch.Tensor, seed: int) -> Payload:
-        xn = x.detach().numpy()
-        scales = np.array([abs_sum(xn[a:b]) / (b - a) for a, b in self.ranges], dtype=np.float32)
-        packed = bits.pack_signs(xn)
+        packed, _, absolute, _ = signs_and_sums(x.detach().numpy(), self.ranges)
+        scales = (absolute / [b - a for a, b in self.ranges]).astype(np.float32)
         return Payload(self.name, {"bits": torch.from_numpy(packed), "scales": torch.from_numpy(scales)})
 
     def decode(self, payload: Payload) -> Update:
@@ -67,8 +66,8 @@ class ScaledSign(Codec):
 
 @CODECS.register("efsign", "EF-signSGD: the scaled sign, always with error feedback")
 class EFSign(ScaledSign):
-    """EF-signSGD (Karimireddy, Rebjock, Stich & Jaggi, ICML 2019): the scaled sign ``C`` above,
-    defined with error feedback, so it always runs inside the error-feedback wrapper::
+    """EF-signSGD (Karimireddy, Rebjock, Stich & Jaggi, ICML 2019): the scaled sign ``C`` of
+    ``sign``, defined with error feedback, so it always runs inside the error-feedback wrapper::
 
         v = m + g;   send C(v) = (‖v‖₁/d)·sign(v);   m ← v − C(v)
 

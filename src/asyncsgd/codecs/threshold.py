@@ -36,7 +36,7 @@ class Threshold(Codec):
         "Strom, Scalable distributed DNN training using commodity GPU cloud computing, Interspeech 2015"
     )
 
-    def __init__(self, layout: FlatLayout, threshold: float = 0.01) -> None:
+    def __init__(self, layout: FlatLayout, threshold: float = 0.05) -> None:
         super().__init__(layout)
         self.threshold = check_number("threshold", threshold, 0.0, open_low=True)
         self._key = magnitude_key(self.threshold)

@@ -2,17 +2,17 @@
 
 ``numpy``'s ``Generator.random`` spends about as long converting as generating; here the raw 64-bit
 output of a private SFC64 stream (the fastest of numpy's generators) is split into two 32-bit
-words, and the top 23 bits of each become the mantissa of a float32 in ``[1, 2)`` (exponent bits
-of 1.0). Every value ``1 + m·2⁻²³`` with
-``m ∈ [0, 2²³)`` is equally likely, which is the resolution of a float32 uniform on ``[0, 1)``.
+words, whose top bits become the mantissa of a float32 with a fixed exponent: a uniform on
+``[2^e, 2^e + 1)`` costs two integer passes. The ``23 − e`` random bits are exactly the resolution
+float32 has on that interval, so adding such a uniform to a value below ``2^e`` in magnitude and
+flooring is stochastic rounding with no bias beyond float32's own.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-_ONE = np.uint32(0x3F800000)
-_SHIFT = np.uint32(9)
+MANTISSA = 23
 
 
 def generator(seed: int) -> np.random.SFC64:
@@ -20,10 +20,10 @@ def generator(seed: int) -> np.random.SFC64:
     return np.random.SFC64(seed)
 
 
-def uniform_1_2(bits: np.random.BitGenerator, n: int, out: np.ndarray | None = None) -> np.ndarray:
-    """``n`` float32 uniforms on ``[1, 2)`` (into ``out`` if given) from the next bits of ``bits``."""
+def uniform_above(bits: np.random.BitGenerator, n: int, exponent: int, out: np.ndarray) -> np.ndarray:
+    """``n`` float32 uniforms on ``[2^exponent, 2^exponent + 1)``, written into float32 ``out[:n]``."""
     raw = bits.random_raw(-(-n // 2)).view(np.uint32)[:n]
-    words = out.view(np.uint32) if out is not None else np.empty(n, dtype=np.uint32)
-    np.right_shift(raw, _SHIFT, out=words)
-    np.bitwise_or(words, _ONE, out=words)
-    return words.view(np.float32)
+    words = out[:n].view(np.uint32)
+    np.right_shift(raw, np.uint32(32 - MANTISSA + exponent), out=words)
+    np.bitwise_or(words, np.uint32((127 + exponent) << MANTISSA), out=words)
+    return out[:n]

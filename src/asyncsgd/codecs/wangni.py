@@ -69,7 +69,7 @@ class MagnitudeSampling(Codec):
             lam = (k - saturated) / rest
         return lam
 
-    def sample(self, part: np.ndarray, lam: float, bits: np.random.PCG64) -> np.ndarray:
+    def sample(self, part: np.ndarray, lam: float, bits: np.random.BitGenerator) -> np.ndarray:
         """Indices kept with probability ``min(1, λ|x_i|)``: ``u < λ|x_i|`` with ``u = U − 1``."""
         scratch = np.empty(min(CHUNK, part.size), dtype=np.float32)
         noise = np.empty_like(scratch)
@@ -79,7 +79,7 @@ class MagnitudeSampling(Codec):
             np.abs(part[lo:hi], out=t)
             t *= np.float32(lam)
             t += np.float32(1.0)
-            u = uniform.uniform_1_2(bits, hi - lo, noise[: hi - lo])
+            u = uniform.uniform_above(bits, hi - lo, 0, noise)
             hits = np.flatnonzero(u < t)
             if hits.size:
                 kept.append(hits + lo)

@@ -58,8 +58,12 @@ class RunConfig:
     remedy: str = setting("none", "staleness remedies applied before the optimizer, joined by +")
     # learner-side compression
     codec: str = setting("identity", "gradient codec (see `asyncsgd list codecs`)")
-    ratio: float = setting(0.01, "fraction of coordinates kept by sparsifying codecs, in (0, 1]")
-    scope: str = setting("global", "sparsify over the whole vector (global) or per layer (layer)")
+    ratio: float = setting(
+        0.01, "fraction of coordinates kept by the sparsifiers (topk, randomk, dropping, wangni), in (0, 1]"
+    )
+    scope: str = setting(
+        "global", "groups a codec selects or scales in: the whole vector (global) or each layer (layer)"
+    )
     unbiased: bool = setting(False, "randomk: scale kept values by d/k (unbiased, not contractive)")
     error_feedback: bool = setting(
         False,
@@ -86,7 +90,7 @@ class RunConfig:
     levels: int = setting(7, "qsgd: levels s per sign (codes take 2, 4, 8 or 16 bits)")
     bucket: int = setting(512, "qsgd: coordinates sharing one norm (0: one per scope group)")
     clip: float = setting(2.5, "terngrad: clip to ±clip·σ before ternarising (0: off, unbiased)")
-    threshold: float = setting(0.01, "threshold: Strom's τ; ±τ is sent where |m + g| ≥ τ")
+    threshold: float = setting(0.05, "threshold: Strom's τ; ±τ is sent where |m + g| ≥ τ")
     # simulated time
     delay: str = setting(
         "exponential",

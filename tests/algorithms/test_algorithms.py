@@ -177,3 +177,30 @@ def test_codecs_defined_with_feedback_always_run_with_it(job_factory):
         assert job.config.error_feedback is True
         assert job.learner(0, job.flat_model()).memory is not None
     assert job_factory(codec="sign").config.error_feedback is False
+
+
+def test_every_part_writes_the_same_outputs(tmp_path):
+    """One experiment with an algorithm, a codec defined with feedback, a remedy with state and an
+    optimizer of each new kind: every method writes its trace, metrics and summary."""
+    import json
+
+    import asyncsgd
+
+    methods = {
+        "eamsgd": {"algorithm": "eamsgd", "local_steps": 2},
+        "localsgd-ssp": {"algorithm": "localsgd", "local_steps": 3, "ssp_bound": 1},
+        "dc-onebit": {"remedy": "dc_asgd_adaptive", "codec": "onebit", "rule": "adagrad", "lr": 0.5},
+        "qsgd-async-momentum": {"codec": "qsgd", "rule": "async_momentum", "remedy": "staleness_lr_plus1"},
+    }
+    exp = asyncsgd.compare("mlp", "synthetic", updates=24, learners=3, out=tmp_path, methods=methods)
+    summary = json.loads((tmp_path / "summary.json").read_text())["methods"]
+    assert set(summary) == set(methods)
+    for name in methods:
+        assert (tmp_path / name / "trace.csv").exists() and (tmp_path / name / "metrics.csv").exists()
+        assert summary[name]["updates"] == 24 and summary[name]["stop_reason"] == "budget"
+    d = summary["dc-onebit"]["parameters"]
+    assert summary["dc-onebit"]["error_feedback"] is True  # onebit is defined with it
+    assert summary["dc-onebit"]["server_memory_bytes"] == 3 * 4 * d + 4 * d + 4 * d  # backups, mean square, G
+    assert summary["eamsgd"]["algorithm"] == "eamsgd" and summary["eamsgd"]["samples"] == 24 * 2 * 32
+    assert summary["qsgd-async-momentum"]["bytes"]["compression"] < 0.2
+    assert exp.methods[0].name == "eamsgd"

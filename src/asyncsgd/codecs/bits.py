@@ -33,16 +33,6 @@ def packed_nbytes(n: int, width: int) -> int:
     return -(-n * width // 8)
 
 
-def pack_signs(x: np.ndarray) -> np.ndarray:
-    """One bit per coordinate, set where the sign bit of ``x`` is (``−0.0`` counts as negative)."""
-    return np.packbits(np.signbit(x), bitorder="little")
-
-
-def unpack_bits(packed: np.ndarray, n: int) -> np.ndarray:
-    """The first ``n`` bits of ``packed`` as a uint8 array of zeros and ones."""
-    return np.unpackbits(packed, count=n, bitorder="little")
-
-
 def unpack_bits_range(packed: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """Bits ``lo … hi−1`` of ``packed`` as uint8 zeros and ones (a short, cache-sized range)."""
     first = lo // 8

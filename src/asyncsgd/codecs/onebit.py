@@ -44,7 +44,7 @@ class OneBit(Codec):
         return Capabilities(contraction=1.0 / widest, feedback=True)
 
     def encode(self, x: torch.Tensor, seed: int) -> Payload:
-        packed, total, absolute, negatives = signs_and_sums(x.detach().numpy(), self.ranges)
+        packed, absolute, total, negatives = signs_and_sums(x.detach().numpy(), self.ranges)
         sizes = np.array([b - a for a, b in self.ranges])
         # Σ over the negative side is (Σx − Σ|x|)/2, over the non-negative side (Σx + Σ|x|)/2
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -35,9 +35,7 @@ class QSGD(LevelQuantizer):
     def caps(self) -> Capabilities:
         return Capabilities(unbiased=True)
 
-    clips = False  # |x_i| ≤ ‖x_b‖₂ always
-
-    def row_scales(self, rows: np.ndarray) -> np.ndarray:
+    def row_scales(self, rows: np.ndarray) -> tuple[np.ndarray, bool]:
         if rows.shape[0] == 1:
-            return np.array([math.sqrt(float(np.dot(rows[0], rows[0])))])
-        return np.sqrt(np.einsum("ij,ij->i", rows, rows).astype(np.float64))
+            return np.array([math.sqrt(float(np.dot(rows[0], rows[0])))]), False
+        return np.sqrt(np.einsum("ij,ij->i", rows, rows).astype(np.float64)), False  # |x_i| ≤ ‖x_b‖₂

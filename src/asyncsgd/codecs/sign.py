@@ -43,7 +43,7 @@ class ScaledSign(Codec):
         return Capabilities(contraction=1.0 / widest, feedback=self.feedback)
 
     def encode(self, x: torch.Tensor, seed: int) -> Payload:
-        packed, _, absolute, _ = signs_and_sums(x.detach().numpy(), self.ranges)
+        packed, absolute, _, _ = signs_and_sums(x.detach().numpy(), self.ranges, sides=False)
         scales = (absolute / [b - a for a, b in self.ranges]).astype(np.float32)
         return Payload(self.name, {"bits": torch.from_numpy(packed), "scales": torch.from_numpy(scales)})
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from asyncsgd.codecs.base import CODECS, Capabilities, check_number
+from asyncsgd.codecs.chunks import moments
 from asyncsgd.codecs.levels import LevelQuantizer
 from asyncsgd.core.flat import FlatLayout
 
@@ -36,20 +37,20 @@ class TernGrad(LevelQuantizer):
     def caps(self) -> Capabilities:
         return Capabilities(unbiased=self.clip == 0.0)
 
-    def row_scales(self, rows: np.ndarray) -> np.ndarray:
+    def row_scales(self, rows: np.ndarray) -> tuple[np.ndarray, bool]:
         (row,) = rows  # one row per group: TernGrad has no buckets
-        peak = max(float(row.max()), -float(row.min()))
-        if self.clip == 0.0:
-            return np.array([peak])
-        n = row.size
-        mean = float(row.sum(dtype=np.float64)) / n
-        var = max(float(np.dot(row, row)) / n - mean * mean, 0.0)
-        return np.array([min(peak, self.clip * math.sqrt(var))])
+        total, _, squares, high, low = moments(row)
+        peak = max(high, -low)
+        if self.clip == 0.0 or not math.isfinite(peak):
+            return np.array([peak]), False
+        mean = total / row.size
+        bound = self.clip * math.sqrt(max(squares / row.size - mean * mean, 0.0))
+        return np.array([min(peak, bound)]), bound < peak
 
     def clipped(self, x: np.ndarray) -> np.ndarray:
         """The clipped vector ``x̄`` whose unbiased estimate is sent (a new array)."""
         out = x.astype(np.float32, copy=True)
         for _, _, view in self.blocks.views(out):
-            bound = self.row_scales(view)[0]
+            bound = self.row_scales(view)[0][0]
             np.clip(view, -bound, bound, out=view)
         return out

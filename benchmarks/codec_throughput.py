@@ -13,6 +13,7 @@ coordinates.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -74,6 +75,7 @@ def measure(fns: dict[str, Callable[[], object]]) -> dict[str, float]:
 
 
 def main() -> dict:
+    load_before = os.getloadavg()[0]
     rows = []
     for n in SIZES:
         x = torch.from_numpy(np.random.default_rng(0).standard_normal(n).astype(np.float32))
@@ -112,6 +114,7 @@ def main() -> dict:
             for r in checked
             if not r["met"]
         ],
+        "load_average": {"before": load_before, "after": os.getloadavg()[0]},
         "rows": rows,
     }
     write_result("codec_throughput", result)

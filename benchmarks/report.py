@@ -80,6 +80,11 @@ def codec_throughput(r: dict) -> str:
         )
         label = f"`{name}`" if "bits_per_coordinate" in first else f"*{name}*"
         lines.append(f"| {label} | {bits} | {speeds} | {target} | {shown} |")
+    load = r.get("load_average")
+    if load:  # the machine is shared: say how busy it was
+        lines.append(
+            f"\nLoad average of the 2-core machine: {load['before']:.1f} before, {load['after']:.1f} after."
+        )
     return "\n".join(lines)
 
 

@@ -244,3 +244,27 @@ def test_variable_size_payloads_are_checked(name):
     from asyncsgd.core.messages import Payload
 
     assert codec.check(Payload(payload.codec, bad, payload.scalars)).code == "index"
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("terngrad", {"clip": 2.5}),
+        ("qsgd", {"bucket": 0}),
+        ("sign", {}),
+        ("onebit", {}),
+        ("wangni", {"ratio": 0.01}),
+    ],
+)
+@pytest.mark.parametrize("position", [3, 200_000])
+def test_non_finite_values_in_long_vectors_are_never_hidden(name, params, position):
+    """Vectors longer than a cache chunk are encoded piece by piece; a NaN in any piece must
+    still reach the server."""
+    from asyncsgd.codecs.chunks import CHUNK
+
+    n = 2 * CHUNK + 5
+    x = gaussian(n, 9)
+    x[min(position, n - 1)] = float("nan")
+    codec = make_codec(name, FlatLayout.single(n), **params)
+    update = codec.decode(codec.encode(x, seed=1))
+    assert not math.isfinite(update.norm())

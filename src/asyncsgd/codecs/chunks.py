@@ -1,10 +1,12 @@
 """Cache-sized passes: multi-step elementwise pipelines run chunk by chunk so that their
 temporaries stay in cache and the input is read from memory once (numpy runs each step as a
-separate pass, and a fresh vector-sized temporary costs page faults on every call)."""
+separate pass, and a fresh vector-sized temporary costs page faults on every call). Sums are BLAS
+dot products with a vector of ones: three times faster than ``ndarray.sum`` on a cached chunk."""
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -20,11 +22,19 @@ def spans(n: int) -> Iterator[tuple[int, int]]:
 
 def abs_sum(x: np.ndarray) -> float:
     """``‖x‖₁`` in one pass over memory (float64 accumulation across chunks)."""
-    return moments(x)[1]
+    scratch = np.empty(min(CHUNK, x.size), dtype=np.float32)
+    ones = np.ones(min(CHUNK, x.size), dtype=np.float32)
+    total = 0.0
+    for lo, hi in spans(x.size):
+        m = scratch[: hi - lo]
+        np.abs(x[lo:hi], out=m)
+        total += float(np.dot(m, ones[: hi - lo]))
+    return total
 
 
 def moments(x: np.ndarray) -> tuple[float, float, float, float, float]:
-    """``(Σx, Σ|x|, Σx², max x, min x)`` in one pass over memory (NaN if any value is NaN)."""
+    """``(Σx, Σ|x|, Σx², max x, min x)`` in one pass over memory; all NaN unless ``Σx²`` is finite
+    (a NaN or Inf anywhere), so that no caller can miss a non-finite value."""
     scratch = np.empty(min(CHUNK, x.size), dtype=np.float32)
     ones = np.ones(min(CHUNK, x.size), dtype=np.float32)
     total = absolute = squares = 0.0
@@ -36,6 +46,8 @@ def moments(x: np.ndarray) -> tuple[float, float, float, float, float]:
         absolute += float(np.dot(m, one))
         squares += float(np.dot(part, part))
         high, low = max(high, float(part.max())), min(low, float(part.min()))
+    if not math.isfinite(squares):
+        return (math.nan,) * 5
     return total, absolute, squares, high, low
 
 
@@ -60,7 +72,7 @@ def signs_and_sums(
     negatives = np.zeros(len(ranges), dtype=np.int64)
     neg = np.empty(min(CHUNK, x.size), dtype=bool)
     mag = np.empty(min(CHUNK, x.size), dtype=np.float32)
-    ones = np.ones(min(CHUNK, x.size), dtype=np.float32)  # a BLAS dot sums 3× faster than .sum()
+    ones = np.ones(min(CHUNK, x.size), dtype=np.float32)
     for lo, hi in spans(x.size):  # CHUNK is a multiple of 8: every chunk starts on a byte
         part, n, m = x[lo:hi], neg[: hi - lo], mag[: hi - lo]
         np.signbit(part, out=n)

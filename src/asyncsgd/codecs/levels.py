@@ -76,9 +76,10 @@ class LevelQuantizer(Codec):
         xn = x.detach().numpy()
         L, e = self.levels, self._exponent
         low, high = self._dtype(2**e - L), self._dtype(2**e + L)
-        spacing = np.full(self.blocks.rows, np.nan, dtype=np.float32)
+        spacing = np.empty(self.blocks.rows, dtype=np.float32)
         inverse = np.empty(self.blocks.rows, dtype=np.float32)
         clipped = np.zeros(self.blocks.rows, dtype=bool)
+        known = np.zeros(self.blocks.rows, dtype=bool)
         codes = np.empty(bits.padded_length(self.size, self.width), dtype=self._dtype)
         codes[self.size :] = 0
         rng = uniform.generator(seed)
@@ -87,8 +88,9 @@ class LevelQuantizer(Codec):
             for row0, block, view in self.blocks.views(xn):
                 if block.width > CHUNK:  # a wide row: its scale needs the whole row first
                     self._set_scales(view, row0, spacing, inverse, clipped)
+                    known[row0] = True
             for row0, rows, part, flat in self.pieces(xn):
-                if np.isnan(spacing[row0]):
+                if not known[row0]:  # narrow rows: their scales, while they are in cache
                     self._set_scales(part, row0, spacing, inverse, clipped)
                 n = part.size
                 yp = y[:n].reshape(part.shape)

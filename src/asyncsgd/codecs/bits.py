@@ -50,7 +50,8 @@ def expand_bits(packed: np.ndarray, lo: int, hi: int, clear: float, set_: float,
         for a in range(lo, hi, CHUNK):
             b = min(hi, a + CHUNK)
             dst = out[a - lo : b - lo]
-            np.multiply(unpack_bits_range(packed, a, b), step, out=dst)
+            np.copyto(dst, unpack_bits_range(packed, a, b))  # widen first: mixed-type multiplies are slow
+            dst *= step
             dst += diff
 
 

@@ -25,3 +25,11 @@ def test_catalogue_has_a_section_for_every_registered_part():
         for name in registry.names():
             assert f'<a id="{kind}-{name}"></a>' in text, f"{kind} {name}"
             assert f"](#{kind}-{name})" in text, f"{kind} {name} missing from its table"
+
+
+def test_list_shows_the_algorithms(capsys):
+    from asyncsgd.cli.main import main
+
+    assert main(["list", "algorithms"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ALGORITHMS.names())

@@ -92,8 +92,11 @@ def test_elastic_averaging_replays_from_the_trace(job_factory, tmp_path, algorit
     steps from its own point, pulls the centre at the version in the trace, exchanges
     e = α(x^i − x̃) and the server adds e to the centre."""
     tau_c, alpha, delta = 3, 0.2, 0.7
-    job = job_factory(**ASYNC, algorithm=algorithm, local_steps=tau_c, elastic_alpha=alpha, momentum=delta)
+    job = job_factory(
+        **ASYNC, latency=0.4, algorithm=algorithm, local_steps=tau_c, elastic_alpha=alpha, momentum=delta
+    )
     result, recorder = run_sim(job, tmp_path)
+    assert max(recorder.tau) >= 1  # exchanges in flight while others land: stale centres
     flat = FlatModel(job.model_factory())
     lr, streams = job.config.lr, job.streams()
     centre = [flat.params.clone()]

@@ -110,7 +110,9 @@ class EASGD(Algorithm):
 
     τ_c = ``local_steps``, η = ``lr``, α = ``elastic_alpha`` (the paper's β = p·α; it uses
     β = 0.9 to 0.98). The server applies the elastic difference as pushed; it replaces the
-    configured ``rule``. Asynchronous only (``protocol`` async or sequential).
+    configured ``rule``. Asynchronous only (``protocol`` async or sequential). The local steps
+    come before the pull, so an exchange is stale only by its transport: with zero ``latency``
+    and ``server_time`` every τ is 0, as in the paper's atomic exchange.
     """
 
     name = "easgd"

@@ -70,7 +70,7 @@ def check_combination(cfg: RunConfig) -> None:
         raise ConfigError(
             "protocol", f"algorithm {cfg.algorithm!r} runs under protocol {' or '.join(algo.protocols)}"
         )
-    if cfg.local_steps != 1 and algo.settings.count("local_steps") == 0:
+    if cfg.local_steps != 1 and "local_steps" not in algo.settings:
         raise ConfigError(
             "local_steps", f"algorithm {cfg.algorithm!r} pushes every step; use localsgd for H > 1"
         )
@@ -188,15 +188,15 @@ class Job:
 
     def rule(self) -> ServerRule:
         cfg, algo = self.config, self.algorithm()
-        try:
-            optimizer = algo.server_optimizer() or self._build(OPTIMIZERS.get(cfg.rule))
-            remedies = [self._build(REMEDIES.get(n)) for n in parse_remedies(cfg.remedy)]
-        except ValueError as err:
-            raise ConfigError("rule", str(err)) from None
+        optimizer = algo.server_optimizer() or self._build("rule", OPTIMIZERS.get(cfg.rule))
+        remedies = [self._build("remedy", REMEDIES.get(n)) for n in parse_remedies(cfg.remedy)]
         return ServerRule(optimizer, algo.server_lr(cfg.lr), remedies)  # type: ignore[arg-type]
 
-    def _build(self, cls: type[Optimizer] | type[Remedy]) -> Optimizer | Remedy:
-        return cls(**settings_of(cls, self.config))
+    def _build(self, key: str, cls: type[Optimizer] | type[Remedy]) -> Optimizer | Remedy:
+        try:
+            return cls(**settings_of(cls, self.config))
+        except ValueError as err:
+            raise ConfigError(key, str(err)) from None
 
     def server(self, params: torch.Tensor, layout: FlatLayout, copy: bool = True) -> ParameterServer:
         return ParameterServer(params, self.codec(layout), self.rule(), self.config.learners, copy=copy)

@@ -50,7 +50,7 @@ class _Simulation:
         # (delay=fixed) or at points of the learners' own (local steps), it shares the server's
         # buffer: a pull is then free, which is exact because each gradient is computed at the
         # moment of its pull.
-        share = job.staleness_model() is None and all(lr.grads_at_pull for lr in self.learners)
+        share = job.staleness_model() is None and all(learner.grads_at_pull for learner in self.learners)
         self.server: ParameterServer = job.server(self.flat.params, self.flat.layout, copy=not share)
         self.streams: BatchStreams = job.streams()
         self.batch_size = job.config.batch_size

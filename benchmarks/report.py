@@ -52,7 +52,47 @@ def sim_overhead(r: dict) -> str:
     return "\n".join(lines)
 
 
-TABLES: dict[str, Callable[[dict], str]] = {"topk_selection": topk_selection, "sim_overhead": sim_overhead}
+def codec_throughput(r: dict) -> str:
+    sizes = sorted({row["n"] for row in r["rows"]})
+    head = " | ".join(f"{n:.0e} GB/s" for n in sizes)
+    lines = [f"| codec | bits per coordinate | {head} | target GB/s | met |", "|---" * (4 + len(sizes)) + "|"]
+    by_name: dict[str, dict[int, dict]] = {}
+    for row in r["rows"]:
+        by_name.setdefault(row["codec"], {})[row["n"]] = row
+    for name, rows in by_name.items():
+        first = rows[sizes[0]]
+        bits = f"{first['bits_per_coordinate']:.3g}" if "bits_per_coordinate" in first else "—"
+        speeds = " | ".join(f"{rows[n]['gb_per_s']:.2f}" for n in sizes)
+        targets = [rows[n].get("target_gb_per_s") for n in sizes]
+        if name == "topk":
+            target = "faster baseline: " + " / ".join(f"{t:.2f}" for t in targets)
+        else:
+            target = f"{targets[0]:.1f}" if targets[0] is not None else ""
+        met = [rows[n].get("met") for n in sizes]
+        shown = (
+            ""
+            if met[0] is None
+            else (
+                "yes"
+                if all(met)
+                else "no: " + ", ".join(f"{n:.0e}" for n, m in zip(sizes, met, strict=True) if not m)
+            )
+        )
+        label = f"`{name}`" if "bits_per_coordinate" in first else f"*{name}*"
+        lines.append(f"| {label} | {bits} | {speeds} | {target} | {shown} |")
+    load = r.get("load_average")
+    if load:  # the machine is shared: say how busy it was
+        lines.append(
+            f"\nLoad average of the 2-core machine: {load['before']:.1f} before, {load['after']:.1f} after."
+        )
+    return "\n".join(lines)
+
+
+TABLES: dict[str, Callable[[dict], str]] = {
+    "topk_selection": topk_selection,
+    "sim_overhead": sim_overhead,
+    "codec_throughput": codec_throughput,
+}
 
 
 def block(name: str) -> str:

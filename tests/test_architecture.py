@@ -9,17 +9,18 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "asyncsgd"
 
-CORE = ("core", "codecs", "rules")
+CORE = ("core", "codecs", "rules", "algorithms")
 CORE_MAY_IMPORT = {
     "asyncsgd.core",
     "asyncsgd.codecs",
     "asyncsgd.rules",
+    "asyncsgd.algorithms",
     "asyncsgd.registry",
     "asyncsgd.errors",
 }
 NO_SIDE_EFFECTS = {"threading", "multiprocessing", "socket", "time", "ray", "subprocess", "signal", "asyncio",
                    "os", "io", "pathlib", "csv", "json", "concurrent"}  # fmt: skip
-LOWER_LAYERS = ("core", "codecs", "rules", "delays", "data", "models", "config")
+LOWER_LAYERS = ("core", "codecs", "rules", "algorithms", "delays", "data", "models", "config")
 
 
 def imports(path: Path) -> set[str]:

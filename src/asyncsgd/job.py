@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from asyncsgd.algorithms import ALGORITHMS, Algorithm, SSPGate
 from asyncsgd.codecs import CODECS, Codec, Compressor, make_codec, make_compressor
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.core.flat import FlatLayout, FlatModel
@@ -36,7 +37,7 @@ from asyncsgd.delays import (
 from asyncsgd.errors import ConfigError
 from asyncsgd.models import MODELS, build_model
 from asyncsgd.registry import UnknownName
-from asyncsgd.rules import OPTIMIZERS, REMEDIES, ServerRule, parse_remedies
+from asyncsgd.rules import OPTIMIZERS, REMEDIES, Optimizer, Remedy, ServerRule, parse_remedies
 
 PROTOCOLS = ("async", "sync", "sequential")
 FIXED_DELAY = "fixed"
@@ -45,13 +46,51 @@ DELAY_STREAM = 0xDE1A
 
 
 def effective_config(cfg: RunConfig) -> RunConfig:
-    """What a config really runs: ``protocol=sequential`` means one learner and no delay."""
+    """What a config really runs: ``protocol=sequential`` means one learner and no delay; a codec
+    defined with error feedback (efsign, onebit, threshold, dropping) always runs with it."""
     if cfg.protocol == "sequential":
-        return cfg.replace(
+        cfg = cfg.replace(
             learners=1, delay="constant", delay_mean=0.0, slow_learners=0, latency=0.0,
             server_time=0.0, bandwidth=math.inf,
         )  # fmt: skip
+    if cfg.codec in CODECS and CODECS.get(cfg.codec).feedback and not cfg.error_feedback:
+        cfg = cfg.replace(error_feedback=True)
     return cfg
+
+
+def settings_of(factory: object, cfg: RunConfig) -> dict[str, object]:
+    """The constructor keywords a registered part declares in ``settings``, read from ``cfg``."""
+    return {key: getattr(cfg, key) for key in getattr(factory, "settings", ())}
+
+
+def check_combination(cfg: RunConfig) -> None:
+    """Settings that are valid alone but not together (ConfigError naming the key to change)."""
+    algo = ALGORITHMS.get(cfg.algorithm)
+    if cfg.protocol not in algo.protocols:
+        raise ConfigError(
+            "protocol", f"algorithm {cfg.algorithm!r} runs under protocol {' or '.join(algo.protocols)}"
+        )
+    if cfg.local_steps != 1 and "local_steps" not in algo.settings:
+        raise ConfigError(
+            "local_steps", f"algorithm {cfg.algorithm!r} pushes every step; use localsgd for H > 1"
+        )
+    if algo(**settings_of(algo, cfg)).server_optimizer() is not None and cfg.rule != "sgd":
+        raise ConfigError("rule", f"algorithm {cfg.algorithm!r} sets the server's update; leave rule='sgd'")
+    optimizer = OPTIMIZERS.get(cfg.rule)
+    if algo.pushes not in optimizer.pushes and cfg.rule != "sgd":
+        raise ConfigError("rule", f"rule {cfg.rule!r} is not defined for {cfg.algorithm!r} pushes")
+    if cfg.rule == "async_momentum" and cfg.protocol == "sync":
+        raise ConfigError("rule", "async_momentum corrects for asynchrony; protocol='sync' has none")
+    for name in parse_remedies(cfg.remedy):
+        remedy = REMEDIES.get(name)
+        if algo.pushes not in remedy.pushes:
+            raise ConfigError(
+                "remedy", f"remedy {name!r} needs {' or '.join(sorted(remedy.pushes))} pushes; "
+                f"algorithm {cfg.algorithm!r} pushes a {algo.pushes}",
+            )  # fmt: skip
+    if cfg.ssp_bound >= 0 and (cfg.protocol == "sync" or cfg.delay == FIXED_DELAY):
+        raise ConfigError("ssp_bound", "bounded staleness gates asynchronous learners: protocol='async', "
+                          "and a delay model other than 'fixed'")  # fmt: skip
 
 
 def check_names(cfg: RunConfig) -> None:
@@ -81,6 +120,7 @@ def check_names(cfg: RunConfig) -> None:
     for name in parse_remedies(cfg.remedy):
         if name not in REMEDIES:
             raise ConfigError("remedy", f"unknown remedy {name!r} (known: {', '.join(REMEDIES.names())})")
+    known("algorithm", ALGORITHMS)
 
 
 @dataclass
@@ -103,6 +143,7 @@ class Job:
         """Resolve names, load the dataset (unless given) and fix the model recipe."""
         cfg = effective_config(config)
         check_names(cfg)
+        check_combination(cfg)
         if dataset is None:
             dataset = load_dataset(cfg.dataset, seed=cfg.data_seed, path=cfg.data_path)
         if model is not None:
@@ -130,39 +171,51 @@ class Job:
     # -- algorithm core ------------------------------------------------------------------------
     def codec(self, layout: FlatLayout) -> Codec:
         cfg = self.config
-        params: dict[str, object] = {}
-        if cfg.codec in ("topk", "randomk"):
-            params = {"ratio": cfg.ratio, "scope": cfg.scope}
-            if cfg.codec == "randomk":
-                params["unbiased"] = cfg.unbiased
         try:
-            return make_codec(cfg.codec, layout, **params)
+            return make_codec(cfg.codec, layout, **settings_of(CODECS.get(cfg.codec), cfg))
         except (ValueError, UnknownName) as err:
             raise ConfigError("codec", str(err)) from None
 
     def compressor(self, layout: FlatLayout) -> Compressor:
         return make_compressor(self.codec(layout), self.config.error_feedback)
 
+    def algorithm(self) -> Algorithm:
+        cls = ALGORITHMS.get(self.config.algorithm)
+        try:
+            return cls(**settings_of(cls, self.config))
+        except ValueError as err:
+            raise ConfigError("algorithm", str(err)) from None
+
     def rule(self) -> ServerRule:
-        cfg = self.config
-        opt_cls = OPTIMIZERS.get(cfg.rule)
-        optimizer = (
-            opt_cls(momentum=cfg.momentum, nesterov=cfg.nesterov)  # type: ignore[call-arg]
-            if cfg.rule == "momentum"
-            else opt_cls()
-        )
-        remedies = [REMEDIES.get(n)() for n in parse_remedies(cfg.remedy)]
-        return ServerRule(optimizer, cfg.lr, remedies)
+        cfg, algo = self.config, self.algorithm()
+        optimizer = algo.server_optimizer() or self._build("rule", OPTIMIZERS.get(cfg.rule))
+        remedies = [self._build("remedy", REMEDIES.get(n)) for n in parse_remedies(cfg.remedy)]
+        return ServerRule(optimizer, algo.server_lr(cfg.lr), remedies)  # type: ignore[arg-type]
+
+    def _build(self, key: str, cls: type[Optimizer] | type[Remedy]) -> Optimizer | Remedy:
+        try:
+            return cls(**settings_of(cls, self.config))
+        except ValueError as err:
+            raise ConfigError(key, str(err)) from None
 
     def server(self, params: torch.Tensor, layout: FlatLayout, copy: bool = True) -> ParameterServer:
         return ParameterServer(params, self.codec(layout), self.rule(), self.config.learners, copy=copy)
 
     def learner(self, learner_id: int, flat: FlatModel) -> Learner:
+        """Learner ``learner_id`` of the configured algorithm; it computes with ``flat``, whose
+        parameters must still be the initial ones (algorithms with local state copy them)."""
+
         def grad_fn(x: torch.Tensor, batch: tuple[torch.Tensor, torch.Tensor]):
             loss = flat.gradient(x, *batch)
             return loss, flat.grads
 
-        return Learner(learner_id, self.compressor(flat.layout), grad_fn, self.config.seed)
+        compressor = self.compressor(flat.layout)
+        return self.algorithm().learner(learner_id, compressor, grad_fn, self.config.seed, flat.params)
+
+    def ssp_gate(self) -> SSPGate | None:
+        """Bounded staleness for asynchronous engines, or ``None`` when ``ssp_bound = −1``."""
+        cfg = self.config
+        return SSPGate(cfg.learners, cfg.ssp_bound) if cfg.ssp_bound >= 0 else None
 
     # -- data ----------------------------------------------------------------------------------
     def streams(self) -> BatchStreams:
@@ -206,7 +259,8 @@ class Job:
     @property
     def samples_per_update(self) -> int:
         cfg = self.config
-        return cfg.batch_size * (cfg.learners if cfg.protocol == "sync" else 1)
+        steps = self.algorithm().steps_per_push
+        return cfg.batch_size * steps * (cfg.learners if cfg.protocol == "sync" else 1)
 
     @property
     def max_samples(self) -> int | None:

@@ -8,6 +8,7 @@ from asyncsgd.config import RunConfig
 
 
 def registries() -> dict[str, object]:
+    from asyncsgd.algorithms import ALGORITHMS
     from asyncsgd.codecs import CODECS
     from asyncsgd.data import DATASETS
     from asyncsgd.delays import DELAYS, STALENESS
@@ -22,6 +23,7 @@ def registries() -> dict[str, object]:
         "codecs": CODECS,
         "rules": OPTIMIZERS,
         "remedies": REMEDIES,
+        "algorithms": ALGORITHMS,
         "delays": DELAYS,
         "staleness": STALENESS,
     }
@@ -56,8 +58,10 @@ def list_(args: argparse.Namespace) -> int:
     found = registries()
     for kind in [args.kind] if args.kind else list(found):
         print(f"{kind}:")
-        for entry in found[kind]:  # type: ignore[attr-defined]
-            print(f"  {entry.name:14s} {entry.summary}")
+        entries = list(found[kind])  # type: ignore[call-overload]
+        width = max([14, *(len(e.name) for e in entries)])
+        for entry in entries:
+            print(f"  {entry.name:{width}s} {entry.summary}")
     return 0
 
 

@@ -1,6 +1,17 @@
 """Gradient codecs (compressors) and the learner-side memory policies that wrap them."""
 
-from asyncsgd.codecs import identity, randomk, topk  # noqa: F401  (fill the registry)
+from asyncsgd.codecs import (  # noqa: F401  (fill the registry)
+    dropping,
+    identity,
+    onebit,
+    qsgd,
+    randomk,
+    sign,
+    terngrad,
+    threshold,
+    topk,
+    wangni,
+)
 from asyncsgd.codecs.base import CODECS, Capabilities, Codec, keep_count
 from asyncsgd.codecs.memory import Compressor, ErrorFeedback, Memoryless, make_compressor
 from asyncsgd.core.flat import FlatLayout

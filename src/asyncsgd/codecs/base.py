@@ -46,6 +46,9 @@ class Capabilities:
     """Payload bytes do not depend on the values being encoded."""
     sparse: bool = False
     """Decodes to a sparse :class:`~asyncsgd.core.messages.Update` (values at indices)."""
+    feedback: bool = False
+    """Defined *with* error feedback in its paper: the job always wraps it in
+    :class:`~asyncsgd.codecs.memory.ErrorFeedback` (``error_feedback`` is forced on)."""
 
 
 @dataclass(frozen=True)
@@ -74,10 +77,50 @@ def check_scope(scope: str) -> str:
     return scope
 
 
+def check_number(
+    name: str, value: object, low: float, high: float = math.inf, *, open_low: bool = False
+) -> float:
+    """``value`` as a float in ``[low, high]`` (``(low, high]`` if ``open_low``), else a ValueError."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(float(value))
+    if ok:
+        v = float(value)  # type: ignore[arg-type]
+        ok = (v > low if open_low else v >= low) and v <= high
+    if not ok:
+        span = f"({low}, {high}]" if open_low else f"[{low}, {high}]"
+        raise ValueError(f"{name} must be a finite number in {span}, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def check_int(name: str, value: object, low: int, high: int | None = None) -> int:
+    """``value`` as an int in ``[low, high]``, or a ValueError naming it."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        span = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be an integer {span}, got {value!r}")
+    return value
+
+
+def scope_ranges(layout: FlatLayout, scope: str) -> list[tuple[int, int]]:
+    """``[(start, stop)]`` of the groups a codec treats separately: the whole vector, or each layer."""
+    if check_scope(scope) == "global":
+        return [(0, layout.size)]
+    return [(s.offset, s.stop) for s in layout]
+
+
 class Codec(ABC):
     """Base class of all codecs. Subclasses register with ``@CODECS.register(name)``."""
 
     name: ClassVar[str]
+    settings: ClassVar[tuple[str, ...]] = ()
+    """Run settings passed to the constructor as keywords of the same name."""
+    reference: ClassVar[str] = ""
+    """The publication that defines the codec."""
+    feedback: ClassVar[bool] = False
+    """Defined with error feedback (see :attr:`Capabilities.feedback`), known without an instance."""
 
     def __init__(self, layout: FlatLayout) -> None:
         self.layout = layout

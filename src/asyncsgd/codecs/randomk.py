@@ -20,7 +20,9 @@ class RandomK(Sparsifier):
     """``C(x)_i = s·x_i`` for i in a seeded uniform k-subset, else 0 (s = 1, or d/k if unbiased)."""
 
     name = "randomk"
+    settings = ("ratio", "scope", "unbiased")
     scalars = ("seed",)
+    reference = "Stich, Cordonnier & Jaggi, Sparsified SGD with memory, NeurIPS 2018"
 
     def __init__(
         self, layout: FlatLayout, ratio: float, scope: str = "global", unbiased: bool = False

@@ -36,6 +36,11 @@ def magnitudes(x: np.ndarray) -> np.ndarray:
     return np.bitwise_and(x.view(np.int32), SIGN_CLEAR)
 
 
+def magnitude_key(value: float) -> np.int32:
+    """The :func:`magnitudes` key of ``|value|``: ``|x_i| ≥ |value|`` iff ``key_i ≥ magnitude_key(value)``."""
+    return np.abs(np.float32(value)).view(np.int32)
+
+
 def _k_largest(keys: np.ndarray, k: int) -> np.ndarray:
     """Ascending positions of the ``k`` largest ``keys`` (ties: the earliest positions)."""
     kth = np.partition(keys, keys.size - k)[keys.size - k]
@@ -68,6 +73,11 @@ class TopKSelector:
             if hits.size:
                 parts.append(hits + start if start else hits)
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+    def at_least(self, x: np.ndarray, key: np.int32) -> np.ndarray:
+        """Ascending int64 indices ``i`` of float32 ``x`` whose magnitude key is ``≥ key``
+        (non-finite values pass every threshold)."""
+        return self._at_least(x.view(np.int32), key)
 
     def select(self, x: np.ndarray, k: int) -> np.ndarray:
         """Ascending int64 indices of ``k`` largest-magnitude entries of float32 vector ``x``."""

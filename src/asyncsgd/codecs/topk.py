@@ -51,6 +51,11 @@ class TopK(Sparsifier):
     """``C(x)_i = x_i`` if ``|x_i|`` is among the k largest, else 0."""
 
     name = "topk"
+    settings = ("ratio", "scope")
+    reference = (
+        "Stich, Cordonnier & Jaggi, Sparsified SGD with memory, NeurIPS 2018; "
+        "Alistarh et al., The convergence of sparsified gradient methods, NeurIPS 2018"
+    )
 
     def __init__(self, layout: FlatLayout, ratio: float, scope: str = "global") -> None:
         super().__init__(layout, ratio, scope)

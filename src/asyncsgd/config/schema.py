@@ -45,17 +45,52 @@ class RunConfig:
     hidden: list[int] = setting([128], "hidden layer widths of the mlp model")
     batch_size: int = setting(32, "mini-batch size M per gradient")
     # server rule
-    lr: float = setting(0.05, "server learning rate γ (gradients are batch means)")
-    rule: str = setting("sgd", "server optimizer: sgd (x ← x − γg) or momentum")
-    momentum: float = setting(0.9, "momentum μ of rule=momentum")
+    lr: float = setting(
+        0.05,
+        "learning rate γ of the server, and of the local steps of localsgd/easgd/eamsgd "
+        "(gradients are batch means)",
+    )
+    rule: str = setting("sgd", "server optimizer: sgd (x ← x − γg), momentum, async_momentum or adagrad")
+    momentum: float = setting(
+        0.9, "momentum μ of rule=momentum; target total momentum of rule=async_momentum; δ of eamsgd"
+    )
     nesterov: bool = setting(False, "Nesterov variant of rule=momentum")
     remedy: str = setting("none", "staleness remedies applied before the optimizer, joined by +")
     # learner-side compression
     codec: str = setting("identity", "gradient codec (see `asyncsgd list codecs`)")
-    ratio: float = setting(0.01, "fraction of coordinates kept by sparsifying codecs, in (0, 1]")
-    scope: str = setting("global", "sparsify over the whole vector (global) or per layer (layer)")
+    ratio: float = setting(
+        0.01, "fraction of coordinates kept by the sparsifiers (topk, randomk, dropping, wangni), in (0, 1]"
+    )
+    scope: str = setting(
+        "global", "groups a codec selects or scales in: the whole vector (global) or each layer (layer)"
+    )
     unbiased: bool = setting(False, "randomk: scale kept values by d/k (unbiased, not contractive)")
-    error_feedback: bool = setting(False, "keep what the codec dropped and add it to the next push")
+    error_feedback: bool = setting(
+        False,
+        "keep what the codec dropped and add it to the next push (always on for codecs defined "
+        "with it: efsign, onebit, threshold, dropping)",
+    )
+    # the catalogue: algorithms, remedy and codec parameters (docs/catalogue.md)
+    algorithm: str = setting(
+        "downpour", "what learners do: downpour, localsgd, easgd, eamsgd (see `asyncsgd list algorithms`)"
+    )
+    local_steps: int = setting(
+        1, "localsgd: local steps H per push; easgd/eamsgd: local steps τ_c between exchanges"
+    )
+    elastic_alpha: float = setting(0.1, "easgd/eamsgd: moving rate α of the elastic exchange (β = p·α)")
+    dc_lambda: float = setting(0.04, "dc_asgd: λ of the delay compensation; dc_asgd_adaptive: λ0")
+    dc_momentum: float = setting(0.95, "dc_asgd_adaptive: decay m of the running mean square of g")
+    stale_bound: float = setting(math.inf, "drop_stale: discard a push whose staleness τ exceeds this")
+    ssp_bound: int = setting(
+        -1,
+        "bounded staleness (SSP): a learner more than this many pushes ahead of the slowest "
+        "waits (−1: off, 0: bulk-synchronous)",
+    )
+    adagrad_eps: float = setting(1e-10, "rule=adagrad: ε in x ← x − γ·g/(√G + ε)")
+    levels: int = setting(7, "qsgd: levels s per sign (codes take 2, 4, 8 or 16 bits)")
+    bucket: int = setting(512, "qsgd: coordinates sharing one norm (0: one per scope group)")
+    clip: float = setting(2.5, "terngrad: clip to ±clip·σ before ternarising (0: off, unbiased)")
+    threshold: float = setting(0.05, "threshold: Strom's τ; ±τ is sent where |m + g| ≥ τ")
     # simulated time
     delay: str = setting(
         "exponential",
@@ -116,6 +151,19 @@ class RunConfig:
         need(self.lr > 0 and math.isfinite(self.lr), "lr", "must be a finite number > 0")
         need(0 < self.ratio <= 1, "ratio", "must be in (0, 1]")
         need(0 <= self.momentum < 1, "momentum", "must be in [0, 1)")
+        # the catalogue
+        need(self.local_steps >= 1, "local_steps", "must be >= 1")
+        need(0 < self.elastic_alpha <= 1, "elastic_alpha", "must be in (0, 1]")
+        finite = math.isfinite
+        need(self.dc_lambda >= 0 and finite(self.dc_lambda), "dc_lambda", "must be a finite number >= 0")
+        need(0 <= self.dc_momentum < 1, "dc_momentum", "must be in [0, 1)")
+        need(self.stale_bound >= 0, "stale_bound", "must be >= 0 (inf: drop nothing)")
+        need(self.ssp_bound >= -1, "ssp_bound", "must be >= 0, or -1 for off")
+        need(self.adagrad_eps > 0 and finite(self.adagrad_eps), "adagrad_eps", "must be a finite number > 0")
+        need(1 <= self.levels <= 2**15 - 1, "levels", "must be an integer in [1, 32767]")
+        need(self.bucket >= 0, "bucket", "must be >= 0")
+        need(self.clip >= 0 and finite(self.clip), "clip", "must be a finite number >= 0")
+        need(self.threshold > 0 and finite(self.threshold), "threshold", "must be a finite number > 0")
         need(self.threads >= 0, "threads", "must be >= 0")
         need(all(h >= 1 for h in self.hidden), "hidden", "widths must be >= 1")
         for key in ("delay_mean", "delay_sigma", "latency", "server_time"):

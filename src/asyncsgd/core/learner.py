@@ -41,6 +41,9 @@ class Learner:
 
     pre_steps: int = 0
     post_steps: int = 1
+    grads_at_pull: bool = True
+    """Every gradient is taken at exactly the pulled parameters (so an engine may hand the learner
+    the server's own buffer); False for learners that step along a trajectory of their own."""
 
     def __init__(self, learner_id: int, compressor: Compressor, grad_fn: GradFn, seed: int) -> None:
         self.id = learner_id

@@ -14,7 +14,11 @@ pull at time t sees exactly the updates applied by t.
 
 Protocols: ``async`` (Downpour), ``sync`` (all p gradients on the same parameters, averaged at a
 barrier), and ``delay=fixed``, where the staleness τ of each update is drawn directly and the
-gradient is taken at the parameters of version ``v − τ`` kept in a ring buffer.
+gradient is taken at the parameters of version ``v − τ`` kept in a ring buffer. With ``ssp_bound
+= s ≥ 0`` an asynchronous learner more than s pushes ahead of the slowest waits (bounded
+staleness); the wait counts in the ``wait`` phase of its next push. Learners that take local steps
+(local SGD, EASGD) run them through the same cycle: ``pre_steps`` before the pull, ``post_steps``
+after it.
 """
 
 from __future__ import annotations
@@ -41,12 +45,13 @@ class _Simulation:
         self.job = job
         self.monitor = monitor
         self.flat: FlatModel = job.flat_model()
-        # One model serves every virtual learner. Unless gradients are taken at older snapshots
-        # (delay=fixed), it shares the server's buffer: a pull is then free, which is exact because
-        # each gradient is computed at the moment of its pull.
-        share = job.staleness_model() is None
-        self.server: ParameterServer = job.server(self.flat.params, self.flat.layout, copy=not share)
         self.learners: list[Learner] = [job.learner(i, self.flat) for i in range(job.config.learners)]
+        # One model serves every virtual learner. Unless gradients are taken at older snapshots
+        # (delay=fixed) or at points of the learners' own (local steps), it shares the server's
+        # buffer: a pull is then free, which is exact because each gradient is computed at the
+        # moment of its pull.
+        share = job.staleness_model() is None and all(learner.grads_at_pull for learner in self.learners)
+        self.server: ParameterServer = job.server(self.flat.params, self.flat.layout, copy=not share)
         self.streams: BatchStreams = job.streams()
         self.batch_size = job.config.batch_size
         self.down_bytes = 4 * self.flat.size
@@ -102,6 +107,8 @@ class _Simulation:
     def run_async(self) -> None:
         job, server = self.job, self.server
         delays, link, service = job.delays(), job.link(), job.config.server_time
+        gate = job.ssp_gate()  # bounded staleness: a learner too far ahead waits for the slowest
+        waiting: dict[int, float] = {}  # learner → simulated time it started waiting
         heap: list[tuple[float, int, int, int]] = []
         seq = itertools.count()
         pending: list[tuple[Push | None, Timing, float]] = [(None, Timing(), float("nan"))] * len(
@@ -119,9 +126,12 @@ class _Simulation:
             arrival = now + timing.pull + seconds + timing.push
             heapq.heappush(heap, (arrival, next(seq), _ARRIVE, i))
 
-        def start_cycle(i: int, now: float) -> None:
+        def start_cycle(i: int, now: float, waited: float = 0.0) -> None:
+            if gate is not None and not gate.may_start(i):
+                waiting[i] = now
+                return
             seconds, loss = self.local_steps(i, self.learners[i].pre_steps, delays)
-            timing = Timing(compute=seconds)
+            timing = Timing(compute=seconds, wait=waited)
             if self.learners[i].pre_steps == 0:
                 pull(i, now, timing, loss)  # right after its own push: no other event in between
             else:
@@ -140,13 +150,19 @@ class _Simulation:
             elif kind == _ARRIVE:
                 start = max(now, server_free)
                 server_free = start + service
-                timing.wait, timing.apply = start - now, service
+                timing.wait += start - now
+                timing.apply = service
                 heapq.heappush(heap, (server_free, next(seq), _APPLIED, i))
             else:
                 timing.end = now
                 if self.report(push, timing, loss):  # type: ignore[arg-type]
                     return
+                if gate is not None:
+                    gate.tick(i)
                 start_cycle(i, now)
+                if gate is not None:
+                    for j in gate.released(waiting):
+                        start_cycle(j, now, now - waiting.pop(j))
 
     # -- synchronous SGD ---------------------------------------------------------------------------
     def run_sync(self) -> None:
@@ -192,6 +208,7 @@ class _Simulation:
         history[0].copy_(server.params)
         for step in itertools.count():
             i = step % len(self.learners)
+            self.local_steps(i, self.learners[i].pre_steps, None)
             version = server.version
             tau = min(model.sample(rng), version)
             params = history[(version - tau) % slots]

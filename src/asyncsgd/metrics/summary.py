@@ -47,6 +47,7 @@ def build_summary(
         "method": job.name,
         "engine": cfg.engine,
         "protocol": cfg.protocol,
+        "algorithm": cfg.algorithm,
         "learners": cfg.learners,
         "dataset": job.dataset.name,
         "model": cfg.model,

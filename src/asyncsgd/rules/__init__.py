@@ -1,8 +1,19 @@
 """Server-side update rules: optimizers and staleness remedies."""
 
-from asyncsgd.rules import sgd, staleness  # noqa: F401  (fill the registries)
+from asyncsgd.rules import (  # noqa: F401  (fill the registries)
+    adagrad,
+    async_momentum,
+    dc_asgd,
+    drop_stale,
+    sgd,
+    staleness,
+)
 from asyncsgd.rules.base import (
+    ELASTIC,
+    GRADIENT,
+    GRADIENT_SUM,
     OPTIMIZERS,
+    PUSH_KINDS,
     REMEDIES,
     ApplyContext,
     Optimizer,
@@ -18,7 +29,11 @@ def parse_remedies(spec: str) -> list[str]:
 
 
 __all__ = [
+    "ELASTIC",
+    "GRADIENT",
+    "GRADIENT_SUM",
     "OPTIMIZERS",
+    "PUSH_KINDS",
     "REMEDIES",
     "ApplyContext",
     "Optimizer",

@@ -25,6 +25,15 @@ from asyncsgd.registry import Registry
 OPTIMIZERS: Registry[type[Optimizer]] = Registry("rule")
 REMEDIES: Registry[type[Remedy]] = Registry("remedy")
 
+# What a push carries, as declared by the algorithm that produced it (asyncsgd.algorithms).
+GRADIENT = "gradient"
+"""One mini-batch gradient at the pulled parameters (Downpour)."""
+GRADIENT_SUM = "gradient_sum"
+"""The sum of H local gradients taken along a local trajectory (local SGD)."""
+ELASTIC = "elastic_difference"
+"""An elastic difference ``α(x_local − x_centre)``, added to the centre as is (EASGD, EAMSGD)."""
+PUSH_KINDS = frozenset({GRADIENT, GRADIENT_SUM, ELASTIC})
+
 
 @dataclass(frozen=True)
 class ApplyContext:
@@ -41,6 +50,11 @@ class Remedy(ABC):
     """A server-side transform of the decoded gradient (a staleness remedy)."""
 
     name: ClassVar[str]
+    settings: ClassVar[tuple[str, ...]] = ()
+    """Run settings passed to the constructor as keywords of the same name."""
+    reference: ClassVar[str] = ""
+    pushes: ClassVar[frozenset[str]] = PUSH_KINDS
+    """The kinds of push the remedy is defined for (a ConfigError names any other)."""
 
     def init(self, params: torch.Tensor, num_learners: int) -> Any:
         return None
@@ -61,6 +75,10 @@ class Optimizer(ABC):
     """The last stage: turn an update into a parameter change at learning rate ``lr``."""
 
     name: ClassVar[str]
+    settings: ClassVar[tuple[str, ...]] = ()
+    """Run settings passed to the constructor as keywords of the same name."""
+    reference: ClassVar[str] = ""
+    pushes: ClassVar[frozenset[str]] = frozenset({GRADIENT, GRADIENT_SUM})
 
     def init(self, params: torch.Tensor) -> Any:
         return None

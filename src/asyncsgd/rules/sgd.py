@@ -16,6 +16,7 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
+    reference = "Dean et al., Large scale distributed deep networks, NeurIPS 2012"
 
     def step(self, params: torch.Tensor, update: Update, state: None, lr: float) -> None:
         update.add_to(params, alpha=-lr)
@@ -31,6 +32,8 @@ class Momentum(Optimizer):
     """
 
     name = "momentum"
+    settings = ("momentum", "nesterov")
+    reference = "Polyak 1964; Sutskever, Martens, Dahl & Hinton, ICML 2013 (Nesterov form)"
 
     def __init__(self, momentum: float = 0.9, nesterov: bool = False) -> None:
         if not (0.0 <= momentum < 1.0):

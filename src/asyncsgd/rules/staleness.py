@@ -20,8 +20,27 @@ class StalenessLR(Remedy):
     """
 
     name = "staleness_lr"
+    reference = "Zhang, Gupta, Lian & Liu, Staleness-aware async-SGD, IJCAI 2016"
 
     def transform(self, update: Update, state: Any, params: torch.Tensor, ctx: ApplyContext) -> Update:
         if ctx.tau > 1:
             update.scale /= ctx.tau
+        return update
+
+
+@REMEDIES.register("staleness_lr_plus1", "γ/(τ + 1) per push (DynSGD, Jiang et al. 2017)")
+class StalenessLRPlusOne(Remedy):
+    """``γ_τ = γ / (τ + 1)`` (DynSGD: Jiang, Cui, Zhang & Yu, SIGMOD 2017).
+
+    Unlike :class:`StalenessLR` every stale push is damped, including τ = 1 (to γ/2); a fresh
+    push keeps γ, so the rule equals Downpour exactly when every τ = 0 (one learner, or SSP with
+    s = 0 at equal speeds).
+    """
+
+    name = "staleness_lr_plus1"
+    reference = "Jiang, Cui, Zhang & Yu, Heterogeneity-aware distributed parameter servers, SIGMOD 2017"
+
+    def transform(self, update: Update, state: Any, params: torch.Tensor, ctx: ApplyContext) -> Update:
+        if ctx.tau > 0:
+            update.scale /= ctx.tau + 1
         return update

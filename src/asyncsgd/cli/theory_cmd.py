@@ -49,64 +49,48 @@ def _assumption_notes(cfg: Any) -> list[str]:
 
 
 # -- theory lr -----------------------------------------------------------------------------------
-def lr_(args: argparse.Namespace) -> int:
-    from asyncsgd.experiment.runner import prepare_jobs
-    from asyncsgd.theory.report import estimates_text, prediction_text
+def lr_document(exp: Any) -> dict[str, Any]:
+    """Estimates (one per distinct data, model and probe) and one prediction per method."""
+    import torch
 
-    start = time.perf_counter()
-    only = [m.strip() for m in args.methods.split(",")] if args.methods else None
-    exp = load_experiment(args.config, args.set, only=only)
+    from asyncsgd.experiment.runner import prepare_jobs
+
+    threads = exp.methods[0].config.threads
+    if threads:  # as `asyncsgd run` does
+        torch.set_num_threads(threads)
     cache: dict = {}
     jobs = prepare_jobs(exp, estimates=cache)
     measured: list[Any] = []  # distinct Estimates objects, in order of first use
-    methods = []
+    estimates, methods = [], []
     for method, job in zip(exp.methods, jobs, strict=True):
         est, pred = job.predict_lr(cache)
         if not any(e is est for e in measured):
             measured.append(est)
+            title = f"{job.config.model} on {job.dataset.name}"
+            estimates.append({"title": title, **est.to_dict()})
         index = next(i for i, e in enumerate(measured) if e is est)
-        methods.append((method, job, index, pred))
+        methods.append(
+            {
+                "method": method.name,
+                "configured_lr": method.config.lr,
+                "estimates": index,
+                "prediction": pred.to_dict(),
+                "notes": _assumption_notes(method.config),
+            }
+        )
+    return {"format": 1, "experiment": exp.name, "estimates": estimates, "methods": methods}
+
+
+def lr_(args: argparse.Namespace) -> int:
+    from asyncsgd.theory.report import lr_text
+
+    start = time.perf_counter()
+    only = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    document = lr_document(load_experiment(args.config, args.set, only=only))
     if args.json:
-        print(
-            _dump(
-                {
-                    "format": 1,
-                    "experiment": exp.name,
-                    "estimates": [e.to_dict() for e in measured],
-                    "methods": [
-                        {
-                            "method": m.name,
-                            "configured_lr": m.config.lr,
-                            "estimates": i,
-                            "prediction": pred.to_dict(),
-                            "notes": _assumption_notes(m.config),
-                        }
-                        for m, _, i, pred in methods
-                    ],
-                }
-            )
-        )
+        print(_dump(document))
         return 0
-    blocks = []
-    for i, est in enumerate(measured):
-        job = next(j for _, j, k, _ in methods if k == i)
-        cfg = job.config
-        title = (
-            f"{cfg.model} on {job.dataset.name}: {est.parameters:,} parameters, "
-            f"n = {est.n_train:,} training samples"
-        )
-        blocks.append(estimates_text(est, cfg.theory_lipschitz, title))
-    groups: dict[str, list[str]] = {}
-    for m, _, i, pred in methods:
-        text = prediction_text(pred, m.config.lr)
-        prefix = f"[estimates {i + 1}] " if len(measured) > 1 else ""
-        groups.setdefault(prefix + text, []).append(m.name)
-    for text, names in groups.items():
-        blocks.append(f"method{'s' if len(names) > 1 else ''} {', '.join(names)}: {text}")
-    notes = [f"note ({m.name}): {n}" for m, *_ in methods for n in _assumption_notes(m.config)]
-    if notes:
-        blocks.append("\n".join(notes))
-    print("\n\n".join(blocks))
+    print(lr_text(document))
     print(f"\ntook {time.perf_counter() - start:.1f} s")
     return 0
 

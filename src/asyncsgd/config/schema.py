@@ -88,12 +88,12 @@ class RunConfig:
     )
     theory_lipschitz: str = setting("hessian", "estimate of L that feeds the formulas: hessian or secant")
     theory_f_low: float = setting(0.0, "lower bound on the training loss: D_f = f(x1) − theory_f_low")
-    theory_points: int = setting(3, "probe points: the initial point, then one every theory_steps SGD steps")
+    theory_points: int = setting(5, "probe points: the initial point, then one every theory_steps SGD steps")
     theory_steps: int = setting(50, "SGD steps between probe points")
     theory_probe_lr: float = setting(0.05, "learning rate of the probe's SGD steps (batch-mean gradients)")
-    theory_batches: int = setting(64, "mini-batches drawn at each probe point to estimate σ² (>= 4)")
+    theory_batches: int = setting(32, "mini-batches drawn at each probe point to estimate σ² (>= 4)")
     theory_hvp: int = setting(20, "most Hessian-vector products per probe point (power iteration for L)")
-    theory_samples: int = setting(1024, "samples in the loss whose Hessian and secant give L (0: all)")
+    theory_samples: int = setting(512, "samples in the loss whose Hessian and secant give L (0: all)")
 
     # -- construction ------------------------------------------------------------------------
     @classmethod

@@ -32,6 +32,17 @@ class Problem:
     delay: float
     delay_source: str = "T = p (the study's choice)"
 
+    @classmethod
+    def from_inputs(cls, inputs: dict[str, Any]) -> Problem:
+        """The problem recorded in a prediction's ``inputs`` (see :meth:`Prediction.to_dict`)."""
+        return cls(
+            int(inputs["batch_size"]),
+            int(inputs["updates"]),
+            int(inputs["learners"]),
+            float(inputs["delay"]),
+            str(inputs["delay_source"]),
+        )
+
 
 RateRule = Callable[[Constants, Problem], float]
 RATES: Registry[RateRule] = Registry("theory rate")

@@ -43,12 +43,12 @@ class ProbeSettings:
     """How the constants are measured (the ``theory_*`` settings of a run config)."""
 
     batch_size: int
-    points: int = 3
+    points: int = 5
     steps: int = 50
     probe_lr: float = 0.05
-    batches: int = 64
+    batches: int = 32
     hvp: int = 20
-    samples: int = 1024
+    samples: int = 512
     f_low: float = 0.0
     seed: int = 0
     tol: float = 1e-3
@@ -184,6 +184,86 @@ LIPSCHITZ.register("hessian", "largest |eigenvalue| of the Hessian, by power ite
 LIPSCHITZ.register("secant", "gradient difference over one probe gradient step")(lambda e: e.lipschitz_secant)
 
 
+class _Probe:
+    """One probe's state: the data, its private generator, the Hessian subset and the counters."""
+
+    def __init__(
+        self, flat: FlatModel, inputs: torch.Tensor, targets: torch.Tensor, settings: ProbeSettings
+    ) -> None:
+        self.flat, self.inputs, self.targets, self.s = flat, inputs, targets, settings
+        self.n = int(targets.shape[0])
+        if not 1 <= settings.batch_size <= self.n:
+            raise ConfigError(
+                "batch_size", f"must be in [1, {self.n}] (training samples), got {settings.batch_size}"
+            )
+        self.rng = np.random.Generator(np.random.PCG64([settings.seed, THEORY_STREAM]))
+        size = min(settings.samples or self.n, self.n)
+        subset = torch.from_numpy(np.sort(self.rng.choice(self.n, size=size, replace=False)))
+        self.sub_x, self.sub_y = inputs.index_select(0, subset), targets.index_select(0, subset)
+        self.vector = torch.from_numpy(self.rng.standard_normal(flat.size).astype(np.float32))
+        self.cost: Counter[str] = Counter()
+        self.per_sample_failure: str | None = None
+
+    def draw(self) -> torch.Tensor:
+        """A mini-batch of M distinct samples, uniformly at random."""
+        return torch.from_numpy(self.rng.choice(self.n, size=self.s.batch_size, replace=False))
+
+    def walk(self, x: torch.Tensor, done: int) -> None:
+        """``steps`` SGD steps from ``x`` in place (``done`` steps already taken)."""
+        flat = self.flat
+        for step in range(self.s.steps):
+            batch = self.draw()
+            loss = flat.gradient(x, self.inputs[batch], self.targets[batch])
+            if not (math.isfinite(loss) and bool(torch.isfinite(flat.grads).all())):
+                raise ConfigError(
+                    "theory_probe_lr", f"the probe diverged after {done + step} SGD steps; lower it"
+                )
+            x.sub_(flat.grads, alpha=self.s.probe_lr)
+        self.cost["trajectory_steps"] += self.s.steps
+
+    def loss(self, x: torch.Tensor, point: int) -> float:
+        value = self.flat.evaluate(x, self.inputs, self.targets)[0]
+        self.cost["loss_evaluations"] += 1
+        if not math.isfinite(value):
+            raise ConfigError("theory_probe_lr", f"the loss is {value} at probe point {point}")
+        return value
+
+    def noise(self, x: torch.Tensor) -> tuple[Measured, Measured | None]:
+        """``σ_M²`` and (unless per-sample gradients are unavailable) ``σ²`` on fresh batches."""
+        batches = [self.draw() for _ in range(self.s.batches)]
+        batch = minibatch_variance(self.flat, x, self.inputs, self.targets, batches)
+        self.cost["minibatch_gradients"] += 2 * batch.terms
+        if self.per_sample_failure is not None:
+            return batch, None
+        try:
+            sample = per_sample_variance(self.flat, x, self.inputs, self.targets, batches, self.n)
+        except PER_SAMPLE_FAILURES as err:
+            text = str(err).strip()
+            self.per_sample_failure = text.splitlines()[0] if text else type(err).__name__
+            return batch, None
+        self.cost["per_sample_gradients"] += self.s.batches * self.s.batch_size
+        return batch, sample
+
+    def hvp(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        self.cost["hessian_vector_products"] += 1
+        return hessian_vector_product(self.flat, x, self.sub_x, self.sub_y, v)
+
+    def hessian(self, x: torch.Tensor) -> tuple[Measured, int]:
+        """``|λ_max|`` (spread: the residual) and its sign, warm-started from the last point."""
+        eig = power_iteration(lambda v: self.hvp(x, v), self.vector, self.s.hvp, self.s.tol)
+        self.vector = eig.vector
+        sign = 1 if eig.value >= 0 else -1
+        return Measured(eig.magnitude, eig.residual, eig.iterations, int(self.sub_y.shape[0])), sign
+
+    def secant(self, x: torch.Tensor) -> Measured:
+        """The secant over one gradient step of the probe's rate, on the Hessian subset."""
+        _, g_x = loss_and_gradient(self.flat, x, self.sub_x, self.sub_y)
+        y = x - self.s.probe_lr * g_x
+        _, g_y = loss_and_gradient(self.flat, y, self.sub_x, self.sub_y)
+        self.cost["subset_gradients"] += 2
+        return Measured(secant(x, y, g_x, g_y), 0.0, 1, int(self.sub_y.shape[0]))
+
+
 def estimate(
     flat: FlatModel, x1: torch.Tensor, inputs: torch.Tensor, targets: torch.Tensor, settings: ProbeSettings
 ) -> Estimates:
@@ -192,86 +272,37 @@ def estimate(
     ``(inputs, targets)`` is the training set: ``f`` is the mean loss over it. ``flat`` is
     scratch space (its buffers are overwritten); ``x1`` is not modified.
     """
-    n, m, s = int(targets.shape[0]), settings.batch_size, settings
-    if not 1 <= m <= n:
-        raise ConfigError("batch_size", f"must be in [1, {n}] (the training samples), got {m}")
-    rng = np.random.Generator(np.random.PCG64([s.seed, THEORY_STREAM]))
-    subset = torch.from_numpy(np.sort(rng.choice(n, size=min(s.samples or n, n), replace=False)))
-    sub_x, sub_y = inputs.index_select(0, subset), targets.index_select(0, subset)
-    cost: Counter[str] = Counter()
-
-    def draw() -> torch.Tensor:
-        return torch.from_numpy(rng.choice(n, size=m, replace=False))
-
-    def hvp(v: torch.Tensor) -> torch.Tensor:
-        cost["hessian_vector_products"] += 1
-        return hessian_vector_product(flat, x, sub_x, sub_y, v)
-
-    steps_at, losses = [], []
-    batch_var, sample_var, hessian, signs, secants = [], [], [], [], []
-    source = "per-sample gradients (torch.func.vmap), within-batch variance"
+    probe = _Probe(flat, inputs, targets, settings)
+    steps_at, losses, signs = [], [], []
+    batch_var, sample_var, hessian, secants = [], [], [], []
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(s.seed)
+        torch.manual_seed(settings.seed)
         x = x1.detach().clone()
-        vector = torch.from_numpy(rng.standard_normal(flat.size).astype(np.float32))
-        for point in range(s.points):
+        for point in range(settings.points):
             if point:
-                for step in range(s.steps):
-                    batch = draw()
-                    loss = flat.gradient(x, inputs[batch], targets[batch])
-                    if not (math.isfinite(loss) and bool(torch.isfinite(flat.grads).all())):
-                        done = point * s.steps - s.steps + step
-                        raise ConfigError(
-                            "theory_probe_lr", f"the probe diverged after {done} SGD steps; lower it"
-                        )
-                    x.sub_(flat.grads, alpha=s.probe_lr)
-                cost["trajectory_steps"] += s.steps
-            steps_at.append(point * s.steps)
-            losses.append(flat.evaluate(x, inputs, targets)[0])
-            cost["loss_evaluations"] += 1
-            if not math.isfinite(losses[-1]):
-                raise ConfigError("theory_probe_lr", f"the loss is {losses[-1]} at probe point {point}")
+                probe.walk(x, done=(point - 1) * settings.steps)
+            steps_at.append(point * settings.steps)
+            losses.append(probe.loss(x, point))
+            batch, sample = probe.noise(x)
+            batch_var.append(batch)
+            sample_var.append(sample)
+            top, sign = probe.hessian(x)
+            hessian.append(top)
+            signs.append(sign)
+            secants.append(probe.secant(x))
 
-            batches = [draw() for _ in range(s.batches)]
-            batch_var.append(minibatch_variance(flat, x, inputs, targets, batches))
-            cost["minibatch_gradients"] += 2 * batch_var[-1].terms
-            if m == 1:  # a mini-batch of one is a sample
-                sample_var.append(batch_var[-1])
-                source = "mini-batches of one sample"
-            elif sample_var is not None:
-                try:
-                    sample_var.append(per_sample_variance(flat, x, inputs, targets, batches, n))
-                    cost["per_sample_gradients"] += s.batches * m
-                except PER_SAMPLE_FAILURES as err:
-                    sample_var = None
-                    reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                    source = f"M·σ_M² (per-sample gradients unavailable: {reason})"
-
-            eig = power_iteration(hvp, vector, s.hvp, s.tol)
-            vector = eig.vector
-            hessian.append(Measured(eig.magnitude, eig.residual, eig.iterations, int(subset.numel())))
-            signs.append(1 if eig.value >= 0 else -1)
-
-            _, g_x = loss_and_gradient(flat, x, sub_x, sub_y)
-            y = x - s.probe_lr * g_x
-            _, g_y = loss_and_gradient(flat, y, sub_x, sub_y)
-            cost["subset_gradients"] += 2
-            secants.append(Measured(secant(x, y, g_x, g_y), 0.0, 1, int(subset.numel())))
-
+    m = settings.batch_size
     batch_stat = _stat(batch_var, "standard error (pairs of mini-batches)")
-    if sample_var is None:
-        sample_stat = Stat(
-            tuple(m * v for v in batch_stat.values),
-            tuple(m * e for e in batch_stat.spread),
-            batch_stat.samples,
-            batch_stat.terms,
-            batch_stat.spread_kind,
-        )
+    if probe.per_sample_failure is None:
+        sample_stat = _stat(sample_var, "standard error (one term per mini-batch)")  # type: ignore[arg-type]
+        source = "per-sample gradients (torch.func.vmap), within-batch variance"
     else:
-        sample_stat = _stat(sample_var, "standard error (one term per mini-batch)")
+        scaled = [Measured(m * b.value, m * b.stderr, b.terms, b.samples) for b in batch_var]
+        sample_stat = _stat(scaled, batch_stat.spread_kind)
+        source = f"M·σ_M² (per-sample gradients unavailable: {probe.per_sample_failure})"
     return Estimates(
-        settings=s,
-        n_train=n,
+        settings=settings,
+        n_train=probe.n,
         parameters=flat.size,
         f_x1=losses[0],
         steps_at=tuple(steps_at),
@@ -282,5 +313,5 @@ def estimate(
         lipschitz_hessian=_stat(hessian, "residual ‖Hv − λv‖ (an eigenvalue lies within it)"),
         hessian_sign=tuple(signs),
         lipschitz_secant=_stat(secants, "none (a lower bound on L along the step)"),
-        cost=dict(sorted(cost.items())),
+        cost=dict(sorted(probe.cost.items())),
     )

@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from asyncsgd.theory.bound import Constants, constraint, guarantee_ratio, optimal_u, u_max
-from asyncsgd.theory.predict import ONE_LEARNER_DELAY, RATES, Prediction
+from asyncsgd.theory.predict import ONE_LEARNER_DELAY, RATES, Prediction, Problem, predict
 from asyncsgd.theory.probe import Estimates, Stat
 
 JSON_FORMAT = 1
@@ -118,6 +118,31 @@ def _speedup_verdict(c: Constants, delay: float) -> str:
 def measured_ratio(c: Constants, delay: float) -> float:
     """Best guarantee with delay bound ``T`` over the best with one learner (``T = 1``)."""
     return c.optimal_bound(delay) / c.optimal_bound(ONE_LEARNER_DELAY)
+
+
+def lr_text(document: dict[str, Any]) -> str:
+    """What ``asyncsgd theory lr`` prints, rendered from its JSON document: every prediction is
+    recomputed from the recorded estimates, so the text can never disagree with them."""
+    measured = [Estimates.from_dict(e) for e in document["estimates"]]
+    methods = document["methods"]
+    blocks = []
+    for i, (raw, est) in enumerate(zip(document["estimates"], measured, strict=True)):
+        feeding = next(m["prediction"]["inputs"]["lipschitz_source"] for m in methods if m["estimates"] == i)
+        title = f"{raw['title']}: {est.parameters:,} parameters, n = {est.n_train:,} training samples"
+        blocks.append(estimates_text(est, feeding, title))
+    groups: dict[str, list[str]] = {}
+    for m in methods:
+        inputs = m["prediction"]["inputs"]
+        problem = Problem.from_inputs(inputs)
+        pred = predict(measured[m["estimates"]], problem, m["prediction"]["rule"], inputs["lipschitz_source"])
+        prefix = f"[estimates {m['estimates'] + 1}] " if len(measured) > 1 else ""
+        groups.setdefault(prefix + prediction_text(pred, m["configured_lr"]), []).append(m["method"])
+    for text, names in groups.items():
+        blocks.append(f"method{'s' if len(names) > 1 else ''} {', '.join(names)}: {text}")
+    notes = [f"note ({m['method']}): {n}" for m in methods for n in m["notes"]]
+    if notes:
+        blocks.append("\n".join(notes))
+    return "\n\n".join(blocks)
 
 
 def bound_text(c: Constants, lr: float, delay: float, learners: int) -> str:

@@ -200,3 +200,20 @@ def test_bound_rejects_unknown_method_and_statistic(auto_run, capsys):
     for extra, key in ((["--method", "nope"], "--method"), (["--staleness", "p200"], "--staleness")):
         code, _, err = run_cli(["theory", "bound", "--run", str(auto_run), *extra], capsys)
         assert code == 2 and key in err and len(err.strip().splitlines()) == 1
+
+
+def test_python_api_accepts_lr_auto_with_a_custom_module():
+    from torch import nn
+
+    import asyncsgd
+
+    dataset = load_dataset("synthetic")
+    module = nn.Sequential(
+        nn.Linear(dataset.input_shape[0], 16), nn.Tanh(), nn.Linear(16, dataset.num_classes)
+    )
+    settings = {k: int(v) for k, v in (s.split("=") for s in PROBE)}
+    result = asyncsgd.train(module, dataset, learners=2, updates=20, lr="auto", **settings)
+    source = result.summary["lr_source"]
+    assert result.summary["lr"] == source["value"] > 0
+    assert source["estimates"]["parameters"] == sum(p.numel() for p in module.parameters())
+    assert source["estimates"]["sigma2_sample"]["source"].startswith("per-sample gradients")

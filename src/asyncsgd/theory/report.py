@@ -28,6 +28,8 @@ def num(value: float) -> str:
 
 
 def _relative(stat: Stat) -> str:
+    if stat.spread_kind.startswith("none"):
+        return "— (a lower bound on L)"
     parts = []
     for value, spread in zip(stat.values, stat.spread, strict=True):
         parts.append("—" if value == 0 or not math.isfinite(spread) else f"{100 * spread / value:.1f}%")

@@ -160,16 +160,68 @@ def _read_run(run: Path) -> tuple[Any, dict[str, Any]]:
     return load_experiment(config), methods
 
 
-def bound_(args: argparse.Namespace) -> int:
+def _method_bound(
+    name: str, s: dict[str, Any], config: Any, statistic: str, datasets: dict, cache: dict
+) -> tuple[str, dict[str, Any]]:
+    """Text and JSON of the bound for one finished method (summary ``s``, run config ``config``)."""
     from asyncsgd.data import load_dataset
     from asyncsgd.job import Job, effective_config
     from asyncsgd.theory import Estimates, Problem, delay_from_histogram, parse_statistic
     from asyncsgd.theory.predict import constants_for
     from asyncsgd.theory.report import bound_dict, bound_text, num
 
+    quantile = parse_statistic(statistic)
+    histogram = s["staleness"]["histogram"]
+    if not histogram or not sum(histogram):
+        raise ConfigError("--run", f"method {name!r} applied no updates")
+    delay = delay_from_histogram(histogram, quantile)
+    lr = float(s["lr"])
+    cfg = effective_config(config.replace(lr=lr))  # an lr = auto run: the rate it resolved to
+    key = (cfg.dataset, cfg.data_seed, cfg.data_path)
+    if key not in datasets:
+        datasets[key] = load_dataset(cfg.dataset, seed=cfg.data_seed, path=cfg.data_path)
+    job = Job.from_config(cfg, name, dataset=datasets[key])
+    recorded = s.get("lr_source", {}).get("estimates")
+    if recorded is not None:
+        est, origin = Estimates.from_dict(recorded), "recorded in summary.json by lr = auto"
+    else:
+        est, origin = job.theory_estimates(cache), "measured now at the run's initial point"
+    source = f"{'max τ' if quantile is None else f'τ quantile {quantile:g}'} measured in the run"
+    problem = Problem(job.samples_per_update, int(s["updates"]), cfg.learners, float(delay), source)
+    c = constants_for(est, problem, cfg.theory_lipschitz)
+    st = s["staleness"]
+    notes = _assumption_notes(cfg)
+    data = {
+        "staleness": {
+            "statistic": statistic,
+            "T": delay,
+            "p50": st["p50"],
+            "p95": st["p95"],
+            "max": st["max"],
+        },
+        "constants_source": origin,
+        "lipschitz_source": cfg.theory_lipschitz,
+        **bound_dict(c, lr, float(delay), cfg.learners),
+        "notes": notes,
+    }
+    lines = [
+        f"{name}: {cfg.model} on {s['dataset']}, lr {num(lr)}, M = {problem.batch_size}, "
+        f"K = {problem.updates:,} updates, p = {cfg.learners}",
+        f"  staleness: T = {delay} ({source}; p50 {st['p50']}, p95 {st['p95']}, max {st['max']})",
+        f"  constants ({origin}): D_f = {num(c.d_f)}, L = {num(c.lipschitz)} ({cfg.theory_lipschitz}), "
+        f"σ² = {num(c.sigma2_update * problem.batch_size)} per sample (σ_M² = {num(c.sigma2_update)})",
+        bound_text(c, lr, float(delay), cfg.learners),
+        *(f"  note: {n}" for n in notes),
+    ]
+    return "\n".join(lines), data
+
+
+def bound_(args: argparse.Namespace) -> int:
+    from asyncsgd.theory import parse_statistic
+
     run = Path(args.run)
     exp, summaries = _read_run(run)
-    quantile = parse_statistic(args.staleness)
+    parse_statistic(args.staleness)  # a bad statistic fails before any work
     names = [m.name for m in exp.methods if m.name in summaries]
     if args.method:
         if args.method not in names:
@@ -179,49 +231,11 @@ def bound_(args: argparse.Namespace) -> int:
     configs = {m.name: m.config for m in exp.methods}
     datasets: dict = {}
     cache: dict = {}
-    out_text, out_json = [], {}
-    for name in names:
-        s = summaries[name]
-        histogram = s["staleness"]["histogram"]
-        if not histogram or not sum(histogram):
-            raise ConfigError("--run", f"method {name!r} applied no updates")
-        delay = delay_from_histogram(histogram, quantile)
-        cfg = effective_config(configs[name].replace(lr=float(s["lr"])))
-        key = (cfg.dataset, cfg.data_seed, cfg.data_path)
-        if key not in datasets:
-            datasets[key] = load_dataset(cfg.dataset, seed=cfg.data_seed, path=cfg.data_path)
-        job = Job.from_config(cfg, name, dataset=datasets[key])
-        recorded = s.get("lr_source", {}).get("estimates")
-        if recorded is not None:
-            est, origin = Estimates.from_dict(recorded), "recorded in summary.json by lr = auto"
-        else:
-            est, origin = job.theory_estimates(cache), "measured now at the run's initial point"
-        source = f"{'max τ' if quantile is None else f'τ quantile {quantile:g}'} measured in the run"
-        problem = Problem(job.samples_per_update, int(s["updates"]), cfg.learners, float(delay), source)
-        c = constants_for(est, problem, cfg.theory_lipschitz)
-        st = s["staleness"]
-        out_json[name] = {
-            "staleness": {"statistic": args.staleness, "T": delay, "p50": st["p50"], "p95": st["p95"],
-                          "max": st["max"]},
-            "constants_source": origin,
-            "lipschitz_source": cfg.theory_lipschitz,
-            **bound_dict(c, float(s["lr"]), float(delay), cfg.learners),
-            "notes": _assumption_notes(cfg),
-        }  # fmt: skip
-        lines = [
-            f"{name}: {cfg.model} on {s['dataset']}, lr {num(float(s['lr']))}, M = {problem.batch_size}, "
-            f"K = {problem.updates:,} updates, p = {cfg.learners}",
-            f"  staleness: T = {delay} ({source}; p50 {st['p50']}, p95 {st['p95']}, max {st['max']})",
-            f"  constants ({origin}): D_f = {num(c.d_f)}, L = {num(c.lipschitz)} ({cfg.theory_lipschitz}), "
-            f"σ² = {num(c.sigma2_update * problem.batch_size)} per sample (σ_M² = {num(c.sigma2_update)})",
-            bound_text(c, float(s["lr"]), float(delay), cfg.learners),
-        ]
-        lines += [f"  note: {n}" for n in _assumption_notes(cfg)]
-        out_text.append("\n".join(lines))
+    results = {n: _method_bound(n, summaries[n], configs[n], args.staleness, datasets, cache) for n in names}
     if args.json:
-        print(_dump({"format": 1, "run": str(run), "methods": out_json}))
+        print(_dump({"format": 1, "run": str(run), "methods": {n: data for n, (_, data) in results.items()}}))
     else:
-        print("\n\n".join(out_text))
+        print("\n\n".join(text for text, _ in results.values()))
     return 0
 
 

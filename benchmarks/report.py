@@ -88,10 +88,28 @@ def codec_throughput(r: dict) -> str:
     return "\n".join(lines)
 
 
+def theory_lr(r: dict) -> str:
+    lines = [
+        "| model | parameters | probe points | Hessian-vector products (samples each) "
+        "| mini-batch gradients | per-sample gradients | probe steps | one HVP ms "
+        "| one mini-batch gradient ms | wall s (median of 3) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        lines.append(
+            f"| {row['model']} | {row['parameters']:,} | {row['points']} "
+            f"| {row['hessian_vector_products']} ({row['hessian_samples']:,}) | {row['minibatch_gradients']} "
+            f"| {row['per_sample_gradients']:,} | {row['trajectory_steps']} | {row['hvp_ms']:.0f} "
+            f"| {row['minibatch_gradient_ms']:.1f} | {row['wall_s']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[dict], str]] = {
     "topk_selection": topk_selection,
     "sim_overhead": sim_overhead,
     "codec_throughput": codec_throughput,
+    "theory_lr": theory_lr,
 }
 
 
@@ -108,9 +126,40 @@ def render(text: str) -> str:
     return text
 
 
+# docs/theory.md: the worked example is the recorded output of `asyncsgd theory lr`, and the ratio
+# table is computed; both are rewritten by --write and checked by tests/theory/test_docs.py
+THEORY_DOC = README.parent / "docs" / "theory.md"
+RATIO_LEARNERS = [16, 256, 512]
+RATIO_ALPHAS = [1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0]
+
+
+def theory_doc_blocks() -> dict[str, str]:
+    from asyncsgd.theory.report import lr_text, ratio_text
+
+    r = _load("theory_lr")
+    machine = f"{r['machine']['cpus']} CPUs, torch {r['machine']['torch']}"
+    wall = next(row["wall_s"] for row in r["rows"] if row["model"] == "lenet")
+    example = (
+        f"```\n$ asyncsgd theory lr\n{lr_text(r['document'])}\n\ntook {wall:.1f} s\n```\n\n"
+        f"_Recorded by `python -m benchmarks.theory_lr` on {r['date']} ({machine}); "
+        f"wall time is the median of {len(r['rows'][0]['wall_s_all'])} runs._"
+    )
+    ratio = f"```\n$ asyncsgd theory ratio --p {' '.join(map(str, RATIO_LEARNERS))} --alpha "
+    ratio += " ".join(f"{a:g}" for a in RATIO_ALPHAS) + f"\n{ratio_text(RATIO_LEARNERS, RATIO_ALPHAS)}\n```"
+    return {"lr": example, "ratio": ratio}
+
+
+def render_theory_doc(text: str) -> str:
+    for name, body in theory_doc_blocks().items():
+        pattern = re.compile(rf"(<!-- theory:{name} -->\n).*?(<!-- /theory:{name} -->)", re.S)
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
+    return text
+
+
 if __name__ == "__main__":
     new = render(README.read_text())
     if "--write" in sys.argv:
         README.write_text(new)
+        THEORY_DOC.write_text(render_theory_doc(THEORY_DOC.read_text()))
     else:
         print(new)

@@ -60,3 +60,26 @@ def test_lower_layers_do_not_import_engines_or_front_ends(path):
             "asyncsgd.job",
         ):
             assert not name.startswith(upper), f"{path.name} imports {name}"
+
+
+# theory/ measures and predicts with the core, data and models; it never runs an engine,
+# records metrics, reads run directories or talks to the user (the CLI does)
+THEORY_MAY_IMPORT = {
+    "asyncsgd.core",
+    "asyncsgd.data",
+    "asyncsgd.models",
+    "asyncsgd.theory",
+    "asyncsgd.registry",
+    "asyncsgd.errors",
+}
+
+
+@pytest.mark.parametrize("path", files("theory"), ids=lambda p: str(p.relative_to(SRC)))
+def test_theory_uses_only_core_data_and_models(path):
+    for name in imports(path):
+        root = name.split(".")[0]
+        assert root not in NO_SIDE_EFFECTS, f"{path.name} imports {name}"
+        if root == "asyncsgd":
+            assert any(name == m or name.startswith(m + ".") for m in THEORY_MAY_IMPORT), (
+                f"{path.name} imports {name}"
+            )

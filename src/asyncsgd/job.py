@@ -13,6 +13,7 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from torch import nn
 
 from asyncsgd.algorithms import ALGORITHMS, Algorithm, SSPGate
 from asyncsgd.codecs import CODECS, Codec, Compressor, make_codec, make_compressor
-from asyncsgd.config.schema import RunConfig
+from asyncsgd.config.schema import AUTO_LR, RunConfig
 from asyncsgd.core.flat import FlatLayout, FlatModel
 from asyncsgd.core.learner import Learner
 from asyncsgd.core.server import ParameterServer
@@ -38,11 +39,17 @@ from asyncsgd.errors import ConfigError
 from asyncsgd.models import MODELS, build_model
 from asyncsgd.registry import UnknownName
 from asyncsgd.rules import OPTIMIZERS, REMEDIES, Optimizer, Remedy, ServerRule, parse_remedies
+from asyncsgd.theory import LIPSCHITZ, RATES, Estimates, Prediction, ProbeSettings, Problem, estimate, predict
+from asyncsgd.theory.report import provenance
 
 PROTOCOLS = ("async", "sync", "sequential")
 FIXED_DELAY = "fixed"
 EVALS_PER_RUN = 25
 DELAY_STREAM = 0xDE1A
+# settings recorded beside an lr = "auto" prediction: what shaped the estimates and the formula
+LR_SOURCE_KEYS = ("dataset", "data_seed", "data_path", "model", "hidden", "seed", "batch_size", "protocol",
+                  "learners", "delay", "staleness", "epochs", "updates")  # fmt: skip
+EstimatesCache = dict[tuple[Any, ...], Estimates]
 
 
 def effective_config(cfg: RunConfig) -> RunConfig:
@@ -121,6 +128,8 @@ def check_names(cfg: RunConfig) -> None:
         if name not in REMEDIES:
             raise ConfigError("remedy", f"unknown remedy {name!r} (known: {', '.join(REMEDIES.names())})")
     known("algorithm", ALGORITHMS)
+    known("theory_rate", RATES)
+    known("theory_lipschitz", LIPSCHITZ)
 
 
 @dataclass
@@ -131,6 +140,8 @@ class Job:
     dataset: Dataset
     model_factory: Callable[[], nn.Module]
     name: str = "run"
+    model_key: tuple[Any, ...] = ()  # identifies the initial model, for sharing theory estimates
+    lr_source: dict[str, Any] | None = None  # provenance of a predicted lr (lr = "auto")
 
     @classmethod
     def from_config(
@@ -139,8 +150,13 @@ class Job:
         name: str = "run",
         dataset: Dataset | None = None,
         model: nn.Module | None = None,
+        estimates: EstimatesCache | None = None,
     ) -> Job:
-        """Resolve names, load the dataset (unless given) and fix the model recipe."""
+        """Resolve names, load the dataset (unless given) and fix the model recipe.
+
+        ``lr = "auto"`` is replaced by the predicted rate (:meth:`predict_lr`); ``estimates``
+        shares the measured constants between jobs with the same data, model and probe.
+        """
         cfg = effective_config(config)
         check_names(cfg)
         check_combination(cfg)
@@ -157,8 +173,11 @@ class Job:
                 factory()
             except ValueError as err:
                 raise ConfigError("model", str(err)) from None
-        job = cls(cfg, dataset, factory, name)
+        key = ("module", id(model)) if model is not None else (cfg.model, tuple(cfg.hidden), cfg.seed)
+        job = cls(cfg, dataset, factory, name, model_key=key)
         job.streams()  # fail now, not mid-run, on an impossible batch/partition
+        if cfg.lr == AUTO_LR:
+            job.resolve_auto_lr(estimates)
         return job
 
     # -- model and parameters ------------------------------------------------------------------
@@ -188,6 +207,8 @@ class Job:
 
     def rule(self) -> ServerRule:
         cfg, algo = self.config, self.algorithm()
+        if not isinstance(cfg.lr, float):
+            raise ConfigError("lr", f"{cfg.lr!r} must be resolved to a number (Job.from_config does it)")
         optimizer = algo.server_optimizer() or self._build("rule", OPTIMIZERS.get(cfg.rule))
         remedies = [self._build("remedy", REMEDIES.get(n)) for n in parse_remedies(cfg.remedy)]
         return ServerRule(optimizer, algo.server_lr(cfg.lr), remedies)  # type: ignore[arg-type]
@@ -286,3 +307,50 @@ class Job:
         if self.max_updates is not None and updates >= self.max_updates:
             return True
         return self.max_samples is not None and samples >= self.max_samples
+
+    # -- theory: lr = "auto" ---------------------------------------------------------------------
+    def probe_settings(self) -> ProbeSettings:
+        cfg = self.config
+        return ProbeSettings(
+            batch_size=cfg.batch_size, points=cfg.theory_points, steps=cfg.theory_steps,
+            probe_lr=cfg.theory_probe_lr, batches=cfg.theory_batches, hvp=cfg.theory_hvp,
+            samples=cfg.theory_samples, f_low=cfg.theory_f_low, seed=cfg.seed,
+        )  # fmt: skip
+
+    def theory_problem(self) -> Problem:
+        """M, K, p and the delay bound T of this run (T = p for Downpour, as in the study)."""
+        cfg = self.config
+        if cfg.protocol != "async":
+            delay, source = 0.0, f"protocol = {cfg.protocol}: no stale gradients"
+        elif cfg.delay == FIXED_DELAY:
+            delay, source = float(cfg.staleness), "delay = fixed: the largest τ drawn"
+        else:
+            delay, source = float(cfg.learners), "the study's T = p"
+        return Problem(self.samples_per_update, self.expected_updates, cfg.learners, delay, source)
+
+    def theory_estimates(self, cache: EstimatesCache | None = None) -> Estimates:
+        """The bound's constants for this job's data, initial model and probe settings."""
+        settings = self.probe_settings()
+        key = (id(self.dataset), self.model_key, settings)
+        if cache is not None and key in cache:
+            return cache[key]
+        flat = self.flat_model()
+        found = estimate(flat, flat.params.clone(), self.dataset.x_train, self.dataset.y_train, settings)
+        if cache is not None:
+            cache[key] = found
+        return found
+
+    def predict_lr(self, cache: EstimatesCache | None = None) -> tuple[Estimates, Prediction]:
+        est = self.theory_estimates(cache)
+        cfg = self.config
+        return est, predict(est, self.theory_problem(), cfg.theory_rate, cfg.theory_lipschitz)
+
+    def resolve_auto_lr(self, cache: EstimatesCache | None = None) -> None:
+        """Replace ``lr = "auto"`` by the prediction and keep where it came from."""
+        est, pred = self.predict_lr(cache)
+        cfg = self.config
+        if not (pred.lr > 0 and math.isfinite(pred.lr)):
+            raise ConfigError("lr", f"auto: the predicted rate is {pred.lr}")
+        settings = {k: v for k, v in cfg.to_dict().items() if k in LR_SOURCE_KEYS or k.startswith("theory_")}
+        self.config = cfg.replace(lr=pred.lr)
+        self.lr_source = provenance(est, pred, settings)

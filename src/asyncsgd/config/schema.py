@@ -17,6 +17,8 @@ from typing import Any
 
 from asyncsgd.errors import ConfigError
 
+AUTO_LR = "auto"
+
 
 def setting(default: Any, help: str, **kw: Any) -> Any:
     if isinstance(default, list):
@@ -45,10 +47,11 @@ class RunConfig:
     hidden: list[int] = setting([128], "hidden layer widths of the mlp model")
     batch_size: int = setting(32, "mini-batch size M per gradient")
     # server rule
-    lr: float = setting(
+    lr: float | str = setting(
         0.05,
         "learning rate γ of the server, and of the local steps of localsgd/easgd/eamsgd "
-        "(gradients are batch means)",
+        '(gradients are batch means), or "auto": predicted from the convergence bound with measured '
+        "constants (docs/theory.md)",
     )
     rule: str = setting("sgd", "server optimizer: sgd (x ← x − γg), momentum, async_momentum or adagrad")
     momentum: float = setting(
@@ -109,6 +112,20 @@ class RunConfig:
     epochs: float = setting(0.0, "budget in passes over the training set (0: use updates)")
     updates: int = setting(0, "budget in server updates (0: use epochs)")
     eval_every: int = setting(0, "evaluate every this many server updates (0: about 25 times)")
+    # theory toolkit: how lr = "auto" and `asyncsgd theory` measure and predict (docs/theory.md)
+    theory_rate: str = setting(
+        "corollary2",
+        "lr = auto: corollary2 (Lian et al., lr = √(D_f/(K·L·σ_M²))) or optimal (minimises "
+        "bound (1) under constraint (2) with T = p)",
+    )
+    theory_lipschitz: str = setting("hessian", "estimate of L that feeds the formulas: hessian or secant")
+    theory_f_low: float = setting(0.0, "lower bound on the training loss: D_f = f(x1) − theory_f_low")
+    theory_points: int = setting(5, "probe points: the initial point, then one every theory_steps SGD steps")
+    theory_steps: int = setting(50, "SGD steps between probe points")
+    theory_probe_lr: float = setting(0.05, "learning rate of the probe's SGD steps (batch-mean gradients)")
+    theory_batches: int = setting(32, "mini-batches drawn at each probe point to estimate σ² (>= 4)")
+    theory_hvp: int = setting(20, "most Hessian-vector products per probe point (power iteration for L)")
+    theory_samples: int = setting(512, "samples in the loss whose Hessian and secant give L (0: all)")
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -148,7 +165,9 @@ class RunConfig:
 
         need(self.learners >= 1, "learners", "must be >= 1")
         need(self.batch_size >= 1, "batch_size", "must be >= 1")
-        need(self.lr > 0 and math.isfinite(self.lr), "lr", "must be a finite number > 0")
+        auto = self.lr == AUTO_LR
+        rate_ok = isinstance(self.lr, float) and self.lr > 0 and math.isfinite(self.lr)
+        need(auto or rate_ok, "lr", f'must be a finite number > 0 or "{AUTO_LR}"')
         need(0 < self.ratio <= 1, "ratio", "must be in (0, 1]")
         need(0 <= self.momentum < 1, "momentum", "must be in [0, 1)")
         # the catalogue
@@ -176,6 +195,14 @@ class RunConfig:
         need(self.epochs >= 0 and math.isfinite(self.epochs), "epochs", "must be >= 0")
         need(self.updates >= 0, "updates", "must be >= 0")
         need(self.eval_every >= 0, "eval_every", "must be >= 0")
+        # theory toolkit
+        need(math.isfinite(self.theory_f_low), "theory_f_low", "must be a finite number")
+        for key in ("theory_points", "theory_steps", "theory_hvp"):
+            need(getattr(self, key) >= 1, key, "must be >= 1")
+        need(self.theory_batches >= 4, "theory_batches", "must be >= 4 (pairs of mini-batches)")
+        need(self.theory_samples >= 0, "theory_samples", "must be >= 0")
+        ok = self.theory_probe_lr > 0 and math.isfinite(self.theory_probe_lr)
+        need(ok, "theory_probe_lr", "must be a finite number > 0")
         if (self.epochs > 0) == (self.updates > 0):
             raise ConfigError(
                 "epochs", f"set exactly one budget: epochs={self.epochs}, updates={self.updates}"

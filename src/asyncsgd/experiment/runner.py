@@ -22,7 +22,7 @@ from torch import nn
 from asyncsgd.config.experiment import Experiment, dump_experiment
 from asyncsgd.data import Dataset, load_dataset
 from asyncsgd.engines import ENGINES
-from asyncsgd.job import Job, effective_config
+from asyncsgd.job import EstimatesCache, Job, effective_config
 from asyncsgd.metrics import Evaluator, Recorder, build_summary, write_json
 from asyncsgd.metrics.plots import accuracy_plot, staleness_plot
 
@@ -52,10 +52,17 @@ class ExperimentResult:
 
 
 def prepare_jobs(
-    exp: Experiment, dataset: Dataset | None = None, model: nn.Module | None = None
+    exp: Experiment,
+    dataset: Dataset | None = None,
+    model: nn.Module | None = None,
+    estimates: EstimatesCache | None = None,
 ) -> list[Job]:
-    """Build every method's job before running any, so a bad setting fails before work starts."""
+    """Build every method's job before running any, so a bad setting fails before work starts.
+
+    Methods with ``lr = "auto"`` and the same data, model and probe share one measurement.
+    """
     cache: dict[tuple[str, int, str], Dataset] = {}
+    estimates = {} if estimates is None else estimates
     jobs = []
     for method in exp.methods:
         cfg = effective_config(method.config)
@@ -65,7 +72,7 @@ def prepare_jobs(
             if key not in cache:
                 cache[key] = load_dataset(cfg.dataset, seed=cfg.data_seed, path=cfg.data_path)
             data = cache[key]
-        jobs.append(Job.from_config(cfg, method.name, dataset=data, model=model))
+        jobs.append(Job.from_config(cfg, method.name, dataset=data, model=model, estimates=estimates))
     return jobs
 
 

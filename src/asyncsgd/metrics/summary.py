@@ -58,6 +58,7 @@ def build_summary(
         "rule": cfg.rule,
         "remedy": cfg.remedy,
         "lr": cfg.lr,
+        **({"lr_source": job.lr_source} if job.lr_source else {}),
         "batch_size": cfg.batch_size,
         "seed": cfg.seed,
         "final": final,

@@ -84,7 +84,7 @@ class _BatchUnpickler(pickle.Unpickler):
             ("numpy._core.multiarray", "_reconstruct"),
             ("numpy", "ndarray"),
             ("numpy", "dtype"),
-        ("_codecs", "encode"),  # how Python 3 writes bytes at pickle protocol 2
+            ("_codecs", "encode"),  # how Python 3 writes bytes at pickle protocol 2
         }
     )
 

@@ -5,7 +5,8 @@ Tables (``asyncsgd report`` reads nothing else):
 ==============  ==========================================================================
 ``sweeps``      name, description, the definition (JSON), source file, created/updated
 ``sweep_runs``  membership: sweep, position, method, label, grid point (JSON), run_id
-``runs``        run_id (hash of the resolved settings), settings (JSON), status (planned,
+``runs``        run_id (hash of the resolved settings), config (those settings as canonical
+                JSON, the exact text hashed), status (planned,
                 running, done, failed, interrupted), attempts, created/started/finished
                 (Unix seconds), error (one line) and traceback, summary (``summary.json``)
 ``settings``    run_id, key, value (JSON): the settings again, one row each, for SQL queries
@@ -39,6 +40,13 @@ from asyncsgd.errors import ConfigError
 
 if TYPE_CHECKING:
     from asyncsgd.sweep.spec import Sweep
+
+
+def canonical_settings(config: Any) -> str:
+    """A run's settings as canonical JSON: sorted keys, no spaces, shortest round-trip floats
+    (``Infinity`` for an infinite value); its hash is the run id (see ``sweep/spec.py``)."""
+    return json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"))
+
 
 SCHEMA_VERSION = 1
 STATUSES = ("planned", "running", "done", "failed", "interrupted")
@@ -192,15 +200,17 @@ class ResultsDB:
             )
             for r in sweep.unique_runs():
                 settings = r.config.to_dict()
+                # the exact text the run id hashes (JSON, with Infinity where a setting is infinite)
+                exact = canonical_settings(r.config)
                 new = c.execute(
                     "INSERT OR IGNORE INTO runs (run_id, config, status, created) "
                     "VALUES (?, ?, 'planned', ?)",
-                    (r.run_id, to_json(settings), now),
+                    (r.run_id, exact, now),
                 ).rowcount
                 if new:
                     c.executemany(
                         "INSERT INTO settings VALUES (?, ?, ?)",
-                        [(r.run_id, k, to_json(v)) for k, v in settings.items()],
+                        [(r.run_id, k, json.dumps(v)) for k, v in settings.items()],
                     )
 
     def mark_running(self, run_id: str) -> None:

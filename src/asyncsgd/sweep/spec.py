@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,15 +44,11 @@ from asyncsgd.config.experiment import load_toml, parse_overrides
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.errors import ConfigError
 from asyncsgd.job import check_names, effective_config
+from asyncsgd.sweep.db import canonical_settings
 
 SWEEP_KEYS = ("name", "description", "grid", "methods", "report")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 RUN_ID_VERSION = "asyncsgd-run-v1"
-
-
-def canonical_settings(cfg: RunConfig) -> str:
-    """The settings as canonical JSON: sorted keys, no spaces, floats in shortest round-trip form."""
-    return json.dumps(cfg.to_dict(), sort_keys=True, separators=(",", ":"))
 
 
 def run_id(cfg: RunConfig) -> str:

@@ -59,3 +59,11 @@ def test_lower_layers_do_not_import_engines_or_front_ends(path):
             "asyncsgd.job",
         ):
             assert not name.startswith(upper), f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("path", files("report"), ids=lambda p: str(p.relative_to(SRC)))
+def test_reports_only_read_the_results_database(path):
+    for name in imports(path):
+        for runner in ("asyncsgd.engines", "asyncsgd.experiment", "asyncsgd.job", "asyncsgd.sweep.runner",
+                       "asyncsgd.sweep.pool", "asyncsgd.sweep.worker"):  # fmt: skip
+            assert not name.startswith(runner), f"{path.name} imports {name}"

@@ -107,3 +107,14 @@ def test_the_documented_example_parses():
     document = tomllib.loads("\n".join(line[4:] for line in text.splitlines()))
     s = build_sweep(document)
     assert s.name == "tiny" and len(s.runs) == 6 + 12
+
+
+def test_the_readme_example_expands_as_its_output_says():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"<!-- sweep-example -->\n```toml\n(.*?)```\n<!-- /sweep-example -->", readme, re.S)
+    assert block is not None
+    s = build_sweep(tomllib.loads(block.group(1)))
+    assert f"sweep {s.name}: {len(s.unique_runs())} runs, 0 done before" in readme

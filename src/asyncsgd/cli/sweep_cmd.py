@@ -57,9 +57,10 @@ def sweep(args: argparse.Namespace) -> int:
             print(_describe(outcome.status, secs, run.label, detail, done, progress.todo), flush=True)
 
         def on_start(progress) -> None:  # type: ignore[no-untyped-def]
+            where = f"on {progress.workers} worker(s) " if progress.todo else ""
             print(
                 f"sweep {spec.name}: {progress.planned} runs, {progress.skipped} done before, "
-                f"{progress.todo} to run on {progress.workers} worker(s) → {db_path}",
+                f"{progress.todo} to run {where}→ {db_path}",
                 flush=True,
             )
 

@@ -52,7 +52,24 @@ def sim_overhead(r: dict) -> str:
     return "\n".join(lines)
 
 
-TABLES: dict[str, Callable[[dict], str]] = {"topk_selection": topk_selection, "sim_overhead": sim_overhead}
+def sweep_parallel(r: dict) -> str:
+    lines = [
+        "| runs | s per run | one process s | sweep, 1 worker s | sweep, 2 workers s | speed-up (2 workers) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        lines.append(
+            f"| {row['runs']} | {row['run_s']:.2f} | {row['in_process_s']:.1f} | {row['workers_1_s']:.1f} "
+            f"| {row['workers_2_s']:.1f} | ×{row['speedup_2_workers']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+TABLES: dict[str, Callable[[dict], str]] = {
+    "topk_selection": topk_selection,
+    "sim_overhead": sim_overhead,
+    "sweep_parallel": sweep_parallel,
+}
 
 
 def block(name: str) -> str:

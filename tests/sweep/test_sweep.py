@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
+import os
 import re
 import signal
 import sqlite3
@@ -17,6 +20,9 @@ from asyncsgd.config import RunConfig
 from asyncsgd.experiment.runner import run_job
 from asyncsgd.job import Job
 from asyncsgd.report.recipe import parse_recipe
+from asyncsgd.sweep import ResultsDB, build_sweep, run_sweep
+from asyncsgd.sweep.pool import WorkerPool
+from asyncsgd.sweep.worker import Task
 
 pytestmark = pytest.mark.slow
 
@@ -227,7 +233,10 @@ def test_ctrl_c_stops_the_sweep_cleanly_and_rerunning_resumes(tmp_path, capsys):
         db_rows(db, "SELECT count(*) FROM metrics WHERE run_id = ?", cut)[0][0] > 0
     )  # kept what it measured
 
-    assert main(["sweep", str(path), "--db", str(db), "--workers", "2", "--quiet"]) == 0
+    traces = tmp_path / "traces"
+    assert (
+        main(["sweep", str(path), "--db", str(db), "--workers", "2", "--quiet", "--traces", str(traces)]) == 0
+    )
     n_done = statuses.count("done")
     assert f"5 runs, {n_done} done before, {5 - n_done} to run" in capsys.readouterr().out
     second = {rid: (status, attempts, finished) for rid, status, attempts, finished
@@ -241,3 +250,54 @@ def test_ctrl_c_stops_the_sweep_cleanly_and_rerunning_resumes(tmp_path, capsys):
     assert second[cut][1] == 2
     updates = db_rows(db, "SELECT json_extract(summary, '$.updates') FROM runs WHERE run_id = ?", cut)
     assert updates == [(2000,)]
+    # --traces kept each redone run's files; their trace has one row per push
+    assert sorted(p.name for p in traces.iterdir()) == sorted(
+        r for r, (s, _, _) in first.items() if s != "done"
+    )
+    rows = (traces / cut / "trace.csv").read_text().strip().splitlines()
+    assert len(rows) - 1 == db_rows(db, "SELECT pushes FROM traces WHERE run_id = ?", cut)[0][0]
+
+
+LONG_RUN = {"dataset": "synthetic", "model": "logreg", "updates": 10**7, "eval_every": 10**6}
+
+
+def test_a_second_ctrl_c_kills_the_workers_and_marks_their_runs(tmp_path):
+    sweep = build_sweep({"name": "abort", **LONG_RUN, "grid": {"seed": [0, 1]}})
+    calls = itertools.count()
+
+    def stop() -> bool:
+        if next(calls) == 10:  # about two seconds in: the first run is in flight
+            raise KeyboardInterrupt
+        return False
+
+    with ResultsDB(tmp_path / "abort.db") as db, pytest.raises(KeyboardInterrupt):
+        run_sweep(sweep, db, workers=1, stop=stop)
+    rows = db_rows(
+        tmp_path / "abort.db", "SELECT label, status, error, attempts FROM results ORDER BY position"
+    )
+    assert rows == [("run seed=0", "interrupted", "sweep aborted", 1), ("run seed=1", "planned", None, 0)]
+    assert multiprocessing.active_children() == []
+
+
+def test_a_worker_that_dies_fails_its_run_and_is_replaced():
+    pool = WorkerPool(1)
+    try:
+        pool.submit(0, Task("long", "m", RunConfig.from_dict(LONG_RUN).to_dict()))
+        time.sleep(1.0)
+        (child,) = multiprocessing.active_children()
+        os.kill(child.pid, signal.SIGKILL)
+        outcomes = []
+        deadline = time.time() + 60
+        while not outcomes and time.time() < deadline:
+            outcomes = pool.poll(0.2)
+        assert [(o.run_id, o.status, o.error) for o in outcomes] == [
+            ("long", "failed", "worker process died (exit code -9)")
+        ]
+        short = RunConfig.from_dict({**LONG_RUN, "updates": 20}).to_dict()
+        pool.submit(0, Task("short", "m", short))
+        while not (outcomes := pool.poll(0.2)) and time.time() < deadline:
+            pass
+        assert [(o.run_id, o.status) for o in outcomes] == [("short", "done")]
+    finally:
+        pool.close()
+    assert multiprocessing.active_children() == []

@@ -75,6 +75,10 @@ def sweep(args: argparse.Namespace) -> int:
             except SweepAborted as err:
                 print(f"asyncsgd: error: {err}", file=sys.stderr)
                 return 1
+            except KeyboardInterrupt:  # a second Ctrl-C: the runs in flight were killed
+                print("aborted: runs in flight are marked interrupted; run the same command to resume",
+                      file=sys.stderr)  # fmt: skip
+                return 130
         counts = progress.finished
         print(
             f"sweep {spec.name}: {counts['done']} done, {counts['failed']} failed, "

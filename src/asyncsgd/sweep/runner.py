@@ -9,7 +9,6 @@ update; they are recorded as ``interrupted`` with what they measured, and run ag
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,7 +42,6 @@ class SweepProgress:
     todo: int
     workers: int = 0
     finished: Counter[str] = field(default_factory=Counter)
-    started_at: float = field(default_factory=time.time)
     interrupted: bool = False
 
     @property

@@ -76,7 +76,7 @@ def execute(task: Task, stop: Callable[[], bool] = lambda: False) -> Outcome:
 def worker_main(worker: int, inbox: Any, outbox: Any, stop_flag: Event, threads: int) -> None:
     """Process entry: run tasks from ``inbox`` until ``None``; Ctrl-C is left to the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    torch.set_num_threads(threads)
     stop = stop_flag.is_set
     while (task := inbox.get()) is not None:
+        torch.set_num_threads(threads)  # a run's own `threads` setting must not outlive it
         outbox.put((worker, execute(task, ThrottledStop(stop))))

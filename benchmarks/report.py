@@ -54,7 +54,8 @@ def sim_overhead(r: dict) -> str:
 
 def sweep_parallel(r: dict) -> str:
     lines = [
-        "| runs | s per run | one process s | sweep, 1 worker s | sweep, 2 workers s | speed-up (2 workers) |",
+        "| runs | s per run | one process s | sweep, 1 worker s | sweep, 2 workers s "
+        "| speed-up (2 workers) |",
         "|---|---|---|---|---|---|",
     ]
     for row in r["rows"]:

@@ -69,7 +69,8 @@ def main() -> dict:
     }
     print(
         f"{runs} runs of {row['run_s']:.2f}s: in process {med['in_process']:.1f}s, sweep on 1 worker "
-        f"{med['workers_1']:.1f}s, on 2 workers {med['workers_2']:.1f}s (speed-up ×{row['speedup_2_workers']:.2f})"
+        f"{med['workers_1']:.1f}s, on 2 workers {med['workers_2']:.1f}s "
+        f"(speed-up ×{row['speedup_2_workers']:.2f})"
     )
     result = {"target": "2 workers on 2 cores: close to ×2 over one process", "rows": [row]}
     write_result("sweep_parallel", result)

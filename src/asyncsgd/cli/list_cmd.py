@@ -13,6 +13,7 @@ def registries() -> dict[str, object]:
     from asyncsgd.delays import DELAYS, STALENESS
     from asyncsgd.engines import ENGINES
     from asyncsgd.models import MODELS
+    from asyncsgd.report import FIGURES, MEASURES
     from asyncsgd.rules import OPTIMIZERS, REMEDIES
 
     return {
@@ -24,6 +25,8 @@ def registries() -> dict[str, object]:
         "remedies": REMEDIES,
         "delays": DELAYS,
         "staleness": STALENESS,
+        "measures": MEASURES,
+        "figures": FIGURES,
     }
 
 

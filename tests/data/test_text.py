@@ -169,3 +169,11 @@ def test_shipped_reuters_tfidf_matches_scikit_learn():
     ref = TfidfVectorizer(vocabulary=sorted(vocab, key=vocab.get), tokenizer=str.split, token_pattern=None)
     ref.fit(train)
     np.testing.assert_allclose(ds.x_test.numpy(), ref.transform(test).toarray(), rtol=1e-4, atol=1e-6)
+
+
+def test_loader_defaults_are_the_settings_defaults():
+    defaults = RunConfig().to_dict()
+    options = text_module.TextOptions()
+    assert (options.features, options.vocab, options.vocab_size, options.max_tokens) == (
+        defaults["text_features"], defaults["text_vocab"], defaults["vocab_size"], defaults["max_tokens"]
+    )  # fmt: skip

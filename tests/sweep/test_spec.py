@@ -118,3 +118,14 @@ def test_the_readme_example_expands_as_its_output_says():
     assert block is not None
     s = build_sweep(tomllib.loads(block.group(1)))
     assert f"sweep {s.name}: {len(s.unique_runs())} runs, 0 done before" in readme
+
+
+def test_the_kept_document_folds_in_the_overrides_and_expands_to_the_same_runs():
+    doc = {**BASE, "grid": {"learners": [2, 4], "seed": [0, 1]},
+           "methods": [{"name": "a", "lr": 0.2}, {"name": "b", "grid": {"lr": [0.1, 0.3]}}]}  # fmt: skip
+    s = build_sweep(doc, ["seed=5", "lr=0.4", "b.learners=8"])
+    assert s.document["seed"] == 5 and s.document["grid"] == {"learners": [2, 4]}
+    assert s.document["methods"] == [{"name": "a", "lr": 0.4}, {"name": "b", "grid": {}, "learners": 8}]
+    again = build_sweep(s.document)
+    assert [(r.label, r.run_id) for r in again.runs] == [(r.label, r.run_id) for r in s.runs]
+    assert [r.label for r in s.runs] == ["a learners=2", "a learners=4", "b"]

@@ -85,7 +85,8 @@ class Sweep:
     name: str
     runs: tuple[PlannedRun, ...]
     document: dict[str, Any] = field(repr=False)
-    """The definition as read (settings, grid, methods, report), kept in the database."""
+    """The definition with ``--set`` overrides folded in (settings, grid, methods, report): it
+    expands to the same runs, and is what the database keeps and the report shows."""
     description: str = ""
     source: str = ""
 
@@ -119,6 +120,29 @@ def _resolve(values: dict[str, Any], blame: dict[str, str]) -> RunConfig:
     except ConfigError as err:
         raise ConfigError(blame.get(err.key, err.key), err.message) from None
     return cfg
+
+
+def fold_overrides(
+    document: dict[str, Any], common: dict[str, Any], per_method: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """``document`` as if ``--set`` overrides had been written in it: a key set for every run
+    replaces the base value, every method's own value and every grid; a key set for one method
+    becomes that method's fixed setting."""
+    doc = {k: v for k, v in document.items() if k not in ("grid", "methods")}
+    doc.update(common)
+    if "grid" in document:
+        doc["grid"] = {k: v for k, v in document["grid"].items() if k not in common}
+    methods = []
+    for m in document.get("methods", [{"name": "run"}]):
+        entry = dict(m)
+        mine = per_method.get(str(entry.get("name")), {})
+        entry.update({k: v for k, v in common.items() if k in entry})
+        entry.update(mine)
+        if "grid" in entry:
+            entry["grid"] = {k: v for k, v in entry["grid"].items() if k not in common and k not in mine}
+        methods.append(entry)
+    doc["methods"] = methods
+    return doc
 
 
 def build_sweep(document: dict[str, Any], overrides: list[str] | None = None, source: str = "") -> Sweep:
@@ -162,7 +186,7 @@ def build_sweep(document: dict[str, Any], overrides: list[str] | None = None, so
     unknown = sorted(set(per_method) - set(names))
     if unknown:
         raise ConfigError(f"{unknown[0]}.*", f"no method named {unknown[0]!r} (have: {', '.join(names)})")
-    return Sweep(name, tuple(runs), dict(document), description, source)
+    return Sweep(name, tuple(runs), fold_overrides(document, common, per_method), description, source)
 
 
 def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:

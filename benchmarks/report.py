@@ -105,11 +105,29 @@ def theory_lr(r: dict) -> str:
     return "\n".join(lines)
 
 
+def sweep_parallel(r: dict) -> str:
+    lines = [
+        "| runs | s per run | one process s | sweep, 1 worker s | sweep, 2 workers s "
+        "| 2 plain processes s | speed-up: sweep (2 workers) | speed-up: 2 plain processes "
+        "| machine load before / after |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        lines.append(
+            f"| {row['runs']} | {row['run_s']:.2f} | {row['in_process_s']:.1f} | {row['workers_1_s']:.1f} "
+            f"| {row['workers_2_s']:.1f} | {row.get('plain_2_s', float('nan')):.1f} "
+            f"| ×{row['speedup_2_workers']:.2f} | ×{row.get('speedup_2_plain', float('nan')):.2f} "
+            f"| {' / '.join(f'{x:.1f}' for x in row.get('load_average', [])) or '–'} |"
+        )
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[dict], str]] = {
     "topk_selection": topk_selection,
     "sim_overhead": sim_overhead,
     "codec_throughput": codec_throughput,
     "theory_lr": theory_lr,
+    "sweep_parallel": sweep_parallel,
 }
 
 

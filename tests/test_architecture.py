@@ -83,3 +83,11 @@ def test_theory_uses_only_core_data_and_models(path):
             assert any(name == m or name.startswith(m + ".") for m in THEORY_MAY_IMPORT), (
                 f"{path.name} imports {name}"
             )
+
+
+@pytest.mark.parametrize("path", files("report"), ids=lambda p: str(p.relative_to(SRC)))
+def test_reports_only_read_the_results_database(path):
+    for name in imports(path):
+        for runner in ("asyncsgd.engines", "asyncsgd.experiment", "asyncsgd.job", "asyncsgd.sweep.runner",
+                       "asyncsgd.sweep.pool", "asyncsgd.sweep.worker"):  # fmt: skip
+            assert not name.startswith(runner), f"{path.name} imports {name}"

@@ -25,7 +25,15 @@ from asyncsgd.config.schema import AUTO_LR, RunConfig
 from asyncsgd.core.flat import FlatLayout, FlatModel
 from asyncsgd.core.learner import Learner
 from asyncsgd.core.server import ParameterServer
-from asyncsgd.data import DATASETS, PARTITIONS, BatchStreams, Dataset, load_dataset
+from asyncsgd.data import (
+    DATASETS,
+    PARTITIONS,
+    TEXT_FEATURES,
+    TEXT_VOCABS,
+    BatchStreams,
+    Dataset,
+    load_dataset,
+)
 from asyncsgd.delays import (
     DELAYS,
     STALENESS,
@@ -118,6 +126,8 @@ def check_names(cfg: RunConfig) -> None:
     known("codec", CODECS)
     known("partition", PARTITIONS)
     known("scope", ("global", "layer"))
+    known("text_features", TEXT_FEATURES)
+    known("text_vocab", TEXT_VOCABS)
     if cfg.delay != FIXED_DELAY:
         known("delay", [*DELAYS.names(), FIXED_DELAY])
     else:
@@ -130,6 +140,23 @@ def check_names(cfg: RunConfig) -> None:
     known("algorithm", ALGORITHMS)
     known("theory_rate", RATES)
     known("theory_lipschitz", LIPSCHITZ)
+
+
+def dataset_options(cfg: RunConfig) -> dict[str, object]:
+    """Every setting a dataset loader reads; two configs with equal options load equal data."""
+    return {
+        "seed": cfg.data_seed, "path": cfg.data_path, "text_features": cfg.text_features,
+        "text_vocab": cfg.text_vocab, "vocab_size": cfg.vocab_size, "max_tokens": cfg.max_tokens,
+    }  # fmt: skip
+
+
+def dataset_key(cfg: RunConfig) -> tuple:
+    """A hashable identity of the data ``cfg`` trains on (for caching loaded datasets)."""
+    return (cfg.dataset, *dataset_options(cfg).values())
+
+
+def load_config_dataset(cfg: RunConfig) -> Dataset:
+    return load_dataset(cfg.dataset, **dataset_options(cfg))  # type: ignore[arg-type]
 
 
 @dataclass
@@ -161,13 +188,13 @@ class Job:
         check_names(cfg)
         check_combination(cfg)
         if dataset is None:
-            dataset = load_dataset(cfg.dataset, seed=cfg.data_seed, path=cfg.data_path)
+            dataset = load_config_dataset(cfg)
         if model is not None:
             factory: Callable[[], nn.Module] = functools.partial(copy.deepcopy, model)
         else:
             factory = functools.partial(
                 build_model, cfg.model, dataset.input_shape, dataset.num_classes, cfg.seed,
-                hidden=tuple(cfg.hidden),
+                hidden=tuple(cfg.hidden), vocab_size=dataset.vocab_size, embed_dim=cfg.embed_dim,
             )  # fmt: skip
             try:
                 factory()

@@ -14,6 +14,7 @@ def registries() -> dict[str, object]:
     from asyncsgd.delays import DELAYS, STALENESS
     from asyncsgd.engines import ENGINES
     from asyncsgd.models import MODELS
+    from asyncsgd.report import FIGURES, MEASURES
     from asyncsgd.rules import OPTIMIZERS, REMEDIES
 
     return {
@@ -26,6 +27,8 @@ def registries() -> dict[str, object]:
         "algorithms": ALGORITHMS,
         "delays": DELAYS,
         "staleness": STALENESS,
+        "measures": MEASURES,
+        "figures": FIGURES,
     }
 
 

@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from asyncsgd.cli import list_cmd, run_cmd, theory_cmd
+from asyncsgd.cli import list_cmd, report_cmd, run_cmd, sweep_cmd, theory_cmd
 from asyncsgd.errors import ConfigError
 from asyncsgd.registry import UnknownName
 
-COMMANDS = (run_cmd, list_cmd, theory_cmd)
+COMMANDS = (run_cmd, list_cmd, theory_cmd, sweep_cmd, report_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

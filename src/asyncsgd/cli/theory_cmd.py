@@ -164,8 +164,7 @@ def _method_bound(
     name: str, s: dict[str, Any], config: Any, statistic: str, datasets: dict, cache: dict
 ) -> tuple[str, dict[str, Any]]:
     """Text and JSON of the bound for one finished method (summary ``s``, run config ``config``)."""
-    from asyncsgd.data import load_dataset
-    from asyncsgd.job import Job, effective_config
+    from asyncsgd.job import Job, dataset_key, effective_config, load_config_dataset
     from asyncsgd.theory import Estimates, Problem, delay_from_histogram, parse_statistic
     from asyncsgd.theory.predict import constants_for
     from asyncsgd.theory.report import bound_dict, bound_text, num
@@ -177,9 +176,9 @@ def _method_bound(
     delay = delay_from_histogram(histogram, quantile)
     lr = float(s["lr"])
     cfg = effective_config(config.replace(lr=lr))  # an lr = auto run: the rate it resolved to
-    key = (cfg.dataset, cfg.data_seed, cfg.data_path)
+    key = dataset_key(cfg)
     if key not in datasets:
-        datasets[key] = load_dataset(cfg.dataset, seed=cfg.data_seed, path=cfg.data_path)
+        datasets[key] = load_config_dataset(cfg)
     job = Job.from_config(cfg, name, dataset=datasets[key])
     recorded = s.get("lr_source", {}).get("estimates")
     if recorded is not None:

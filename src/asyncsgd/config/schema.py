@@ -46,6 +46,18 @@ class RunConfig:
     model: str = setting("mlp", "model (see `asyncsgd list models`)")
     hidden: list[int] = setting([128], "hidden layer widths of the mlp model")
     batch_size: int = setting(32, "mini-batch size M per gradient")
+    # text datasets (20news, reuters8) and the textbag model
+    text_features: str = setting(
+        "tfidf",
+        "text datasets: bow (L2-normalised word counts), tfidf, or tokens (padded word ids, for "
+        "model=textbag)",
+    )
+    text_vocab: str = setting(
+        "top", "text datasets: the vocab_size most frequent train words (top) or hashed buckets (hash)"
+    )
+    vocab_size: int = setting(5000, "text datasets: vocabulary size (words or hash buckets)")
+    max_tokens: int = setting(256, "text_features=tokens: words kept per document")
+    embed_dim: int = setting(64, "width of the word embeddings of model=textbag")
     # server rule
     lr: float | str = setting(
         0.05,
@@ -185,6 +197,10 @@ class RunConfig:
         need(self.threshold > 0 and finite(self.threshold), "threshold", "must be a finite number > 0")
         need(self.threads >= 0, "threads", "must be >= 0")
         need(all(h >= 1 for h in self.hidden), "hidden", "widths must be >= 1")
+        # text datasets and the textbag model
+        need(1 <= self.vocab_size <= 2**24, "vocab_size", "must be in [1, 2^24]")
+        need(self.max_tokens >= 1, "max_tokens", "must be >= 1")
+        need(self.embed_dim >= 1, "embed_dim", "must be >= 1")
         for key in ("delay_mean", "delay_sigma", "latency", "server_time"):
             value = getattr(self, key)
             need(value >= 0 and math.isfinite(value), key, "must be a finite number >= 0")

@@ -20,9 +20,9 @@ import torch
 from torch import nn
 
 from asyncsgd.config.experiment import Experiment, dump_experiment
-from asyncsgd.data import Dataset, load_dataset
+from asyncsgd.data import Dataset
 from asyncsgd.engines import ENGINES
-from asyncsgd.job import EstimatesCache, Job, effective_config
+from asyncsgd.job import EstimatesCache, Job, dataset_key, effective_config, load_config_dataset
 from asyncsgd.metrics import Evaluator, Recorder, build_summary, write_json
 from asyncsgd.metrics.plots import accuracy_plot, staleness_plot
 
@@ -61,16 +61,16 @@ def prepare_jobs(
 
     Methods with ``lr = "auto"`` and the same data, model and probe share one measurement.
     """
-    cache: dict[tuple[str, int, str], Dataset] = {}
+    cache: dict[tuple, Dataset] = {}
     estimates = {} if estimates is None else estimates
     jobs = []
     for method in exp.methods:
         cfg = effective_config(method.config)
         data = dataset
         if data is None:
-            key = (cfg.dataset, cfg.data_seed, cfg.data_path)
+            key = dataset_key(cfg)
             if key not in cache:
-                cache[key] = load_dataset(cfg.dataset, seed=cfg.data_seed, path=cfg.data_path)
+                cache[key] = load_config_dataset(cfg)
             data = cache[key]
         jobs.append(Job.from_config(cfg, method.name, dataset=data, model=model, estimates=estimates))
     return jobs

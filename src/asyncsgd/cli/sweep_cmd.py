@@ -1,0 +1,114 @@
+"""``asyncsgd sweep``: run a grid of runs in parallel, resumably, into a results database."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from asyncsgd.errors import ConfigError
+
+
+def default_db(name: str) -> Path:
+    return Path("runs") / f"{name}.db"
+
+
+def _describe(outcome_status: str, seconds: float, label: str, detail: str, done: int, total: int) -> str:
+    width = len(str(total))
+    return f"[{done:>{width}}/{total}] {outcome_status:<11s} {seconds:7.1f}s  {label}  {detail}".rstrip()
+
+
+def sweep(args: argparse.Namespace) -> int:
+    from asyncsgd.experiment.interrupt import graceful_stop
+    from asyncsgd.report.recipe import recipe_for
+    from asyncsgd.sweep import ResultsDB, load_sweep, run_sweep
+    from asyncsgd.sweep.runner import SweepAborted, plan
+
+    spec = load_sweep(args.sweep, args.set)
+    recipe_for(spec.document)  # a bad [report] table fails now, not after hours of runs
+    if args.workers < 0:
+        raise ConfigError("--workers", f"must be >= 0, got {args.workers}")
+    if args.threads < 1:
+        raise ConfigError("--threads", f"must be >= 1, got {args.threads}")
+    db_path = Path(args.db) if args.db else default_db(spec.name)
+    with ResultsDB(db_path) as db:
+        if args.dry_run:
+            todo, _ = plan(spec, db, not args.skip_failed)
+            pending = {r.run_id for r in todo}
+            status = db.statuses(r.run_id for r in spec.runs)
+            for r in spec.runs:
+                mark = "to run" if r.run_id in pending else status.get(r.run_id, "planned")
+                print(f"{r.run_id}  {mark:<11s} {r.label}")
+            print(f"{len(spec.unique_runs())} runs, {len(todo)} to run → {db_path}")
+            return 0
+        quiet = args.quiet
+
+        def listener(run, outcome, progress) -> None:  # type: ignore[no-untyped-def]
+            if quiet:
+                return
+            if outcome.status == "failed":
+                detail = outcome.error
+            else:
+                acc = (outcome.summary or {}).get("final_test_accuracy")
+                detail = f"test acc {100 * acc:.2f}%" if isinstance(acc, float) else ""
+            done = sum(progress.finished.values())
+            secs = outcome.finished - outcome.started
+            print(_describe(outcome.status, secs, run.label, detail, done, progress.todo), flush=True)
+
+        def on_start(progress) -> None:  # type: ignore[no-untyped-def]
+            where = f"on {progress.workers} worker(s) " if progress.todo else ""
+            print(
+                f"sweep {spec.name}: {progress.planned} runs, {progress.skipped} done before, "
+                f"{progress.todo} to run {where}→ {db_path}",
+                flush=True,
+            )
+
+        start = time.time()
+        with graceful_stop() as stop:
+            try:
+                progress = run_sweep(
+                    spec, db, workers=args.workers, threads=args.threads,
+                    traces=Path(args.traces) if args.traces else None,
+                    retry_failed=not args.skip_failed, stop=stop, listener=listener, on_start=on_start,
+                )  # fmt: skip
+            except SweepAborted as err:
+                print(f"asyncsgd: error: {err}", file=sys.stderr)
+                return 1
+            except KeyboardInterrupt:  # a second Ctrl-C: the runs in flight were killed
+                print("aborted: runs in flight are marked interrupted; run the same command to resume",
+                      file=sys.stderr)  # fmt: skip
+                return 130
+        counts = progress.finished
+        print(
+            f"sweep {spec.name}: {counts['done']} done, {counts['failed']} failed, "
+            f"{counts['interrupted']} interrupted, {progress.left} not started "
+            f"({progress.skipped} done before) in {time.time() - start:.1f}s"
+        )
+        print(f"report: asyncsgd report {db_path}")
+        if progress.interrupted:
+            print("interrupted: finished runs are recorded; run the same command to resume", file=sys.stderr)
+            return 130
+        return 1 if counts["failed"] else 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="run a grid of runs in parallel into a results database (resumable)")
+    p.add_argument("sweep", help="sweep TOML file: base settings, [grid], [[methods]], optional [report]")
+    p.add_argument("--db", help="results database (default: runs/<name>.db)")
+    p.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per worker (default: 1)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting in every run (METHOD.KEY=VALUE: one method's runs)",
+    )
+    p.add_argument(
+        "--traces", help="also write each run's trace.csv, metrics.csv, summary.json to DIR/<run id>/"
+    )
+    p.add_argument("--skip-failed", action="store_true", help="do not retry runs that failed before")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and their status; run nothing")
+    p.add_argument("--quiet", action="store_true", help="no line per finished run")
+    p.set_defaults(func=sweep)

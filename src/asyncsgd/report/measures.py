@@ -1,0 +1,159 @@
+"""Named per-run measures a report can tabulate or plot, aggregated over replicates as mean ± std.
+
+A measure is written ``name`` or ``name:argument`` (``updates_to:0.9``: server updates until the
+test accuracy first reaches 90 %).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from asyncsgd.errors import ConfigError
+from asyncsgd.registry import Registry, UnknownName
+from asyncsgd.report.runs import RunView
+
+Value = Callable[[RunView], float | None]
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    header: str
+    value: Value
+    digits: int = 2
+
+
+MEASURES: Registry[Callable[[str], Measure]] = Registry("measure")
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def _path(*keys: str, scale: float = 1.0) -> Value:
+    def get(run: RunView) -> float | None:
+        v: Any = run.summary
+        for k in keys:
+            v = v.get(k) if isinstance(v, dict) else None
+        n = _num(v)
+        return None if n is None else n * scale
+
+    return get
+
+
+def _simple(name: str, header: str, value: Value, digits: int, summary: str) -> None:
+    def factory(arg: str) -> Measure:
+        if arg:
+            raise ConfigError("measures", f"measure {name!r} takes no argument, got {name}:{arg}")
+        return Measure(name, header, value, digits)
+
+    MEASURES.register(name, summary)(factory)
+
+
+_simple("test_accuracy", "test acc %", _path("final_test_accuracy", scale=100), 2, "final test accuracy (%)")
+_simple(
+    "train_accuracy",
+    "train acc %",
+    _path("final", "train_accuracy", scale=100),
+    2,
+    "final train accuracy (%)",
+)
+_simple("train_loss", "train loss", _path("final_train_loss"), 4, "final training loss")
+_simple("test_loss", "test loss", _path("final", "test_loss"), 4, "final test loss")
+_simple("updates", "updates", _path("updates"), 0, "server updates applied")
+_simple("epochs", "epochs", _path("epochs"), 2, "passes over the training set")
+_simple("tau_mean", "τ mean", _path("staleness", "mean"), 2, "mean staleness of applied pushes")
+_simple("tau_p95", "τ p95", _path("staleness", "p95"), 1, "95th percentile of staleness")
+_simple("tau_max", "τ max", _path("staleness", "max"), 0, "largest staleness")
+_simple("mb_up", "MB up", _path("bytes", "up", scale=1e-6), 3, "megabytes pushed by the learners")
+_simple("mb_down", "MB down", _path("bytes", "down", scale=1e-6), 3, "megabytes pulled by the learners")
+_simple("compression", "bytes / dense", _path("bytes", "compression"), 4, "pushed bytes over dense pushes")
+_simple("wall_seconds", "wall s", _path("time", "wall_seconds"), 1, "wall-clock seconds of the run")
+_simple(
+    "engine_seconds", "engine s", _path("time", "engine_seconds"), 1, "engine seconds (simulated for sim)"
+)
+
+
+def _best(run: RunView) -> float | None:
+    values = [_num(m.get("test_accuracy")) for m in run.metrics]
+    found = [v for v in values if v is not None]
+    return 100 * max(found) if found else None
+
+
+_simple("best_test_accuracy", "best test acc %", _best, 2, "best test accuracy over the evaluations (%)")
+
+
+def _target(name: str, arg: str) -> float:
+    try:
+        target = float(arg)
+    except ValueError:
+        target = math.nan
+    if not 0 < target <= 1:
+        raise ConfigError("measures", f"{name} needs a target accuracy in (0, 1], as {name}:0.9; got {arg!r}")
+    return target
+
+
+def _first_reaching(x: str) -> Callable[[str], Measure]:
+    def factory(arg: str) -> Measure:
+        target = _target(f"{x}s_to", arg)
+
+        def value(run: RunView) -> float | None:
+            for m in run.metrics:
+                acc = _num(m.get("test_accuracy"))
+                if acc is not None and acc >= target:
+                    return _num(m.get(x))
+            return None
+
+        return Measure(f"{x}s_to:{arg}", f"{x}s to {100 * target:g}%", value, 0 if x == "update" else 2)
+
+    return factory
+
+
+MEASURES.register("updates_to", "server updates until test accuracy first reaches the target", arg=True)(
+    _first_reaching("update")
+)
+MEASURES.register("epochs_to", "epochs until test accuracy first reaches the target", arg=True)(
+    _first_reaching("epoch")
+)
+
+
+def measure(spec: str) -> Measure:
+    """The measure written ``name`` or ``name:argument`` (ConfigError if unknown)."""
+    name, _, arg = spec.partition(":")
+    try:
+        factory = MEASURES.get(name)
+    except UnknownName as err:
+        raise ConfigError("measures", str(err)) from None
+    return factory(arg)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A measure over the replicates of one group: mean, sample standard deviation, counts."""
+
+    mean: float | None
+    std: float | None
+    n: int
+    total: int
+
+    @classmethod
+    def of(cls, values: Sequence[float | None]) -> Aggregate:
+        found = [v for v in values if v is not None]
+        if not found:
+            return cls(None, None, 0, len(values))
+        std = statistics.stdev(found) if len(found) > 1 else None
+        return cls(statistics.fmean(found), std, len(found), len(values))
+
+    def format(self, digits: int) -> str:
+        if self.mean is None:
+            return "–"
+        text = f"{self.mean:.{digits}f}"
+        if self.std is not None:
+            text += f" ± {self.std:.{digits}f}"
+        if self.n < self.total:
+            text += f" ({self.n}/{self.total})"
+        return text

@@ -1,0 +1,151 @@
+"""What a report shows: tables of measures and figures, chosen by a recipe.
+
+A sweep file may carry its recipe in a ``[report]`` table; without one, :func:`default_recipe`
+picks tables and figures from what the sweep varies::
+
+    [report]
+    replicates = ["seed"]          # keys averaged over (mean ± std), never a row or a line
+
+    [[report.tables]]
+    title = "Final accuracy"
+    measures = ["test_accuracy", "updates_to:0.8", "tau_mean"]
+    rows = ["method", "learners"]  # default: method and every varied key
+
+    [[report.figures]]
+    kind = "curve"                 # curve, final or staleness (see FIGURES)
+    y = "test_accuracy"            # curve: a metric over time; final: a measure
+    x = "epoch"                    # curve: update, samples, epoch, time; final: a setting
+    facet = "learners"             # one panel per value
+    lines = ["method"]             # default: the table's row keys without x and facet
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from asyncsgd.errors import ConfigError
+
+DEFAULT_MEASURES = (
+    "test_accuracy", "train_loss", "updates", "epochs", "tau_mean", "tau_p95", "tau_max", "mb_up",
+    "wall_seconds",
+)  # fmt: skip
+CURVE_X = ("update", "samples", "epoch", "time", "wall")
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str = "Results"
+    measures: tuple[str, ...] = DEFAULT_MEASURES
+    rows: tuple[str, ...] | None = None
+    """Keys that make a row (``method`` or grid keys); None: method and every varied key."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    kind: str
+    y: str = "test_accuracy"
+    x: str = "update"
+    facet: str = ""
+    lines: tuple[str, ...] | None = None
+    title: str = ""
+
+    @property
+    def name(self) -> str:
+        """File stem of the figure, unique within a recipe's usual use."""
+        parts = (
+            [self.kind, self.y.replace(":", "-"), "vs", self.x] if self.kind != "staleness" else [self.kind]
+        )
+        return "-".join([*parts, *(["by", self.facet] if self.facet else [])])
+
+
+@dataclass(frozen=True)
+class Recipe:
+    tables: tuple[Table, ...]
+    figures: tuple[Figure, ...]
+    replicates: tuple[str, ...] = ("seed",)
+
+
+def default_recipe(varied: list[str], numeric: list[str] | None = None) -> Recipe:
+    """One table of the default measures; accuracy and loss curves, staleness histograms, and the
+    final accuracy against each numeric varied setting."""
+    figures = [
+        Figure("curve", "test_accuracy", "update", title="Test accuracy against server updates"),
+        Figure("curve", "train_loss", "update", title="Training loss against server updates"),
+        Figure("staleness", title="Staleness of applied pushes"),
+    ]
+    for key in numeric or []:
+        if key in varied:
+            figures.append(Figure("final", "test_accuracy", key, title=f"Final test accuracy against {key}"))
+    return Recipe((Table(),), tuple(figures))
+
+
+def _table_of(raw: Any, where: str, cls: type, lists: tuple[str, ...]) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(where, "must be a table")
+    known = {f.name for f in fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{where}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+        if key in lists:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where}.{key}", "must be a list of strings")
+            value = tuple(value)
+        elif not isinstance(value, str):
+            raise ConfigError(f"{where}.{key}", f"must be a string, got {value!r}")
+        values[key] = value
+    try:
+        return cls(**values)
+    except TypeError:
+        raise ConfigError(
+            where, f"needs {', '.join(f.name for f in fields(cls) if f.name not in values)}"
+        ) from None
+
+
+def parse_recipe(raw: Any) -> Recipe:
+    """The recipe of a ``[report]`` table, checked: unknown measures, kinds or keys fail here."""
+    from asyncsgd.report.figures import FIGURES  # figures import this module
+    from asyncsgd.report.measures import measure
+
+    if not isinstance(raw, dict):
+        raise ConfigError("report", "must be a table")
+    unknown = set(raw) - {"tables", "figures", "replicates"}
+    if unknown:
+        raise ConfigError(f"report.{sorted(unknown)[0]}", "unknown key (known: figures, replicates, tables)")
+    tables = tuple(
+        _table_of(t, f"report.tables[{i}]", Table, ("measures", "rows"))
+        for i, t in enumerate(raw.get("tables", []))
+    )
+    figures = tuple(
+        _table_of(f, f"report.figures[{i}]", Figure, ("lines",)) for i, f in enumerate(raw.get("figures", []))
+    )
+    for t in tables:
+        for m in t.measures:
+            measure(m)
+    for i, f in enumerate(figures):
+        if f.kind not in FIGURES:
+            raise ConfigError(
+                f"report.figures[{i}].kind",
+                f"unknown figure kind {f.kind!r} (known: {', '.join(FIGURES.names())})",
+            )
+        FIGURES.entry(f.kind).meta["check"](f, f"report.figures[{i}]")
+    replicates = raw.get("replicates", ["seed"])
+    if not isinstance(replicates, list) or not all(isinstance(r, str) for r in replicates):
+        raise ConfigError("report.replicates", "must be a list of setting names")
+    return Recipe(tables, figures, tuple(replicates))
+
+
+def replicates_of(document: dict[str, Any]) -> tuple[str, ...]:
+    """The keys a sweep's report averages over (``[report] replicates``, default ``seed``)."""
+    raw = document.get("report", {})
+    return tuple(raw.get("replicates", ["seed"])) if isinstance(raw, dict) else ("seed",)
+
+
+def recipe_for(
+    document: dict[str, Any], varied: list[str] | None = None, numeric: list[str] | None = None
+) -> Recipe:
+    """The sweep's own ``[report]`` recipe, else the default for what it varies."""
+    if "report" in document:
+        return parse_recipe(document["report"])
+    return default_recipe(varied or [], numeric)

@@ -1,0 +1,120 @@
+"""Run a sweep: record its plan, skip finished runs, run the rest in parallel, record each outcome.
+
+Resuming is the default: a run whose id is ``done`` in the database is never run again; planned,
+failed and interrupted runs (and ``running`` ones left by a sweep that was killed) are run.
+``stop()`` (Ctrl-C) stops handing out runs and asks the running ones to end after their current
+update; they are recorded as ``interrupted`` with what they measured, and run again next time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from asyncsgd.sweep.db import Outcome, ResultsDB
+from asyncsgd.sweep.pool import WorkerPool
+from asyncsgd.sweep.spec import PlannedRun, Sweep
+from asyncsgd.sweep.worker import Task
+
+POLL_SECONDS = 0.2
+
+
+class SweepAborted(RuntimeError):
+    """The sweep cannot go on (its worker processes keep dying); ``str()`` is one line."""
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass
+class SweepProgress:
+    """Counts of a sweep execution, updated as outcomes arrive."""
+
+    planned: int
+    skipped: int
+    todo: int
+    workers: int = 0
+    finished: Counter[str] = field(default_factory=Counter)
+    interrupted: bool = False
+
+    @property
+    def left(self) -> int:
+        return self.todo - sum(self.finished.values())
+
+
+Listener = Callable[[PlannedRun, Outcome, SweepProgress], None]
+
+
+def plan(sweep: Sweep, db: ResultsDB, retry_failed: bool = True) -> tuple[list[PlannedRun], int]:
+    """The runs still to do (plan order) and how many are done already; writes nothing."""
+    unique = sweep.unique_runs()
+    status = db.statuses(r.run_id for r in unique)
+    skip = {"done"} | (set() if retry_failed else {"failed"})
+    todo = [r for r in unique if status.get(r.run_id) not in skip]
+    return todo, sum(1 for r in unique if status.get(r.run_id) == "done")
+
+
+def run_sweep(
+    sweep: Sweep,
+    db: ResultsDB,
+    *,
+    workers: int = 0,
+    threads: int = 1,
+    traces: Path | None = None,
+    retry_failed: bool = True,
+    stop: Callable[[], bool] = lambda: False,
+    listener: Listener | None = None,
+    on_start: Callable[[SweepProgress], None] | None = None,
+) -> SweepProgress:
+    """Run what is left of ``sweep`` on ``workers`` processes (0: one per available core);
+    ``on_start`` sees the counts before anything runs, ``listener`` every outcome."""
+    db.save_sweep(sweep)
+    todo, done_before = plan(sweep, db, retry_failed)
+    progress = SweepProgress(len(sweep.unique_runs()), done_before, len(todo))
+    progress.workers = min(workers or available_cores(), len(todo))
+    if on_start is not None:
+        on_start(progress)
+    if not todo:
+        return progress
+    by_id = {r.run_id: r for r in todo}
+    queue = deque(todo)
+    pool = WorkerPool(progress.workers, threads)
+    try:
+        while queue or pool.busy():
+            if stop() and not progress.interrupted:
+                progress.interrupted = True
+                pool.request_stop()
+            if not progress.interrupted:
+                for worker in pool.idle():
+                    if not queue:
+                        break
+                    run = queue.popleft()
+                    db.mark_running(run.run_id)
+                    out = str(traces / run.run_id) if traces is not None else ""
+                    pool.submit(worker, Task(run.run_id, run.method, run.config.to_dict(), out))
+            for outcome in pool.poll(POLL_SECONDS):
+                db.record(outcome)
+                progress.finished[outcome.status] += 1
+                if listener is not None:
+                    listener(by_id[outcome.run_id], outcome, progress)
+                if pool.deaths_in_a_row > 2 * pool.size:
+                    raise SweepAborted(
+                        f"worker processes keep dying ({outcome.error}); see the run's traceback"
+                    )
+            if progress.interrupted and not pool.busy():
+                break
+    except BaseException:
+        # a second Ctrl-C (or any error here): runs in flight end unrecorded
+        pool.kill()
+        db.mark([t.run_id for t in pool.busy()], "interrupted", "sweep aborted")
+        raise
+    finally:
+        pool.close()
+    return progress

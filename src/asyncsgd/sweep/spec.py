@@ -1,0 +1,194 @@
+"""Sweep definitions: base settings × a grid × methods, expanded into runs with stable ids.
+
+A sweep file is TOML. Top-level keys are settings shared by every run; ``[grid]`` lists the values
+to cross (the Cartesian product); each ``[[methods]]`` table names a method, the settings it fixes
+and optionally its own ``grid``; ``[report]`` optionally says which tables and figures its report
+shows (see :mod:`asyncsgd.report.recipe`)::
+
+    name = "tiny"
+    dataset = "synthetic"
+    model = "logreg"
+    updates = 200
+
+    [grid]
+    learners = [2, 8]
+    seed = [0, 1, 2]
+
+    [[methods]]
+    name = "downpour"
+
+    [[methods]]
+    name = "topk-ef"
+    codec = "topk"
+    error_feedback = true
+    grid = { ratio = [0.01, 0.1] }
+
+Precedence, lowest first: base settings, the ``[grid]`` point, the method's settings, the method's
+grid point, ``--set key=value``, ``--set METHOD.key=value``. A key a method (or ``--set``) fixes
+is no longer crossed for that method.
+
+Every run is identified by :func:`run_id`, a hash of its fully resolved settings: the same run in
+two sweeps, or in a sweep run twice, is the same row of the results database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asyncsgd.config.experiment import load_toml, parse_overrides
+from asyncsgd.config.schema import RunConfig
+from asyncsgd.errors import ConfigError
+from asyncsgd.job import check_names, effective_config
+from asyncsgd.sweep.db import canonical_settings
+
+SWEEP_KEYS = ("name", "description", "grid", "methods", "report")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+RUN_ID_VERSION = "asyncsgd-run-v1"
+
+
+def run_id(cfg: RunConfig) -> str:
+    """First 16 hex digits of sha256 over the canonical resolved settings (a new setting in a later
+    asyncsgd gives every run a new id: runs recorded before are kept, not reused)."""
+    text = f"{RUN_ID_VERSION}\n{canonical_settings(cfg)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return "[" + ",".join(format_value(v) for v in value) + "]"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a sweep: its method, its grid point, its resolved settings and their id."""
+
+    method: str
+    point: dict[str, Any]
+    config: RunConfig
+    run_id: str
+
+    @property
+    def label(self) -> str:
+        return " ".join([self.method, *(f"{k}={format_value(v)}" for k, v in self.point.items())])
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    runs: tuple[PlannedRun, ...]
+    document: dict[str, Any] = field(repr=False)
+    """The definition with ``--set`` overrides folded in (settings, grid, methods, report): it
+    expands to the same runs, and is what the database keeps and the report shows."""
+    description: str = ""
+    source: str = ""
+
+    def unique_runs(self) -> list[PlannedRun]:
+        """Runs in plan order, each id once (two methods may resolve to the same settings)."""
+        seen: set[str] = set()
+        out = []
+        for r in self.runs:
+            if r.run_id not in seen:
+                seen.add(r.run_id)
+                out.append(r)
+        return out
+
+
+def _axes(table: Any, where: str) -> dict[str, list[Any]]:
+    if not isinstance(table, dict):
+        raise ConfigError(where, "must be a table of setting = [values, ...]")
+    axes = {}
+    for key, values in table.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{where}.{key}", f"must be a non-empty list of values, got {values!r}")
+        axes[str(key)] = values
+    return axes
+
+
+def _resolve(values: dict[str, Any], blame: dict[str, str]) -> RunConfig:
+    """Validated config; a ConfigError names where in the sweep file the bad key came from."""
+    try:
+        cfg = RunConfig.from_dict(values)
+        check_names(effective_config(cfg))
+    except ConfigError as err:
+        raise ConfigError(blame.get(err.key, err.key), err.message) from None
+    return cfg
+
+
+def fold_overrides(
+    document: dict[str, Any], common: dict[str, Any], per_method: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """``document`` as if ``--set`` overrides had been written in it: a key set for every run
+    replaces the base value, every method's own value and every grid; a key set for one method
+    becomes that method's fixed setting."""
+    doc = {k: v for k, v in document.items() if k not in ("grid", "methods")}
+    doc.update(common)
+    if "grid" in document:
+        doc["grid"] = {k: v for k, v in document["grid"].items() if k not in common}
+    methods = []
+    for m in document.get("methods", [{"name": "run"}]):
+        entry = dict(m)
+        mine = per_method.get(str(entry.get("name")), {})
+        entry.update({k: v for k, v in common.items() if k in entry})
+        entry.update(mine)
+        if "grid" in entry:
+            entry["grid"] = {k: v for k, v in entry["grid"].items() if k not in common and k not in mine}
+        methods.append(entry)
+    doc["methods"] = methods
+    return doc
+
+
+def build_sweep(document: dict[str, Any], overrides: list[str] | None = None, source: str = "") -> Sweep:
+    """Expand a parsed sweep document (and ``--set`` overrides) into validated runs."""
+    doc = dict(document)
+    name = str(doc.pop("name", "sweep"))
+    if not _NAME.match(name):
+        raise ConfigError("name", f"must be letters/digits/._- (it names files), got {name!r}")
+    description = str(doc.pop("description", ""))
+    grid = _axes(doc.pop("grid", {}), "grid")
+    doc.pop("report", None)
+    raw_methods = doc.pop("methods", [{"name": "run"}])
+    if not isinstance(raw_methods, list) or not raw_methods:
+        raise ConfigError("methods", "must be a non-empty array of tables ([[methods]])")
+    common, per_method = parse_overrides(overrides or [])
+    runs: list[PlannedRun] = []
+    names: list[str] = []
+    for i, raw in enumerate(raw_methods):
+        if not isinstance(raw, dict):
+            raise ConfigError(f"methods[{i}]", "must be a table")
+        entry = dict(raw)
+        method = str(entry.pop("name", f"method{i}"))
+        if not _NAME.match(method) or method in names:
+            raise ConfigError(f"methods[{i}].name", f"must be unique letters/digits/._-, got {method!r}")
+        names.append(method)
+        own_grid = _axes(entry.pop("grid", {}), f"{method}.grid")
+        for key in own_grid:
+            if key in entry:
+                raise ConfigError(f"{method}.grid.{key}", "is also fixed by the method")
+        mine = per_method.get(method, {})
+        fixed = set(entry) | set(common) | set(mine)
+        axes = {k: v for k, v in grid.items() if k not in fixed}
+        axes.update({k: v for k, v in own_grid.items() if k not in set(common) | set(mine)})
+        blame = {k: f"{method}.{k}" for k in entry} | {k: f"grid.{k}" for k in grid}
+        blame |= {k: f"{method}.grid.{k}" for k in own_grid} | {k: f"--set {k}" for k in common}
+        blame |= {k: f"--set {method}.{k}" for k in mine}
+        for values in itertools.product(*axes.values()):
+            point = dict(zip(axes, values, strict=True))
+            cfg = _resolve({**doc, **entry, **point, **common, **mine}, blame)
+            runs.append(PlannedRun(method, point, cfg, run_id(cfg)))
+    unknown = sorted(set(per_method) - set(names))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}.*", f"no method named {unknown[0]!r} (have: {', '.join(names)})")
+    return Sweep(name, tuple(runs), fold_overrides(document, common, per_method), description, source)
+
+
+def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
+    p = Path(path)
+    return build_sweep(load_toml(p), overrides, source=str(p))

@@ -1,0 +1,82 @@
+"""One sweep run inside a worker process: settings in, an :class:`Outcome` out, never an exception.
+
+A run goes through exactly what ``asyncsgd run`` does for one method (``Job.from_config`` then
+``run_job``), so a sweep's numbers are those of a single run with the same settings.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from asyncsgd.config.schema import RunConfig
+from asyncsgd.errors import ConfigError
+from asyncsgd.experiment.runner import run_job
+from asyncsgd.job import Job
+from asyncsgd.sweep.db import Outcome
+
+STOP_POLL_EVERY = 16
+"""Pushes between two looks at the shared stop flag (a look costs a lock)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    run_id: str
+    method: str
+    config: dict[str, Any]
+    out_dir: str = ""
+    """Where to write the run's trace.csv, metrics.csv and summary.json ("" writes nothing)."""
+
+
+def one_line(err: BaseException) -> str:
+    """The error as one line: a ConfigError as it is, anything else prefixed with its type."""
+    text = str(err) if isinstance(err, ConfigError) else f"{type(err).__name__}: {err}"
+    first = text.strip().splitlines()
+    return first[0] if first else type(err).__name__
+
+
+class ThrottledStop:
+    """``stop()`` that reads ``flag`` only every ``every`` calls."""
+
+    def __init__(self, flag: Callable[[], bool], every: int = STOP_POLL_EVERY) -> None:
+        self.flag = flag
+        self.every = every
+        self.calls = 0
+        self.stopped = False
+
+    def __call__(self) -> bool:
+        self.calls += 1
+        if not self.stopped and self.calls % self.every == 0:
+            self.stopped = self.flag()
+        return self.stopped
+
+
+def execute(task: Task, stop: Callable[[], bool] = lambda: False) -> Outcome:
+    """Run ``task``; failures become a ``failed`` outcome with a one-line error and the traceback."""
+    started = time.time()
+    try:
+        job = Job.from_config(RunConfig.from_dict(task.config), name=task.method)
+        result = run_job(job, Path(task.out_dir) if task.out_dir else None, stop)
+        status = "interrupted" if result.summary.get("interrupted") else "done"
+        return Outcome(task.run_id, status, started, time.time(), result.summary, result.metrics)
+    except Exception as err:
+        return Outcome(
+            task.run_id, "failed", started, time.time(), error=one_line(err), traceback=traceback.format_exc()
+        )
+
+
+def worker_main(worker: int, inbox: Any, outbox: Any, stop_flag: Event, threads: int) -> None:
+    """Process entry: run tasks from ``inbox`` until ``None``; Ctrl-C is left to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stop = stop_flag.is_set
+    while (task := inbox.get()) is not None:
+        torch.set_num_threads(threads)  # a run's own `threads` setting must not outlive it
+        outbox.put((worker, execute(task, ThrottledStop(stop))))

@@ -118,6 +118,9 @@ class Job:
                 raise ConfigError("model", str(err)) from None
         job = cls(cfg, dataset, factory, name)
         job.streams()  # fail now, not mid-run, on an impossible batch/partition
+        from asyncsgd.engines import ENGINES  # engines import this module
+
+        ENGINES.get(cfg.engine).check(job)
         return job
 
     # -- model and parameters ------------------------------------------------------------------

@@ -48,6 +48,10 @@ class _CsvLog:
             if self.rows % self.flush_every == 0:
                 self._file.flush()
 
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
@@ -88,6 +92,9 @@ class Recorder:
         self._rejected_run = 0
         self.stop_reason = ""
         self.wall_start = time.perf_counter()
+        self.checkpoints: Any = None
+        """Where checkpoints go (set by the runner when the run saves them)."""
+        self.resumed_engine_state: dict[str, Any] | None = None
 
     # -- Monitor -------------------------------------------------------------------------------
     def on_push(self, record: ApplyRecord, timing: Timing, loss: float, samples: int) -> None:
@@ -161,6 +168,19 @@ class Recorder:
             self.stop_reason = "stalled"
             return True
         return False
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def checkpoint_due(self, updates: int) -> bool:
+        return self.checkpoints is not None and self.checkpoints.due(updates)
+
+    def save_checkpoint(self, engine_state: dict[str, Any]) -> None:
+        if self.checkpoints is not None:
+            self.trace.flush()
+            self.metrics_log.flush()
+            self.checkpoints.save(engine_state, self)
+
+    def restored_engine_state(self) -> dict[str, Any] | None:
+        return self.resumed_engine_state
 
     # -- end of run ----------------------------------------------------------------------------
     def finish(self, params: torch.Tensor, version: int, time_: float) -> dict[str, float]:

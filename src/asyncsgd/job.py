@@ -33,6 +33,7 @@ from asyncsgd.delays import (
     LinkModel,
     StalenessModel,
 )
+from asyncsgd.delays.trace import TRACE_PREFIX, TraceSchedule
 from asyncsgd.errors import ConfigError
 from asyncsgd.models import MODELS, build_model
 from asyncsgd.registry import UnknownName
@@ -72,8 +73,19 @@ def check_names(cfg: RunConfig) -> None:
     known("codec", CODECS)
     known("partition", PARTITIONS)
     known("scope", ("global", "layer"))
-    if cfg.delay != FIXED_DELAY:
-        known("delay", [*DELAYS.names(), FIXED_DELAY])
+    if cfg.delay.startswith(TRACE_PREFIX):
+        if cfg.protocol != "async":
+            raise ConfigError("delay", "a trace replays asynchronous pushes; it needs protocol='async'")
+        try:
+            schedule = TraceSchedule.load(cfg.delay)
+        except ValueError as err:
+            raise ConfigError("delay", str(err)) from None
+        if schedule.learners > cfg.learners:
+            raise ConfigError(
+                "learners", f"the trace has {schedule.learners} learners, the config {cfg.learners}"
+            )
+    elif cfg.delay != FIXED_DELAY:
+        known("delay", [*DELAYS.names(), FIXED_DELAY, TRACE_PREFIX + "DIR"])
     else:
         known("staleness_dist", STALENESS)
         if cfg.protocol != "async":
@@ -182,6 +194,8 @@ class Job:
     # -- simulated time ------------------------------------------------------------------------
     def delay_model(self) -> DelayModel:
         cfg = self.config
+        if cfg.delay.startswith(TRACE_PREFIX):
+            return DELAYS.get("constant")(0.0)  # the schedule comes from the trace, not from delays
         cls = DELAYS.get(cfg.delay)
         base = cls(cfg.delay_mean, cfg.delay_sigma) if cfg.delay == "lognormal" else cls(cfg.delay_mean)
         if cfg.slow_learners:
@@ -201,6 +215,12 @@ class Job:
         if cfg.delay != FIXED_DELAY:
             return None
         return STALENESS.get(cfg.staleness_dist)(cfg.staleness)
+
+    def trace_schedule(self) -> TraceSchedule | None:
+        """The recorded schedule to replay (``delay="trace:DIR"``), or None."""
+        if not self.config.delay.startswith(TRACE_PREFIX):
+            return None
+        return TraceSchedule.load(self.config.delay)
 
     def link(self) -> LinkModel:
         return LinkModel(self.config.latency, self.config.bandwidth)

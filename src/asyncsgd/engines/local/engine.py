@@ -28,7 +28,6 @@ from asyncsgd.engines.base import ENGINES, Engine, EngineResult, Monitor
 from asyncsgd.engines.local.arena import Arena
 from asyncsgd.engines.local.records import RingReader, Row, row_width
 from asyncsgd.engines.local.shared import (
-    BATCHES,
     GO,
     ORIGIN_NS,
     PAUSE,
@@ -146,6 +145,7 @@ class _Run:
         self.time_offset = 0.0
         self.incarnations = [1] * self.p
         self.origin: float | None = None
+        self.last_end = 0.0
 
     # -- setup --------------------------------------------------------------------------------------
     def _initialise(self, shared: Shared) -> dict[int, bytes]:
@@ -162,7 +162,6 @@ class _Run:
         shared.params.copy_(state["params"])
         shared.versions[:] = state["versions"]
         shared.totals[:] = state["totals"]
-        shared.control[BATCHES] = state["batches"]
         shared.hog[:] = state["hog"]
         shared.hog_samples[:] = state["hog_samples"]
         for s, tensors in enumerate(state["rule"]):
@@ -273,6 +272,7 @@ class _Run:
     def _deliver(self, row: Row) -> None:
         record, shared = row.record, self.shared
         self.samples += row.samples
+        self.last_end = max(self.last_end, row.timing.end)
         if not record.accepted:
             self.rejected.setdefault(record.learner, Counter())[row.code or "other"] += 1
         elif record.applied and self.spec.shards > 1:
@@ -352,7 +352,6 @@ class _Run:
             "params": shared.params.clone(),
             "versions": shared.versions.copy(),
             "totals": shared.totals.copy(),
-            "batches": int(shared.control[BATCHES]),
             "hog": shared.hog.copy(),
             "hog_samples": shared.hog_samples.copy(),
             "rule": rule,
@@ -361,7 +360,7 @@ class _Run:
             "rejected": {k: dict(v) for k, v in self.rejected.items()},
             "shard_tau": [dict(c) for c in self.shard_tau],
             "deaths": [vars(d).copy() for d in self.deaths],
-            "time": self._now(),
+            "time": self.last_end,
             "checkpoints": self.checkpoints,
             "incarnations": list(self.incarnations),
             "learners": learners,
@@ -389,7 +388,7 @@ class _Run:
         return EngineResult(
             params=shared.params.clone(),
             version=version,
-            time=self._now(),
+            time=max(self.last_end, self.time_offset),
             rejected={k: dict(v) for k, v in sorted(self.rejected.items())},
             server_memory_bytes=memory,
             extra=extra,

@@ -93,6 +93,8 @@ class SharedServer:
         self._seen: dict[int, Counter[str]] = {}
         self.inherited: list[int] = []
         """Shards whose lock this learner took over from a learner that died holding it."""
+        self.ticket = 0
+        """With several shards: the update number reserved by the push being applied."""
 
     def _lock(self, s: int) -> None:
         if self.shared.mutexes[s].acquire(self.timeout):
@@ -144,6 +146,7 @@ class SharedServer:
                     totals[SAMPLES] += samples
                     if shards > 1 and reason is None:
                         totals[UPDATES] += 1  # reserved now: the budget is exact across shards
+                        self.ticket = int(totals[UPDATES])
                 server.version = int(shared.versions[s])
                 if reason is not None:
                     records.append(self._rejected(push, pulled[s], server.version, reason))

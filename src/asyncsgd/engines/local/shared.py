@@ -28,7 +28,11 @@ UPDATES, SAMPLES, PUBLISHED, BATCHES = 0, 1, 2, 3
 # control[...]
 STOP, GO, PAUSE, RESUME, ORIGIN_NS = 0, 1, 2, 3, 4
 PAD = 8  # int64 per learner row: one cache line, so learners never write the same line
-EVAL_SLOTS = 3
+EVAL_BYTES = 64 * 2**20  # memory for evaluation snapshots: 8 of them, fewer for big models
+
+
+def eval_slots(size: int) -> int:
+    return int(min(8, max(2, EVAL_BYTES // (4 * max(size, 1)))))
 
 
 def tensor_leaves(tree: Any, path: str = "") -> list[tuple[str, torch.Tensor]]:
@@ -84,8 +88,8 @@ class Spec:
         for i in range(self.learners):
             lay.add(f"ring.{i}", "float64", (self.ring_rows, self.row_width))
             lay.add(f"reason.{i}", "uint8", (self.ring_rows, 192))
-        lay.add("eval_params", "float32", (EVAL_SLOTS, self.size))
-        lay.add("eval_version", "int64", (EVAL_SLOTS, PAD))
+        lay.add("eval_params", "float32", (eval_slots(self.size), self.size))
+        lay.add("eval_version", "int64", (eval_slots(self.size), PAD))
         return lay
 
 

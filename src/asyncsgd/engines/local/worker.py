@@ -129,8 +129,8 @@ class Worker:
         mutex = self.shared.data_mutex
         mutex.acquire(self.args.timeout)
         try:  # a ticket in the one shared stream; this replica skips the batches others took
-            ticket = int(self.shared.control[BATCHES])
-            self.shared.control[BATCHES] = ticket + 1
+            ticket = int(self.shared.totals[BATCHES])
+            self.shared.totals[BATCHES] = ticket + 1
         finally:
             mutex.release()
         while self.produced < ticket:
@@ -217,7 +217,7 @@ class Worker:
             version, tau, pulled = first.version, first.tau, first.pulled_version
             grad_norm = first.grad_norm
         else:
-            version = int(shared.totals[UPDATES])  # the update number reserved for this push
+            version = self.server.ticket if accepted else int(shared.totals[UPDATES])
             tau = max(taus)
             pulled = version - 1 - tau if accepted else first.pulled_version
             grad_norm = float(np.sqrt(sum(r.grad_norm**2 for r in records)))
@@ -258,12 +258,15 @@ class Worker:
         cycle.end = end
 
     def snapshot_for_eval(self, version: int, locked: bool = False) -> None:
-        """Copy the parameters at ``version`` into a free evaluation slot (waits for one)."""
+        """Copy the parameters at ``version`` into a free evaluation slot.
+
+        Learners never wait for the evaluator: with every slot taken (it fell behind), the
+        snapshot is skipped and the supervisor evaluates the parameters it finds instead.
+        """
         shared = self.shared
         free = np.flatnonzero(shared.eval_version == 0)
         if free.size == 0:
-            wait_until(lambda: bool((shared.eval_version == 0).any()), self.args.timeout, "an eval slot")
-            free = np.flatnonzero(shared.eval_version == 0)
+            return
         slot = int(free[0])
         if locked:
             shared.eval_params[slot].copy_(shared.params)

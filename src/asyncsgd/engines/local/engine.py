@@ -259,7 +259,8 @@ class _Run:
                 self.stop_reason = "stalled"
                 return
             if not rows:
-                self.sup.wait(POLL)
+                for handle in self.sup.wait(POLL):
+                    self._ended(handle)
 
     def _budget_reached(self) -> bool:
         return self.job.budget_reached(self.updates, self.samples)

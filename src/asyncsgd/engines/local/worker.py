@@ -172,7 +172,7 @@ class Worker:
         shared, learner, server = self.shared, self.learner, self.server
         samples = self.batch_size * (learner.pre_steps + learner.post_steps)
         mark = now()
-        while not shared.stopping:
+        while not (shared.stopping or self.terminated):
             paused = self.pause_if_asked()
             t_wait = now()
             loss = self.steps(learner.pre_steps)
@@ -202,6 +202,7 @@ class Worker:
 
     deferred_snapshot = 0
     last_version = 0
+    terminated = False
 
     def publish(
         self, cycle: Cycle, records: list[ApplyRecord], codes: list[str], wait: float, apply: float
@@ -281,6 +282,7 @@ def main(args: WorkerArgs, conn: Connection) -> None:
     die_with_parent()
     torch.set_num_threads(args.threads)
     worker = Worker(args, conn)
+    signal.signal(signal.SIGTERM, lambda *_: setattr(worker, "terminated", True))
     shared = worker.shared
     shared.ready[args.learner] = args.incarnation
     wait_until(lambda: bool(shared.control[GO]) or shared.stopping, args.timeout, "the start signal")

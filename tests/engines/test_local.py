@@ -40,26 +40,54 @@ def process_exists(pid: int) -> bool:
         return False
 
 
+def descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found |= {child, *descendants(child)}
+    return found
+
+
+def shm_files(pids: set[int]) -> set[str]:
+    """Files under /dev/shm that these processes map or hold open (the machine's /dev/shm is
+    shared with everything else running on it, so only what our processes use is ours)."""
+    used: set[str] = set()
+    for pid in pids:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+            fds = [os.readlink(p) for p in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        used |= {line.split(maxsplit=5)[-1] for line in maps if "/dev/shm/" in line}
+        used |= {target for target in fds if target.startswith("/dev/shm/")}
+    return used
+
+
 @pytest.fixture
 def no_leftovers():
-    """No /dev/shm entry appears and every learner process started during the test is gone."""
-    shm_before = set(os.listdir("/dev/shm"))
+    """The run's processes never use a /dev/shm segment, and all of them are gone afterwards."""
     started: list[int] = []
     yield started
-    assert set(os.listdir("/dev/shm")) <= shm_before
     assert learner_pids() == set()
     assert not [pid for pid in started if process_exists(pid)]
 
 
 class PidRecorder(Recorder):
-    """A recorder that remembers the learner processes alive while the run makes progress."""
+    """A recorder that samples, while the run makes progress, its learner processes and the
+    /dev/shm segments they (or this process) use."""
 
     seen: set[int]
 
     def on_push(self, record, timing, loss, samples):
         super().on_push(record, timing, loss, samples)
         if self.pushes % 25 == 1:
-            self.seen |= learner_pids()
+            pids = learner_pids()
+            self.seen |= pids
+            assert shm_files({os.getpid(), *pids}) == set()
 
 
 def run_local(job: Job, out_dir: Path | None = None, engine: LocalEngine | None = None, recorder=None):

@@ -11,7 +11,17 @@ import time
 
 import pytest
 
-from tests.engines.test_local import PidRecorder, learner_pids, local_job, no_leftovers, read_trace, run_local
+from tests.engines.test_local import (
+    PidRecorder,
+    descendants,
+    learner_pids,
+    local_job,
+    no_leftovers,
+    process_exists,
+    read_trace,
+    run_local,
+    shm_files,
+)
 
 __all__ = ["no_leftovers"]  # the fixture, shared with test_local
 
@@ -73,15 +83,18 @@ name = "run"
 
 
 def test_interrupt_then_resume_continues_from_the_checkpoint(tmp_path):
-    shm_before = set(os.listdir("/dev/shm"))
     (tmp_path / "exp.toml").write_text(CONFIG)
     out = tmp_path / "out"
     first = cli(str(tmp_path / "exp.toml"), "--out", str(out))
     deadline = time.monotonic() + 120
+    pids: set[int] = set()
     while not (out / "run" / "checkpoint.pt").exists():
         assert first.poll() is None, first.communicate()
         assert time.monotonic() < deadline
+        pids |= descendants(first.pid)
         time.sleep(0.01)
+    pids |= descendants(first.pid)
+    assert len(pids) >= 4 and shm_files({first.pid, *pids}) == set()  # learners + forkserver
     first.send_signal(signal.SIGINT)
     _, err = first.communicate(timeout=60)
     assert first.returncode == 130, err
@@ -102,4 +115,4 @@ def test_interrupt_then_resume_continues_from_the_checkpoint(tmp_path):
     metrics = (out / "run" / "metrics.csv").read_text().splitlines()[1:]
     assert [int(float(m.split(",")[0])) for m in metrics] == [0, 1000, 2000, 3000, 4000]
     assert final["time"]["wall_seconds"] > partial["time"]["wall_seconds"]
-    assert set(os.listdir("/dev/shm")) <= shm_before
+    assert not [pid for pid in pids if process_exists(pid)]

@@ -27,7 +27,7 @@ from asyncsgd.engines import ENGINES
 from asyncsgd.experiment.checkpoint import Checkpoints, load_checkpoint
 from asyncsgd.job import Job, effective_config
 from asyncsgd.metrics import Evaluator, Recorder, build_summary, write_json
-from asyncsgd.metrics.plots import accuracy_plot, staleness_plot
+from asyncsgd.metrics.plots import accuracy_plot, breakdown_plot, staleness_plot
 
 ProgressFactory = Callable[[Job], Callable[[int, int], None] | None]
 
@@ -130,7 +130,17 @@ def write_plots(result: ExperimentResult) -> list[Path]:
         return []
     curves = {m.name: m.metrics for m in result.methods}
     title = result.name
+    # measured (wall-clock) breakdowns, when several runs can be compared
+    measured = {
+        f"{m.name} (p={m.summary['learners']})": m.summary["time"]["breakdown"]
+        for m in result.methods
+        if m.summary["time"].get("clock") == "wall" and sum(m.summary["time"]["breakdown"].values()) > 0
+    }
+    extra = []
+    if len(measured) >= 2:
+        extra.append(breakdown_plot(measured, result.out_dir / "time_breakdown.png", title))
     return [
+        *extra,
         accuracy_plot(curves, "update", result.out_dir / "accuracy_vs_updates.png", title),
         accuracy_plot(curves, "samples", result.out_dir / "accuracy_vs_samples.png", title),
         staleness_plot(

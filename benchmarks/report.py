@@ -52,7 +52,38 @@ def sim_overhead(r: dict) -> str:
     return "\n".join(lines)
 
 
-TABLES: dict[str, Callable[[dict], str]] = {"topk_selection": topk_selection, "sim_overhead": sim_overhead}
+def ps_roundtrip(r: dict) -> str:
+    lines = [
+        "| parameters | p | payload | local updates/s | Ray actor updates/s | × Ray "
+        "| memcpy+axpy bound /s | local / bound |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        lines.append(
+            f"| {row['parameters']:.0e} | {row['learners']} | {row['payload']} | {row['ours_per_s']:,.0f} "
+            f"| {row['ray_per_s']:,.1f} | ×{row['vs_ray']:.0f} | {row['bound_per_s']:,.0f} "
+            f"| {row['vs_bound']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def local_throughput(r: dict) -> str:
+    lines = [
+        "| learners p | local samples/s | × plain loop |",
+        "|---|---|---|",
+        f"| plain loop ({r['plain_threads']} threads) | {r['plain_samples_per_s']:,.0f} | ×1.00 |",
+    ]
+    for row in r["rows"]:
+        lines.append(f"| {row['learners']} | {row['samples_per_s']:,.0f} | ×{row['vs_plain']:.2f} |")
+    return "\n".join(lines)
+
+
+TABLES: dict[str, Callable[[dict], str]] = {
+    "topk_selection": topk_selection,
+    "sim_overhead": sim_overhead,
+    "ps_roundtrip": ps_roundtrip,
+    "local_throughput": local_throughput,
+}
 
 
 def block(name: str) -> str:

@@ -132,10 +132,11 @@ class RayLearner:
 
 
 def ray_rates(cases: list[tuple[int, int, str]]) -> dict[tuple[int, int, str], float]:
+    # before Ray is imported: usage reporting off, and the node kept on loopback
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     import ray
 
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     ray.init(num_cpus=max(LEARNERS) + 1, include_dashboard=False, _node_ip_address="127.0.0.1",
              log_to_driver=False, configure_logging=False)  # fmt: skip
     try:

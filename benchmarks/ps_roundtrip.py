@@ -92,6 +92,7 @@ def ours(size: int, p: int, payload: str) -> float:
 
 
 def bound(size: int) -> float:
+    torch.set_num_threads(1)  # as the learners: a busy machine makes thread pools stall
     src, dst = torch.randn(size), torch.empty(size)
     x, g = torch.randn(size), torch.randn(size)
     t = median_time(lambda: (dst.copy_(src), x.add_(g, alpha=-LR)), repeats=15)

@@ -88,6 +88,21 @@ def codec_throughput(r: dict) -> str:
     return "\n".join(lines)
 
 
+def ps_roundtrip(r: dict) -> str:
+    lines = [
+        "| parameters | p | payload | local updates/s | Ray actor updates/s | × Ray "
+        "| memcpy+axpy bound /s | local / bound |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        lines.append(
+            f"| {row['parameters']:.0e} | {row['learners']} | {row['payload']} | {row['ours_per_s']:,.0f} "
+            f"| {row['ray_per_s']:,.1f} | ×{row['vs_ray']:.0f} | {row['bound_per_s']:,.0f} "
+            f"| {row['vs_bound']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def theory_lr(r: dict) -> str:
     lines = [
         "| model | parameters | probe points | Hessian-vector products (samples each) "
@@ -122,6 +137,17 @@ def sweep_parallel(r: dict) -> str:
     return "\n".join(lines)
 
 
+def local_throughput(r: dict) -> str:
+    lines = [
+        "| learners p | local samples/s | × plain loop |",
+        "|---|---|---|",
+        f"| plain loop ({r['plain_threads']} threads) | {r['plain_samples_per_s']:,.0f} | ×1.00 |",
+    ]
+    for row in r["rows"]:
+        lines.append(f"| {row['learners']} | {row['samples_per_s']:,.0f} | ×{row['vs_plain']:.2f} |")
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[dict], str]] = {
     "topk_selection": topk_selection,
     "sim_overhead": sim_overhead,
@@ -129,6 +155,10 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "theory_lr": theory_lr,
     "sweep_parallel": sweep_parallel,
 }
+# registered once their results are in benchmarks/results/ (python -m benchmarks.<name>)
+for _name, _table in (("ps_roundtrip", ps_roundtrip), ("local_throughput", local_throughput)):
+    if (RESULTS / f"{_name}.json").is_file():
+        TABLES[_name] = _table
 
 
 def block(name: str) -> str:

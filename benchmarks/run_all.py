@@ -1,8 +1,24 @@
 """Run every benchmark and write its JSON to benchmarks/results/ (``make bench``)."""
 
-from benchmarks import codec_throughput, sim_overhead, sweep_parallel, theory_lr, topk_selection
+from benchmarks import (
+    codec_throughput,
+    local_throughput,
+    ps_roundtrip,
+    sim_overhead,
+    sweep_parallel,
+    theory_lr,
+    topk_selection,
+)
 
 if __name__ == "__main__":
-    for module in (topk_selection, sim_overhead, codec_throughput, theory_lr, sweep_parallel):
+    for module in (
+        topk_selection,
+        sim_overhead,
+        codec_throughput,
+        theory_lr,
+        sweep_parallel,
+        ps_roundtrip,
+        local_throughput,
+    ):
         print(f"== {module.__name__}")
         module.main()

@@ -43,6 +43,7 @@ from asyncsgd.delays import (
     LinkModel,
     StalenessModel,
 )
+from asyncsgd.delays.trace import TRACE_PREFIX, TraceSchedule
 from asyncsgd.errors import ConfigError
 from asyncsgd.models import MODELS, build_model
 from asyncsgd.registry import UnknownName
@@ -128,8 +129,19 @@ def check_names(cfg: RunConfig) -> None:
     known("scope", ("global", "layer"))
     known("text_features", TEXT_FEATURES)
     known("text_vocab", TEXT_VOCABS)
-    if cfg.delay != FIXED_DELAY:
-        known("delay", [*DELAYS.names(), FIXED_DELAY])
+    if cfg.delay.startswith(TRACE_PREFIX):
+        if cfg.protocol != "async":
+            raise ConfigError("delay", "a trace replays asynchronous pushes; it needs protocol='async'")
+        try:
+            schedule = TraceSchedule.load(cfg.delay)
+        except ValueError as err:
+            raise ConfigError("delay", str(err)) from None
+        if schedule.learners > cfg.learners:
+            raise ConfigError(
+                "learners", f"the trace has {schedule.learners} learners, the config {cfg.learners}"
+            )
+    elif cfg.delay != FIXED_DELAY:
+        known("delay", [*DELAYS.names(), FIXED_DELAY, TRACE_PREFIX + "DIR"])
     else:
         known("staleness_dist", STALENESS)
         if cfg.protocol != "async":
@@ -203,6 +215,9 @@ class Job:
         key = ("module", id(model)) if model is not None else (cfg.model, tuple(cfg.hidden), cfg.seed)
         job = cls(cfg, dataset, factory, name, model_key=key)
         job.streams()  # fail now, not mid-run, on an impossible batch/partition
+        from asyncsgd.engines import ENGINES  # engines import this module
+
+        ENGINES.get(cfg.engine).check(job)
         if cfg.lr == AUTO_LR:
             job.resolve_auto_lr(estimates)
         return job
@@ -280,6 +295,8 @@ class Job:
     # -- simulated time ------------------------------------------------------------------------
     def delay_model(self) -> DelayModel:
         cfg = self.config
+        if cfg.delay.startswith(TRACE_PREFIX):
+            return DELAYS.get("constant")(0.0)  # the schedule comes from the trace, not from delays
         cls = DELAYS.get(cfg.delay)
         base = cls(cfg.delay_mean, cfg.delay_sigma) if cfg.delay == "lognormal" else cls(cfg.delay_mean)
         if cfg.slow_learners:
@@ -299,6 +316,12 @@ class Job:
         if cfg.delay != FIXED_DELAY:
             return None
         return STALENESS.get(cfg.staleness_dist)(cfg.staleness)
+
+    def trace_schedule(self) -> TraceSchedule | None:
+        """The recorded schedule to replay (``delay="trace:DIR"``), or None."""
+        if not self.config.delay.startswith(TRACE_PREFIX):
+            return None
+        return TraceSchedule.load(self.config.delay)
 
     def link(self) -> LinkModel:
         return LinkModel(self.config.latency, self.config.bandwidth)

@@ -28,14 +28,22 @@ def run(args: argparse.Namespace) -> int:
     from asyncsgd.experiment.runner import run_experiment
 
     only = [m.strip() for m in args.methods.split(",")] if args.methods else None
-    exp = load_experiment(args.config, args.set, only=only)
-    out = Path(args.out) if args.out else default_out(exp.name)
-    if out.exists() and any(out.iterdir()):
-        raise ConfigError("--out", f"output directory {out} is not empty")
+    if args.resume:
+        out = Path(args.resume)
+        if args.config or args.set or args.out:
+            raise ConfigError("--resume", "takes the run directory alone (its config.toml is the experiment)")
+        if not (out / "config.toml").is_file():
+            raise ConfigError("--resume", f"{out} is not a run directory (no config.toml)")
+        exp = load_experiment(out / "config.toml", only=only)
+    else:
+        exp = load_experiment(args.config, args.set, only=only)
+        out = Path(args.out) if args.out else default_out(exp.name)
+        if out.exists() and any(out.iterdir()):
+            raise ConfigError("--out", f"output directory {out} is not empty")
     bars = ProgressBars(False if args.quiet else None)
     with graceful_stop() as stop:
         try:
-            result = run_experiment(exp, out, stop=stop, progress=bars)
+            result = run_experiment(exp, out, stop=stop, progress=bars, resume=bool(args.resume))
         finally:
             bars.close()
     print(format_table([m.summary for m in result.methods]))
@@ -61,4 +69,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output directory (default: runs/<name>-<timestamp>)")
     p.add_argument("--methods", help="comma-separated subset of the experiment's methods")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue an interrupted run: finished methods are kept, checkpointed ones continue",
+    )
     p.set_defaults(func=run)

@@ -120,6 +120,13 @@ class RunConfig:
     latency: float = setting(0.0, "simulated seconds per message (pull or push)")
     bandwidth: float = setting(math.inf, "simulated link bandwidth, bytes per second")
     server_time: float = setting(0.0, "simulated seconds the server spends applying one push")
+    # engine local: learner processes, parameters in shared memory
+    shards: int = setting(1, "local: parameter-server shards S, each with its own lock and version counter")
+    learner_threads: int = setting(1, "local: torch intra-op threads per learner process")
+    hogwild: bool = setting(False, "local: learners add updates to the shared parameters without locks")
+    respawn: bool = setting(False, "local: restart a learner process that dies")
+    timeout: float = setting(60.0, "local: longest any blocking wait may last, in seconds")
+    checkpoint_every: int = setting(0, "save a checkpoint every this many updates (0: never); see --resume")
     # budget and metrics
     epochs: float = setting(0.0, "budget in passes over the training set (0: use updates)")
     updates: int = setting(0, "budget in server updates (0: use epochs)")
@@ -219,6 +226,10 @@ class RunConfig:
         need(self.theory_samples >= 0, "theory_samples", "must be >= 0")
         ok = self.theory_probe_lr > 0 and math.isfinite(self.theory_probe_lr)
         need(ok, "theory_probe_lr", "must be a finite number > 0")
+        need(self.shards >= 1, "shards", "must be >= 1")
+        need(self.learner_threads >= 1, "learner_threads", "must be >= 1")
+        need(self.timeout > 0 and math.isfinite(self.timeout), "timeout", "must be a finite number > 0")
+        need(self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0")
         if (self.epochs > 0) == (self.updates > 0):
             raise ConfigError(
                 "epochs", f"set exactly one budget: epochs={self.epochs}, updates={self.updates}"

@@ -55,6 +55,13 @@ class Monitor(Protocol):
 
     def stop_requested(self) -> bool: ...
 
+    # checkpoints (engines that support them; the monitor stores what the engine hands over)
+    def checkpoint_due(self, updates: int) -> bool: ...
+
+    def save_checkpoint(self, engine_state: dict[str, Any]) -> None: ...
+
+    def restored_engine_state(self) -> dict[str, Any] | None: ...
+
 
 @dataclass
 class EngineResult:
@@ -72,3 +79,8 @@ class Engine(ABC):
 
     @abstractmethod
     def run(self, job: Job, monitor: Monitor) -> EngineResult: ...
+
+    @classmethod
+    def check(cls, job: Job) -> None:
+        """Raise a ConfigError for settings this engine cannot run (called when a job is built)."""
+        return None

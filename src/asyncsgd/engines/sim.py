@@ -34,6 +34,7 @@ from asyncsgd.core.messages import Push
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.data.streams import BatchStreams
 from asyncsgd.delays import DelaySampler
+from asyncsgd.delays.trace import TraceSchedule
 from asyncsgd.engines.base import ENGINES, Engine, EngineResult, Monitor, Timing
 from asyncsgd.job import Job
 
@@ -47,10 +48,14 @@ class _Simulation:
         self.flat: FlatModel = job.flat_model()
         self.learners: list[Learner] = [job.learner(i, self.flat) for i in range(job.config.learners)]
         # One model serves every virtual learner. Unless gradients are taken at older snapshots
-        # (delay=fixed) or at points of the learners' own (local steps), it shares the server's
-        # buffer: a pull is then free, which is exact because each gradient is computed at the
-        # moment of its pull.
-        share = job.staleness_model() is None and all(learner.grads_at_pull for learner in self.learners)
+        # (delay=fixed, a replayed trace) or at points of the learners' own (local steps), it shares
+        # the server's buffer: a pull is then free, which is exact because each gradient is computed
+        # at the moment of its pull.
+        share = (
+            job.staleness_model() is None
+            and job.trace_schedule() is None
+            and all(learner.grads_at_pull for learner in self.learners)
+        )
         self.server: ParameterServer = job.server(self.flat.params, self.flat.layout, copy=not share)
         self.streams: BatchStreams = job.streams()
         self.batch_size = job.config.batch_size
@@ -224,6 +229,36 @@ class _Simulation:
             if self.after_update(record.applied, self.time):
                 return
 
+    # -- a recorded schedule ------------------------------------------------------------------------
+    def run_replay(self, schedule: TraceSchedule) -> None:
+        """Replay a recorded run's pushes in order: τ from the trace, gradients at version v − τ."""
+        server = self.server
+        slots = schedule.max_tau + 1
+        history = torch.empty(slots, self.flat.size)
+        history[0].copy_(server.params)
+        for step, entry in enumerate(schedule.steps):
+            i, learner = entry.learner, self.learners[entry.learner]
+            if not entry.accepted:  # the recorded push was refused: it only used up its batches
+                for _ in range(learner.pre_steps + learner.post_steps):
+                    self.streams.next(i)
+                continue
+            version = server.version
+            if entry.tau > version:
+                raise ValueError(f"{schedule.path}: push {step + 1} has τ={entry.tau} at version {version}")
+            params = history[(version - entry.tau) % slots]
+            self.local_steps(i, learner.pre_steps, None)
+            server.note_stale_read(i, params)
+            push, _, loss = self.pull_and_push(i, params, version - entry.tau, None)
+            self.time = float(step + 1)
+            record = server.apply(push)
+            if record.applied:
+                history[server.version % slots].copy_(server.params)
+            self.samples += self.batches(i)
+            timing = Timing(end=self.time, bytes_down=self.down_bytes)
+            self.monitor.on_push(record, timing, loss, self.batches(i))
+            if self.after_update(record.applied, self.time):
+                return
+
 
 @ENGINES.register("sim", "deterministic discrete-event simulation of p learners (simulated time)")
 class SimEngine(Engine):
@@ -231,8 +266,11 @@ class SimEngine(Engine):
 
     def run(self, job: Job, monitor: Monitor) -> EngineResult:
         sim = _Simulation(job, monitor)
+        schedule = job.trace_schedule()
         if job.config.protocol == "sync":
             sim.run_sync()
+        elif schedule is not None:
+            sim.run_replay(schedule)
         elif job.staleness_model() is not None:
             sim.run_fixed()
         else:

@@ -10,6 +10,8 @@ Layout of a run directory::
 
 from __future__ import annotations
 
+import csv
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,9 +24,10 @@ from torch import nn
 from asyncsgd.config.experiment import Experiment, dump_experiment
 from asyncsgd.data import Dataset
 from asyncsgd.engines import ENGINES
+from asyncsgd.experiment.checkpoint import Checkpoints, load_checkpoint
 from asyncsgd.job import EstimatesCache, Job, dataset_key, effective_config, load_config_dataset
 from asyncsgd.metrics import Evaluator, Recorder, build_summary, write_json
-from asyncsgd.metrics.plots import accuracy_plot, staleness_plot
+from asyncsgd.metrics.plots import accuracy_plot, breakdown_plot, staleness_plot
 
 ProgressFactory = Callable[[Job], Callable[[int, int], None] | None]
 
@@ -81,27 +84,52 @@ def run_job(
     out_dir: Path | None,
     stop: Callable[[], bool] = lambda: False,
     progress: Callable[[int, int], None] | None = None,
+    checkpoint: dict[str, Any] | None = None,
 ) -> MethodResult:
-    """Run one method and write its outputs into ``out_dir`` (if given)."""
+    """Run one method and write its outputs into ``out_dir`` (if given).
+
+    With ``checkpoint`` (see :mod:`asyncsgd.experiment.checkpoint`) the method continues from it.
+    """
     if job.config.threads:
         torch.set_num_threads(job.config.threads)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     evaluator = Evaluator(job.flat_model(), job.dataset)
     recorder = Recorder(
-        out_dir, job.dataset.n_train, job.eval_every, evaluator, job.config.learners, stop, progress
-    )
+        out_dir, job.dataset.n_train, job.eval_every, evaluator, job.config.learners, stop, progress,
+        resume=checkpoint["recorder"] if checkpoint else None,
+    )  # fmt: skip
+    if out_dir is not None and job.config.checkpoint_every:
+        saved_at = checkpoint["updates"] if checkpoint else 0
+        recorder.checkpoints = Checkpoints(out_dir, job.config.checkpoint_every, saved_at)
+    if checkpoint is not None:
+        recorder.resumed_engine_state = checkpoint["engine"]
     start = time.perf_counter()
     try:
-        recorder.evaluate(job.flat_model().params, 0, 0, 0.0)
+        if checkpoint is None:
+            recorder.evaluate(job.flat_model().params, 0, 0, 0.0)
         result = ENGINES.get(job.config.engine)().run(job, recorder)
         final = recorder.finish(result.params, result.version, result.time)
     finally:
         recorder.close()
-    summary = build_summary(job, recorder, result, final, time.perf_counter() - start)
+    wall = recorder.wall_before + time.perf_counter() - start
+    summary = build_summary(job, recorder, result, final, wall)
     if out_dir is not None:
         write_json(out_dir / "summary.json", summary)
     return MethodResult(job.name, summary, result.params, recorder.metrics, out_dir)
+
+
+def finished(method_dir: Path) -> MethodResult | None:
+    """A method an earlier session completed (its summary says it was not interrupted)."""
+    path = method_dir / "summary.json"
+    if not path.is_file():
+        return None
+    summary = json.loads(path.read_text())
+    if summary.get("interrupted"):
+        return None
+    with (method_dir / "metrics.csv").open(newline="") as f:
+        metrics = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    return MethodResult(summary["method"], summary, torch.empty(0), metrics, method_dir)
 
 
 def write_plots(result: ExperimentResult) -> list[Path]:
@@ -109,7 +137,17 @@ def write_plots(result: ExperimentResult) -> list[Path]:
         return []
     curves = {m.name: m.metrics for m in result.methods}
     title = result.name
+    # measured (wall-clock) breakdowns, when several runs can be compared
+    measured = {
+        f"{m.name} (p={m.summary['learners']})": m.summary["time"]["breakdown"]
+        for m in result.methods
+        if m.summary["time"].get("clock") == "wall" and sum(m.summary["time"]["breakdown"].values()) > 0
+    }
+    extra = []
+    if len(measured) >= 2:
+        extra.append(breakdown_plot(measured, result.out_dir / "time_breakdown.png", title))
     return [
+        *extra,
         accuracy_plot(curves, "update", result.out_dir / "accuracy_vs_updates.png", title),
         accuracy_plot(curves, "samples", result.out_dir / "accuracy_vs_samples.png", title),
         staleness_plot(
@@ -128,18 +166,31 @@ def run_experiment(
     model: nn.Module | None = None,
     stop: Callable[[], bool] = lambda: False,
     progress: ProgressFactory | None = None,
+    resume: bool = False,
 ) -> ExperimentResult:
-    """Run every method of ``exp`` in order; stop early (keeping results) when ``stop()`` is true."""
+    """Run every method of ``exp`` in order; stop early (keeping results) when ``stop()`` is true.
+
+    With ``resume``, ``out_dir`` holds an earlier, interrupted run of ``exp``: finished methods are
+    kept, a method with a checkpoint continues from it, the others run from the start.
+    """
     jobs = prepare_jobs(exp, dataset, model)
     result = ExperimentResult(exp.name, out_dir)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.toml").write_text(dump_experiment(exp))
+        if not resume:
+            (out_dir / "config.toml").write_text(dump_experiment(exp))
     try:
         for job in jobs:
             method_dir = out_dir / job.name if out_dir is not None else None
+            checkpoint = None
+            if resume and method_dir is not None:
+                done = finished(method_dir)
+                if done is not None:
+                    result.methods.append(done)
+                    continue
+                checkpoint = load_checkpoint(method_dir)
             reporter = progress(job) if progress else None
-            result.methods.append(run_job(job, method_dir, stop, reporter))
+            result.methods.append(run_job(job, method_dir, stop, reporter, checkpoint))
             if stop():
                 result.interrupted = True
                 break

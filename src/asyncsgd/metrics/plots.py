@@ -50,3 +50,30 @@ def staleness_plot(histograms: dict[str, list[int]], path: Path, title: str) -> 
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, path)
+
+
+BREAKDOWN_COLORS = {
+    "compute": "#4c72b0", "compress": "#8172b2", "pull": "#55a868", "push": "#64b5cd",
+    "wait": "#c44e52", "apply": "#dd8452",
+}  # fmt: skip
+
+
+def breakdown_plot(breakdowns: dict[str, dict[str, float]], path: Path, title: str) -> Path:
+    """Share of learner time in each phase, one stacked bar per method (the "breakdown of epoch
+    time" figure: computation against communication and waiting as p grows)."""
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(breakdowns) + 2.5), 4.2))
+    names = list(breakdowns)
+    bottom = [0.0] * len(names)
+    for phase, color in BREAKDOWN_COLORS.items():
+        shares = []
+        for name in names:
+            total = sum(breakdowns[name].values()) or 1.0
+            shares.append(100 * breakdowns[name].get(phase, 0.0) / total)
+        ax.bar(names, shares, bottom=bottom, color=color, label=phase)
+        bottom = [b + s for b, s in zip(bottom, shares, strict=True)]
+    ax.set_ylabel("share of learner time (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
+    return _save(fig, path)

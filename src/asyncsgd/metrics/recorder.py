@@ -7,6 +7,7 @@ staleness histogram, bytes and the time breakdown for ``summary.json``.
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 import time
@@ -32,11 +33,22 @@ STALL_MIN = 100
 
 
 class _CsvLog:
-    def __init__(self, path: Path | None, columns: tuple[str, ...], flush_every: int) -> None:
+    def __init__(
+        self, path: Path | None, columns: tuple[str, ...], flush_every: int, keep: int | None = None
+    ) -> None:
+        """A CSV log; with ``keep``, continue an existing file after its first ``keep`` rows."""
         self._file: IO[str] | None = None
         self.rows = 0
         self.flush_every = flush_every
-        if path is not None:
+        if path is not None and keep is not None:
+            lines = path.read_text().splitlines(keepends=True)[: keep + 1] if path.exists() else []
+            path.write_text("".join(lines))
+            self._file = path.open("a", newline="")
+            self._writer = csv.writer(self._file)
+            if not lines:
+                self._writer.writerow(columns)
+            self.rows = max(len(lines) - 1, 0)
+        elif path is not None:
             self._file = path.open("w", newline="")
             self._writer = csv.writer(self._file)
             self._writer.writerow(columns)
@@ -47,6 +59,10 @@ class _CsvLog:
             self._writer.writerow(row)
             if self.rows % self.flush_every == 0:
                 self._file.flush()
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
 
     def close(self) -> None:
         if self._file is not None:
@@ -64,15 +80,21 @@ class Recorder:
         num_learners: int,
         stop: Callable[[], bool] = lambda: False,
         progress: Callable[[int, int], None] | None = None,
+        resume: dict[str, Any] | None = None,
     ) -> None:
+        """With ``resume`` (a :meth:`state_dict`), continue a checkpointed run's logs and totals."""
         self.n_train = n_train
         self.eval_every = eval_every
         self._evaluate = evaluate
         self._stop = stop
         self._progress = progress
         self.stall_limit = max(STALL_MIN, 10 * num_learners)
-        self.trace = _CsvLog(out_dir / "trace.csv" if out_dir else None, TRACE_COLUMNS, 4096)
-        self.metrics_log = _CsvLog(out_dir / "metrics.csv" if out_dir else None, METRIC_COLUMNS, 1)
+        keep_trace = resume["pushes"] if resume else None
+        keep_metrics = len(resume["metrics"]) if resume else None
+        self.trace = _CsvLog(out_dir / "trace.csv" if out_dir else None, TRACE_COLUMNS, 4096, keep_trace)
+        self.metrics_log = _CsvLog(
+            out_dir / "metrics.csv" if out_dir else None, METRIC_COLUMNS, 1, keep_metrics
+        )
         self.metrics: list[dict[str, float]] = []
         self.tau = Counter[int]()
         self.per_learner: dict[int, Counter[str]] = defaultdict(Counter)
@@ -88,6 +110,13 @@ class Recorder:
         self._rejected_run = 0
         self.stop_reason = ""
         self.wall_start = time.perf_counter()
+        self.checkpoints: Any = None
+        """Where checkpoints go (set by the runner when the run saves them)."""
+        self.resumed_engine_state: dict[str, Any] | None = None
+        self.wall_before = 0.0
+        """Wall seconds of the run's earlier sessions (a resumed run)."""
+        if resume is not None:
+            self.load_state_dict(resume)
 
     # -- Monitor -------------------------------------------------------------------------------
     def on_push(self, record: ApplyRecord, timing: Timing, loss: float, samples: int) -> None:
@@ -161,6 +190,39 @@ class Recorder:
             self.stop_reason = "stalled"
             return True
         return False
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def checkpoint_due(self, updates: int) -> bool:
+        return self.checkpoints is not None and self.checkpoints.due(updates)
+
+    def save_checkpoint(self, engine_state: dict[str, Any]) -> None:
+        if self.checkpoints is not None:
+            self.trace.flush()
+            self.metrics_log.flush()
+            self.checkpoints.save(engine_state, self)
+
+    def restored_engine_state(self) -> dict[str, Any] | None:
+        return self.resumed_engine_state
+
+    _STATE = ("tau", "pushes", "samples", "bytes_up", "bytes_down", "last_update", "_loss_sum",
+              "_loss_n", "_last_eval", "_rejected_run", "metrics")  # fmt: skip
+
+    def state_dict(self) -> dict[str, Any]:
+        """Totals so far (what a resumed run continues from)."""
+        state = {k: copy.deepcopy(getattr(self, k)) for k in self._STATE}
+        state["per_learner"] = {k: dict(v) for k, v in self.per_learner.items()}
+        state["phase_totals"] = {k: dict(v) for k, v in self.phase_totals.items()}
+        state["wall"] = self.wall_before + time.perf_counter() - self.wall_start
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for k in self._STATE:
+            setattr(self, k, copy.deepcopy(state[k]))
+        for k, v in state["per_learner"].items():
+            self.per_learner[int(k)] = Counter(v)
+        for k, v in state["phase_totals"].items():
+            self.phase_totals[int(k)].update(v)
+        self.wall_before = float(state["wall"])
 
     # -- end of run ----------------------------------------------------------------------------
     def finish(self, params: torch.Tensor, version: int, time_: float) -> dict[str, float]:

@@ -42,7 +42,7 @@ def build_summary(
         for i in sorted(recorder.per_learner)
     }  # fmt: skip
     rejected = {str(k): v for k, v in sorted(result.rejected.items())}
-    stop = recorder.stop_reason or "budget"
+    stop = recorder.stop_reason or result.extra.get("stop_reason") or "budget"
     return {
         "method": job.name,
         "engine": cfg.engine,

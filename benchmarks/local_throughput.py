@@ -1,0 +1,91 @@
+"""Training throughput of the ``local`` engine: samples/s with p = 1, 2, 4, 8 learner processes
+(one torch thread each) on a small CNN (LeNet, MNIST, batch 32), next to a plain single-process
+PyTorch loop using both cores, in one run. Engine samples/s count the learners' time from the
+start signal to the last applied push (process start-up excluded; evaluation off).
+
+    python -m benchmarks.local_throughput
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+import torch
+
+from asyncsgd.config import RunConfig
+from asyncsgd.data import load_dataset
+from asyncsgd.engines import ENGINES
+from asyncsgd.job import Job
+from asyncsgd.metrics import Recorder
+from benchmarks.common import write_result
+
+LEARNERS = (1, 2, 4, 8)
+UPDATES = int(os.environ.get("TP_UPDATES", 600))
+REPEATS = int(os.environ.get("TP_REPEATS", 3))
+BATCH = 32
+
+
+def job_for(p: int, data) -> Job:
+    cfg = RunConfig.from_dict(
+        {"engine": "local", "model": "lenet", "dataset": "mnist5k", "learners": p, "batch_size": BATCH,
+         "updates": UPDATES, "lr": 0.05}
+    )  # fmt: skip
+    return Job.from_config(cfg, dataset=data)
+
+
+def plain_loop(job: Job) -> float:
+    """torch.optim.SGD over shuffled batches, torch using every core; samples/s."""
+    torch.set_num_threads(os.cpu_count() or 1)
+    model = job.model_factory()
+    opt = torch.optim.SGD(model.parameters(), lr=job.config.lr)
+    ds = job.dataset
+    gen = torch.Generator().manual_seed(0)
+    order, pos = torch.randperm(ds.n_train, generator=gen), 0
+    start = time.perf_counter()
+    for _ in range(UPDATES):
+        if pos + BATCH > ds.n_train:
+            order, pos = torch.randperm(ds.n_train, generator=gen), 0
+        idx = order[pos : pos + BATCH]
+        pos += BATCH
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(ds.x_train[idx]), ds.y_train[idx]).backward()
+        opt.step()
+    return UPDATES * BATCH / (time.perf_counter() - start)
+
+
+def local(job: Job) -> float:
+    recorder = Recorder(None, job.dataset.n_train, 10**9, lambda p: {}, job.config.learners)
+    result = ENGINES.get("local")().run(job, recorder)
+    recorder.close()
+    return recorder.samples / result.time
+
+
+def main() -> dict:
+    data = load_dataset("mnist5k")
+    jobs = {p: job_for(p, data) for p in LEARNERS}
+    plain: list[float] = []
+    ours: dict[int, list[float]] = {p: [] for p in LEARNERS}
+    for _ in range(REPEATS):  # interleaved
+        plain.append(plain_loop(jobs[1]))
+        for p in LEARNERS:
+            ours[p].append(local(jobs[p]))
+    base = statistics.median(plain)
+    rows = []
+    for p in LEARNERS:
+        rate = statistics.median(ours[p])
+        rows.append({"learners": p, "samples_per_s": rate, "vs_plain": rate / base})
+        print(f"p={p}: {rate:8.0f} samples/s  ×{rate / base:.2f} of the plain loop ({base:.0f} samples/s)")
+    result = {
+        "target": "local with p = 2 at least as fast as the plain loop on both cores",
+        "met": rows[1]["vs_plain"] >= 1.0,
+        "model": "lenet", "dataset": "mnist5k", "batch_size": BATCH, "updates": UPDATES,
+        "plain_samples_per_s": base, "plain_threads": os.cpu_count(), "rows": rows,
+    }  # fmt: skip
+    write_result("local_throughput", result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,404 @@
+"""``local``: p learner processes on this machine and a sharded parameter server in shared memory.
+
+The supervisor (the calling process) lays out the arena, starts the learners, and then only
+*reads*: it drains the learners' record rings in apply order and reports every push to the
+monitor, evaluates the snapshots learners took at the versions due, watches the learner
+processes (a death is recorded, its lock recovered, the learner optionally respawned), pauses
+everyone at cycle boundaries for a checkpoint, and turns a stop request into a stop flag that
+every learner checks before each phase. The math runs in the learners, through the same core
+objects the simulator uses (see :mod:`.server`).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from collections import Counter
+from contextlib import ExitStack
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from asyncsgd.core.flat import FlatLayout
+from asyncsgd.core.server import ParameterServer
+from asyncsgd.core.shards import ShardPlan
+from asyncsgd.engines.base import ENGINES, Engine, EngineResult, Monitor
+from asyncsgd.engines.local.arena import Arena
+from asyncsgd.engines.local.records import RingReader, Row, row_width
+from asyncsgd.engines.local.shared import (
+    GO,
+    ORIGIN_NS,
+    PAUSE,
+    RESUME,
+    STOP,
+    UPDATES,
+    Shared,
+    Spec,
+    tensor_leaves,
+)
+from asyncsgd.engines.local.supervisor import Death, Handle, Supervisor
+from asyncsgd.engines.local.worker import LearnerFactory, WorkerArgs
+from asyncsgd.errors import ConfigError
+from asyncsgd.job import Job
+from asyncsgd.rules.base import Remedy
+
+RING_ROWS = 8192
+POLL = 0.002
+START_TIMEOUT = 120.0
+
+
+def template_servers(
+    job: Job, layout: FlatLayout, params: torch.Tensor, plan: ShardPlan
+) -> list[ParameterServer]:
+    """Private copies of the shard servers: their rule state fixes what the arena must hold."""
+    if plan.shards == 1:
+        return [job.server(params, layout)]
+    return [job.server(params[a:b], FlatLayout.single(b - a)) for a, b in plan]
+
+
+def check_local(job: Job) -> None:
+    """Settings the local engine cannot run, as a ConfigError naming the setting."""
+    cfg = job.config
+    if not hasattr(os, "memfd_create"):
+        raise ConfigError("engine", "engine 'local' needs Linux (memfd and robust process-shared mutexes)")
+    if cfg.protocol == "sync":
+        raise ConfigError("protocol", "engine 'local' runs the asynchronous protocol only (use engine='sim')")
+    if not cfg.delay.isidentifier() or cfg.delay == "fixed":
+        raise ConfigError(
+            "delay", f"delay={cfg.delay!r} is a simulator setting; engine 'local' runs in real time"
+        )
+    size = job.layout().size
+    if cfg.shards > size:
+        raise ConfigError("shards", f"{cfg.shards} shards for {size} parameters")
+    if not cfg.hogwild:
+        return
+    if cfg.shards != 1:
+        raise ConfigError("shards", "hogwild applies without a server, so it has no shards: set shards=1")
+    rule = job.rule()
+    state = rule.init(torch.zeros(4), cfg.learners)
+    if tensor_leaves(state["optimizer"]):
+        raise ConfigError(
+            "rule",
+            f"hogwild applies updates without locks, but rule {cfg.rule!r} keeps server state that "
+            "needs a consistent read-modify-write (use rule='sgd')",
+        )
+    for remedy, rs in zip(rule.remedies, state["remedies"], strict=True):
+        if tensor_leaves(rs) or type(remedy).on_pull is not Remedy.on_pull:
+            raise ConfigError(
+                "remedy",
+                f"hogwild has no consistent server reads; remedy {remedy.name!r} keeps server state "
+                "or watches pulls",
+            )
+
+
+@ENGINES.register("local", "p learner processes on this machine, parameters in shared memory (wall time)")
+class LocalEngine(Engine):
+    name: ClassVar[str] = "local"
+
+    def __init__(
+        self, learner_factory: LearnerFactory | None = None, start_method: str = "forkserver"
+    ) -> None:
+        self.learner_factory = learner_factory
+        self.start_method = start_method
+
+    @classmethod
+    def check(cls, job: Job) -> None:
+        check_local(job)
+
+    def run(self, job: Job, monitor: Monitor) -> EngineResult:
+        return _Run(job, monitor, self.learner_factory, self.start_method).execute()
+
+
+class _Run:
+    def __init__(self, job: Job, monitor: Monitor, factory: LearnerFactory | None, start_method: str) -> None:
+        self.job, self.monitor, self.factory, self.start_method = job, monitor, factory, start_method
+        cfg = job.config
+        self.cfg = cfg
+        self.p = cfg.learners
+        flat = job.flat_model()
+        self.initial = flat.params
+        self.layout = flat.layout
+        self.plan = ShardPlan(flat.size, cfg.shards)
+        self.templates = template_servers(job, flat.layout, flat.params, self.plan)
+        leaves = tuple(
+            tuple(
+                (path, str(t.dtype).removeprefix("torch."), tuple(t.shape))
+                for path, t in tensor_leaves(s.rule_state)
+            )
+            for s in self.templates
+        )
+        self.spec = Spec(flat.size, cfg.shards, self.p, RING_ROWS, row_width(cfg.shards), leaves)
+        self.ordered = not cfg.hogwild
+        self.restored: dict[str, Any] | None = monitor.restored_engine_state()
+        # bookkeeping of what has reached the monitor
+        self.samples = 0
+        self.updates = 0
+        self.last_row_at = time.perf_counter()
+        self.rejected: dict[int, Counter[str]] = {}
+        self.shard_tau: list[Counter[int]] = [Counter() for _ in range(cfg.shards)]
+        self.deaths: list[Death] = []
+        self.inherited_locks = 0
+        self.checkpoints = 0
+        self.stop_reason = ""
+        self.time_offset = 0.0
+        self.incarnations = [1] * self.p
+        self.origin: float | None = None
+        self.last_end = 0.0
+
+    # -- setup --------------------------------------------------------------------------------------
+    def _initialise(self, shared: Shared) -> dict[int, bytes]:
+        """Fill the arena from the initial model or a checkpoint; the learners' saved states."""
+        for mutex in [shared.data_mutex, *shared.mutexes]:
+            mutex.init()
+        for s, server in enumerate(self.templates):
+            for path, tensor in tensor_leaves(server.rule_state):
+                shared.rule_tensor(s, path).copy_(tensor)
+        state = self.restored
+        if state is None:
+            shared.params.copy_(self.initial)
+            return {}
+        shared.params.copy_(state["params"])
+        shared.versions[:] = state["versions"]
+        shared.totals[:] = state["totals"]
+        shared.hog[:] = state["hog"]
+        shared.hog_samples[:] = state["hog_samples"]
+        for s, tensors in enumerate(state["rule"]):
+            for path, tensor in tensors.items():
+                shared.rule_tensor(s, path).copy_(tensor)
+        self.samples = int(state["samples"])
+        self.updates = int(state["updates"])
+        self.rejected = {int(k): Counter(v) for k, v in state["rejected"].items()}
+        self.shard_tau = [Counter({int(k): v for k, v in c.items()}) for c in state["shard_tau"]]
+        self.deaths = [Death(**d) for d in state["deaths"]]
+        self.time_offset = float(state["time"])
+        self.checkpoints = int(state["checkpoints"])
+        self.incarnations = list(state["incarnations"])
+        return dict(state["learners"])
+
+    def _args(self, shared: Shared, i: int, state: bytes | None) -> WorkerArgs:
+        cfg = self.cfg
+        return WorkerArgs(
+            learner=i, job=self._job_bytes, spec=self.spec, address=shared.arena.address,
+            hogwild=cfg.hogwild, threads=cfg.learner_threads, timeout=cfg.timeout,
+            eval_every=self.job.eval_every, time_offset=self.time_offset,
+            incarnation=self.incarnations[i], state=state, learner_factory=self.factory,
+        )  # fmt: skip
+
+    # -- the run ------------------------------------------------------------------------------------
+    def execute(self) -> EngineResult:
+        self._job_bytes = pickle.dumps(self.job, protocol=5)
+        with ExitStack() as stack:
+            arena = Arena.create(self.spec.layout(), name=f"asyncsgd-{self.job.name}")
+            stack.callback(arena.close)
+            shared = Shared(self.spec, arena)
+            self.shared = shared
+            states = self._initialise(shared)
+            sup = Supervisor(self.start_method)
+            self.sup = sup
+            stack.callback(sup.close, min(self.cfg.timeout, 10.0))
+            stack.callback(self._stop_all)
+            self.reader = RingReader(shared, self.p)
+            for i in range(self.p):
+                sup.start(self._args(shared, i, states.get(i)))
+            self._wait_ready()
+            shared.control[ORIGIN_NS] = time.perf_counter_ns()
+            self.origin = time.perf_counter() - self.time_offset
+            shared.control[GO] = 1
+            self._loop()
+            self._stop_all()
+            sup.close(min(self.cfg.timeout, 10.0))
+            for row in self.reader.flush(self.ordered):
+                self._deliver(row)
+            self._reap()
+            return self._result()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait_ready(self) -> None:
+        deadline = time.perf_counter() + max(START_TIMEOUT, self.cfg.timeout)
+        while True:
+            handles = list(self.sup.handles.values())
+            ready = [self.shared.ready[h.learner] == h.incarnation for h in handles]
+            if all(ready):
+                return
+            self._reap()
+            if all(ready[k] or handles[k].done for k in range(len(handles))) and any(h.done for h in handles):
+                if not self.sup.alive():
+                    raise RuntimeError("every learner process died before starting (see the errors above)")
+                return
+            if time.perf_counter() > deadline:
+                raise TimeoutError(
+                    f"learner processes not ready within {max(START_TIMEOUT, self.cfg.timeout):g} s"
+                )
+            time.sleep(0.005)
+
+    def _now(self) -> float:
+        return 0.0 if self.origin is None else time.perf_counter() - self.origin
+
+    def _loop(self) -> None:
+        cfg, monitor = self.cfg, self.monitor
+        while True:
+            rows = self.reader.drain(self.ordered)
+            for row in rows:
+                self._deliver(row)
+            self._reap()
+            if not self.sup.alive():
+                if not self.stop_reason and not self._budget_reached() and self.deaths:
+                    self.stop_reason = "learners_lost"
+                return
+            if self._budget_reached():
+                return
+            if monitor.stop_requested():
+                return
+            if monitor.checkpoint_due(self.updates):
+                self._checkpoint()
+            if rows:
+                self.last_row_at = time.perf_counter()
+            elif time.perf_counter() - self.last_row_at > cfg.timeout:
+                self.stop_reason = "stalled"
+                return
+            if not rows:
+                for handle in self.sup.wait(POLL):
+                    self._ended(handle)
+
+    def _budget_reached(self) -> bool:
+        return self.job.budget_reached(self.updates, self.samples)
+
+    def _stop_all(self) -> None:
+        if hasattr(self, "shared"):
+            self.shared.control[STOP] = 1
+
+    # -- records ------------------------------------------------------------------------------------
+    def _deliver(self, row: Row) -> None:
+        record, shared = row.record, self.shared
+        self.samples += row.samples
+        self.last_end = max(self.last_end, row.timing.end)
+        if not record.accepted:
+            self.rejected.setdefault(record.learner, Counter())[row.code or "other"] += 1
+        elif record.applied and self.spec.shards > 1:
+            for s, tau in enumerate(row.shard_taus):
+                self.shard_tau[s][tau] += 1
+        self.monitor.on_push(record, row.timing, row.loss, row.samples)
+        if not record.applied:
+            return
+        self.updates = max(self.updates, record.version)
+        slots = np.flatnonzero(shared.eval_version == record.version) if record.version else []
+        if self.monitor.eval_due(record.version):
+            if len(slots):
+                params = shared.eval_params[int(slots[0])]
+            else:  # no snapshot at that version (another evaluation schedule): the current cut
+                params = torch.empty_like(shared.params)
+                params.copy_(shared.params)
+            self.monitor.evaluate(params, record.version, self.samples, row.timing.end)
+        if len(slots):
+            shared.eval_version[int(slots[0])] = 0
+
+    # -- faults -------------------------------------------------------------------------------------
+    def _reap(self) -> None:
+        for handle in self.sup.wait(0):
+            self._ended(handle)
+
+    def _ended(self, handle: Handle) -> None:
+        shared, i = self.shared, handle.learner
+        if shared.done[i] == handle.incarnation:
+            return
+        held = [s for s in range(self.spec.shards) if shared.holder[s] == i + 1]
+        death = Death(i, handle.incarnation, self._now(), handle.process.exitcode, held, self.updates)
+        self.deaths.append(death)
+        if self.cfg.respawn and not shared.stopping and self.origin is not None:
+            self.incarnations[i] += 1
+            self.sup.start(self._args(shared, i, None))
+            death.respawned = True
+
+    # -- checkpoints --------------------------------------------------------------------------------
+    def _checkpoint(self) -> None:
+        shared, sup = self.shared, self.sup
+        epoch = int(shared.control[PAUSE]) + 1
+        shared.control[PAUSE] = epoch
+        deadline = time.perf_counter() + self.cfg.timeout
+        states: dict[int, bytes] = {}
+        while True:  # keep draining: a learner may be waiting on a full ring or an eval slot
+            for row in self.reader.drain(self.ordered):
+                self._deliver(row)
+            self._reap()
+            for h in sup.alive():
+                if h.learner not in states and h.conn.poll():
+                    try:
+                        got, blob = pickle.loads(h.conn.recv_bytes())
+                    except (EOFError, OSError):
+                        continue
+                    if got == epoch:
+                        states[h.learner] = pickle.dumps(blob, protocol=5)
+            alive = sup.alive()
+            if all(h.learner in states and shared.acked[h.learner] == epoch for h in alive):
+                break
+            if time.perf_counter() > deadline:
+                shared.control[RESUME] = epoch
+                raise TimeoutError(f"learners did not pause for a checkpoint within {self.cfg.timeout:g} s")
+            time.sleep(0.001)
+        for row in self.reader.flush(self.ordered):
+            self._deliver(row)
+        self.checkpoints += 1
+        self.monitor.save_checkpoint(self._engine_state(states))
+        shared.control[RESUME] = epoch
+
+    def _engine_state(self, learners: dict[int, bytes]) -> dict[str, Any]:
+        shared = self.shared
+        rule = [
+            {path: shared.rule_tensor(s, path).clone() for path, _ in tensor_leaves(server.rule_state)}
+            for s, server in enumerate(self.templates)
+        ]
+        return {
+            "params": shared.params.clone(),
+            "versions": shared.versions.copy(),
+            "totals": shared.totals.copy(),
+            "hog": shared.hog.copy(),
+            "hog_samples": shared.hog_samples.copy(),
+            "rule": rule,
+            "samples": self.samples,
+            "updates": self.updates,
+            "rejected": {k: dict(v) for k, v in self.rejected.items()},
+            "shard_tau": [dict(c) for c in self.shard_tau],
+            "deaths": [vars(d).copy() for d in self.deaths],
+            "time": self.last_end,
+            "checkpoints": self.checkpoints,
+            "incarnations": list(self.incarnations),
+            "learners": learners,
+        }
+
+    # -- result -------------------------------------------------------------------------------------
+    def _result(self) -> EngineResult:
+        shared, cfg = self.shared, self.cfg
+        versions = [int(v) for v in shared.versions]
+        version = int(shared.hog.sum()) if cfg.hogwild else int(shared.totals[UPDATES])
+        extra: dict[str, Any] = {
+            "mode": "hogwild" if cfg.hogwild else "server",
+            "shards": cfg.shards,
+            "shard_versions": versions,
+            "learner_threads": cfg.learner_threads,
+            "start_method": self.start_method,
+            "deaths": [d.to_dict() for d in self.deaths],
+            "checkpoints": self.checkpoints,
+        }
+        if cfg.shards > 1:
+            extra["staleness_per_shard"] = [shard_histogram(c) for c in self.shard_tau]
+        if self.stop_reason:
+            extra["stop_reason"] = self.stop_reason
+        memory = sum(s.memory_bytes() for s in self.templates)
+        return EngineResult(
+            params=shared.params.clone(),
+            version=version,
+            time=max(self.last_end, self.time_offset),
+            rejected={k: dict(v) for k, v in sorted(self.rejected.items())},
+            server_memory_bytes=memory,
+            extra=extra,
+        )
+
+
+def shard_histogram(counts: Counter[int]) -> dict[str, Any]:
+    """τ of one shard: mean, max and the histogram h[τ] (applied pushes with that staleness)."""
+    total = sum(counts.values())
+    hist = [counts.get(t, 0) for t in range(max(counts) + 1)] if counts else []
+    mean = sum(t * n for t, n in counts.items()) / total if total else None
+    return {"count": total, "mean": mean, "max": max(counts) if counts else None, "histogram": hist}

@@ -1,0 +1,241 @@
+"""The parameter server as each learner process runs it: the pure core over shared memory.
+
+**Server mode.** Shard s is an ordinary :class:`~asyncsgd.core.server.ParameterServer` (built by
+``Job.server``, so the rule, codec and validation are the simulator's) whose parameter slice and
+rule-state tensors are views of the arena; only its version counter is copied in and out of the
+arena, under the shard's robust mutex. A learner pulls shard by shard (lock, ``pull``, copy,
+unlock) and pushes shard by shard (lock, ``apply``, unlock), so two learners can work on different
+shards at once, and τ_s = v_s − v_s^pulled is exact for every shard. Applying in the learner's own
+process means a push is never copied or serialised: the payload the codec produced is what the
+server decodes.
+
+**Hogwild mode** (Recht et al. 2011): no locks at all. Learners copy the parameters while others
+write them and add their updates in place concurrently. Each learner counts its own applied
+updates in a cell no one else writes, so the total is a lock-free sum, and the staleness of a push
+is the number of updates that landed between the start of its pull and the start of its apply.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from asyncsgd.core.flat import FlatLayout
+from asyncsgd.core.messages import ApplyRecord, Push, Rejection
+from asyncsgd.core.server import ParameterServer
+from asyncsgd.core.shards import SliceCodec
+from asyncsgd.engines.local.shared import PUBLISHED, SAMPLES, UPDATES, Shared, replace_leaves
+from asyncsgd.job import Job
+
+Finish = Callable[[list[ApplyRecord], list[str], float, float], None]
+"""Called once per admitted push, with the shard records, their rejection codes, and the seconds
+spent waiting for locks and applying; in server mode it runs under the last shard's lock."""
+
+now = time.perf_counter
+
+
+@dataclass
+class Budget:
+    max_updates: int | None
+    max_samples: int | None
+
+    def reached(self, updates: int, samples: int) -> bool:
+        if self.max_updates is not None and updates >= self.max_updates:
+            return True
+        return self.max_samples is not None and samples >= self.max_samples
+
+
+def rejection_code(server: ParameterServer, learner: int, seen: dict[int, Counter[str]]) -> str:
+    """The reason code of the rejection ``server`` just counted for ``learner``."""
+    counts = server.rejected.get(learner, Counter())
+    before = seen.setdefault(learner, Counter())
+    for code, n in counts.items():
+        if n > before[code]:
+            before[code] = n
+            return code
+    return "other"
+
+
+def build_shards(shared: Shared, job: Job, layout: FlatLayout) -> list[ParameterServer]:
+    """One core server per shard, over the shared slices and the shared rule state."""
+    plan = shared.plan
+    if plan.shards == 1:
+        server = job.server(shared.params, layout, copy=False)
+        servers = [server]
+    else:
+        full = job.codec(layout)
+        servers = []
+        for s, (start, stop) in enumerate(plan):
+            server = job.server(shared.shard_params(s), FlatLayout.single(stop - start), copy=False)
+            server.codec = SliceCodec(full, start, stop)
+            servers.append(server)
+    for s, server in enumerate(servers):
+        server.rule_state = replace_leaves(
+            server.rule_state, lambda path, _t, s=s: shared.rule_tensor(s, path)
+        )
+    return servers
+
+
+class SharedServer:
+    """Server mode: S core servers over shared slices, each behind its robust mutex."""
+
+    def __init__(self, shared: Shared, job: Job, layout: FlatLayout, learner: int, timeout: float) -> None:
+        self.shared = shared
+        self.learner = learner
+        self.timeout = timeout
+        self.servers = build_shards(shared, job, layout)
+        self.bounds = list(shared.plan)
+        self.budget = Budget(job.max_updates, job.max_samples)
+        self._seen: dict[int, Counter[str]] = {}
+        self.inherited: list[int] = []
+        """Shards whose lock this learner took over from a learner that died holding it."""
+        self.ticket = 0
+        """With several shards: the update number reserved by the push being applied."""
+
+    def _lock(self, s: int) -> None:
+        if self.shared.mutexes[s].acquire(self.timeout):
+            self.inherited.append(s)
+        self.shared.holder[s] = self.learner + 1
+
+    def _unlock(self, s: int) -> None:
+        self.shared.holder[s] = 0
+        self.shared.mutexes[s].release()
+
+    def pull_into(self, out: torch.Tensor) -> tuple[list[int], float, float]:
+        """Copy every shard into ``out``: (versions pulled, seconds waiting for locks, copying)."""
+        versions, wait, copy = [], 0.0, 0.0
+        for s, server in enumerate(self.servers):
+            t0 = now()
+            self._lock(s)
+            t1 = now()
+            try:
+                server.version = int(self.shared.versions[s])
+                params, version = server.pull(self.learner)
+                start, stop = self.bounds[s]
+                out[start:stop].copy_(params)
+            finally:
+                self._unlock(s)
+            wait += t1 - t0
+            copy += now() - t1
+            versions.append(version)
+        return versions, wait, copy
+
+    def push(self, push: Push, pulled: list[int], samples: int, finish: Finish) -> bool:
+        """Apply ``push`` shard by shard; False (nothing applied) once the run is over."""
+        shared, shards = self.shared, len(self.servers)
+        reason: Rejection | None = None
+        if shards > 1:  # all or nothing: a push is rejected by every shard or by none
+            reason = self.servers[0].validate(push) or ParameterServer.non_finite(push)
+        records: list[ApplyRecord] = []
+        codes: list[str] = []
+        wait = apply = 0.0
+        for s, server in enumerate(self.servers):
+            t0 = now()
+            self._lock(s)
+            t1 = now()
+            wait += t1 - t0
+            try:
+                if s == 0:
+                    totals = shared.totals
+                    if shared.stopping or self.budget.reached(int(totals[UPDATES]), int(totals[SAMPLES])):
+                        return False
+                    totals[SAMPLES] += samples
+                    if shards > 1 and reason is None:
+                        totals[UPDATES] += 1  # reserved now: the budget is exact across shards
+                        self.ticket = int(totals[UPDATES])
+                server.version = int(shared.versions[s])
+                if reason is not None:
+                    records.append(self._rejected(push, pulled[s], server.version, reason))
+                    codes.append(reason.code)
+                else:
+                    sub = push if shards == 1 else Push(push.learner, pulled[s], push.payload, push.loss)
+                    record = server.apply(sub)
+                    shared.versions[s] = server.version
+                    records.append(record)
+                    codes.append("" if record.accepted else rejection_code(server, push.learner, self._seen))
+                    if shards == 1 and record.applied:
+                        shared.totals[UPDATES] += 1
+                apply += now() - t1
+                if s == shards - 1:
+                    finish(records, codes, wait, apply)
+            finally:
+                self._unlock(s)
+        return True
+
+    @staticmethod
+    def _rejected(push: Push, pulled: int, version: int, reason: Rejection) -> ApplyRecord:
+        return ApplyRecord(
+            learner=push.learner, pulled_version=pulled, version=version,
+            tau=max(version - pulled, 0), nbytes=push.payload.nbytes, accepted=False,
+            applied=False, reason=reason.message,
+        )  # fmt: skip
+
+    def next_sequence(self) -> int:
+        """Sequence number of the row being published (call under the last shard's lock)."""
+        return int(self.shared.totals[PUBLISHED]) + 1
+
+    def published(self, seq: int) -> None:
+        self.shared.totals[PUBLISHED] = seq
+
+    def snapshot(self, out: torch.Tensor) -> int:
+        """Copy a consistent cut of all shards into ``out`` (every lock, in order); the update count."""
+        for s in range(len(self.servers)):
+            self._lock(s)
+        try:
+            out.copy_(self.shared.params)
+            return int(self.shared.totals[UPDATES])
+        finally:
+            for s in reversed(range(len(self.servers))):
+                self._unlock(s)
+
+
+class HogwildServer:
+    """Hogwild mode: one core server over the shared vector, no locks anywhere."""
+
+    def __init__(self, shared: Shared, job: Job, layout: FlatLayout, learner: int, timeout: float) -> None:
+        self.shared = shared
+        self.learner = learner
+        (self.server,) = build_shards(shared, job, layout)
+        self.budget = Budget(job.max_updates, job.max_samples)
+        self._seen: dict[int, Counter[str]] = {}
+        self.inherited: list[int] = []
+        self._seq = 0
+
+    def _landed(self) -> int:
+        return int(self.shared.hog.sum())
+
+    def pull_into(self, out: torch.Tensor) -> tuple[list[int], float, float]:
+        t0 = now()
+        version = self._landed()
+        out.copy_(self.shared.params)
+        return [version], 0.0, now() - t0
+
+    def push(self, push: Push, pulled: list[int], samples: int, finish: Finish) -> bool:
+        shared = self.shared
+        t0 = now()
+        landed = self._landed()
+        if shared.stopping or self.budget.reached(landed, int(shared.hog_samples.sum())):
+            return False
+        shared.hog_samples[self.learner] += samples
+        self.server.version = landed
+        record = self.server.apply(Push(push.learner, pulled[0], push.payload, push.loss))
+        if record.applied:
+            shared.hog[self.learner] += 1
+        code = "" if record.accepted else rejection_code(self.server, push.learner, self._seen)
+        finish([record], [code], 0.0, now() - t0)
+        return True
+
+    def next_sequence(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def published(self, seq: int) -> None:
+        pass
+
+    def snapshot(self, out: torch.Tensor) -> int:
+        out.copy_(self.shared.params)
+        return self._landed()

@@ -1,0 +1,127 @@
+"""What the processes of a ``local`` run share, and where it lives in the arena.
+
+* ``params``: the flat parameter vector (float32), split into S shards by a
+  :class:`~asyncsgd.core.shards.ShardPlan`; ``versions[s]``, ``mutex.s`` and ``holder[s]`` per shard.
+* ``rule.s.k``: every tensor of shard s's server-rule state (momentum buffers, remedy state), so
+  whichever learner holds the shard's lock updates the one and only copy.
+* ``totals``: updates, samples and the published record sequence number (under the locks);
+  ``control``: stop / go / pause / resume flags written by the supervisor; per-learner ``ready``,
+  ``done``, ``acked`` and (Hogwild) ``hog`` counters.
+* ``ring.i`` / ``reason.i``: learner i's record ring (see :mod:`.records`); ``eval``: snapshots of
+  the parameters at the versions due for evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from asyncsgd.core.shards import ShardPlan
+from asyncsgd.engines.local.arena import Arena, Layout
+from asyncsgd.engines.local.mutex import MUTEX_BYTES, RobustMutex
+
+# totals[...]
+UPDATES, SAMPLES, PUBLISHED, BATCHES = 0, 1, 2, 3
+# control[...]
+STOP, GO, PAUSE, RESUME, ORIGIN_NS = 0, 1, 2, 3, 4
+PAD = 8  # int64 per learner row: one cache line, so learners never write the same line
+EVAL_BYTES = 64 * 2**20  # memory for evaluation snapshots: 8 of them, fewer for big models
+
+
+def eval_slots(size: int) -> int:
+    return int(min(8, max(2, EVAL_BYTES // (4 * max(size, 1)))))
+
+
+def tensor_leaves(tree: Any, path: str = "") -> list[tuple[str, torch.Tensor]]:
+    """Every tensor in a nest of dicts, lists and tuples, with a dotted path."""
+    if isinstance(tree, torch.Tensor):
+        return [(path, tree)]
+    if isinstance(tree, dict):
+        return [leaf for k in sorted(tree, key=str) for leaf in tensor_leaves(tree[k], f"{path}.{k}")]
+    if isinstance(tree, list | tuple):
+        return [leaf for i, v in enumerate(tree) for leaf in tensor_leaves(v, f"{path}.{i}")]
+    return []
+
+
+def replace_leaves(tree: Any, new: Callable[[str, torch.Tensor], torch.Tensor], path: str = "") -> Any:
+    """The same nest with each tensor replaced by ``new(path, tensor)``."""
+    if isinstance(tree, torch.Tensor):
+        return new(path, tree)
+    if isinstance(tree, dict):
+        return {k: replace_leaves(v, new, f"{path}.{k}") for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [replace_leaves(v, new, f"{path}.{i}") for i, v in enumerate(tree)]
+    if isinstance(tree, tuple):
+        return tuple(replace_leaves(v, new, f"{path}.{i}") for i, v in enumerate(tree))
+    return tree
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Sizes that fix the layout; identical in every process of a run."""
+
+    size: int
+    shards: int
+    learners: int
+    ring_rows: int
+    row_width: int
+    rule_leaves: tuple[tuple[tuple[str, str, tuple[int, ...]], ...], ...]
+    """Per shard: (path, dtype, shape) of each tensor of the rule state."""
+
+    def layout(self) -> Layout:
+        lay = Layout()
+        lay.add("params", "float32", self.size)
+        lay.add("versions", "int64", (self.shards, PAD))
+        lay.add("holder", "int64", (self.shards, PAD))
+        lay.add("mutex.data", "uint8", MUTEX_BYTES)
+        for s in range(self.shards):
+            lay.add(f"mutex.{s}", "uint8", MUTEX_BYTES)
+            for path, dtype, shape in self.rule_leaves[s]:
+                lay.add(f"rule.{s}{path}", dtype, shape)
+        lay.add("totals", "int64", 2 * PAD)
+        lay.add("control", "int64", 2 * PAD)
+        for name in ("ready", "done", "acked", "hog", "hog_samples", "ring_head", "ring_tail"):
+            lay.add(name, "int64", (self.learners, PAD))
+        for i in range(self.learners):
+            lay.add(f"ring.{i}", "float64", (self.ring_rows, self.row_width))
+            lay.add(f"reason.{i}", "uint8", (self.ring_rows, 192))
+        lay.add("eval_params", "float32", (eval_slots(self.size), self.size))
+        lay.add("eval_version", "int64", (eval_slots(self.size), PAD))
+        return lay
+
+
+class Shared:
+    """Typed views of a run's arena (the same class in the supervisor and in every learner)."""
+
+    def __init__(self, spec: Spec, arena: Arena) -> None:
+        self.spec = spec
+        self.arena = arena
+        self.plan = ShardPlan(spec.size, spec.shards)
+        self.params = arena.tensor("params")
+        self.versions = arena.numpy("versions")[:, 0]
+        self.holder = arena.numpy("holder")[:, 0]
+        self.mutexes = [RobustMutex(arena.address_of(f"mutex.{s}")) for s in range(spec.shards)]
+        self.data_mutex = RobustMutex(arena.address_of("mutex.data"))
+        self.totals = arena.numpy("totals")
+        self.control = arena.numpy("control")
+        self.ready = arena.numpy("ready")[:, 0]
+        self.done = arena.numpy("done")[:, 0]
+        self.acked = arena.numpy("acked")[:, 0]
+        self.hog = arena.numpy("hog")[:, 0]
+        self.hog_samples = arena.numpy("hog_samples")[:, 0]
+        self.eval_params = arena.tensor("eval_params")
+        self.eval_version = arena.numpy("eval_version")[:, 0]
+
+    def rule_tensor(self, shard: int, path: str) -> torch.Tensor:
+        return self.arena.tensor(f"rule.{shard}{path}")
+
+    def shard_params(self, shard: int) -> torch.Tensor:
+        start, stop = self.plan.bounds(shard)
+        return self.params[start:stop]
+
+    @property
+    def stopping(self) -> bool:
+        return bool(self.control[STOP])

@@ -1,0 +1,127 @@
+"""Starting, watching and stopping learner processes.
+
+Learners start from a ``forkserver`` (torch is imported once, in a process that has started no
+compute threads, and each learner is forked from it in milliseconds) or, with
+``start_method="spawn"``, as fresh interpreters. A learner's death is seen through its process
+sentinel; :meth:`Supervisor.close` always ends every process it started (a polite stop through the
+arena, then SIGTERM, then SIGKILL, each with a timeout), so no learner outlives a run, failed or not.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from asyncsgd.engines.local import worker
+from asyncsgd.engines.local.worker import WorkerArgs
+
+PRELOAD = ["asyncsgd.engines.local.worker", "asyncsgd.engines", "asyncsgd.experiment"]
+
+
+@dataclass
+class Handle:
+    learner: int
+    process: Any
+    conn: Connection
+    incarnation: int
+    started: float
+    done: bool = False
+
+
+@dataclass
+class Death:
+    learner: int
+    incarnation: int
+    time: float
+    exitcode: int | None
+    held_shards: list[int] = field(default_factory=list)
+    updates: int = 0
+    respawned: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        code = self.exitcode
+        sig = signal.Signals(-code).name if code is not None and code < 0 else None
+        return {
+            "learner": self.learner,
+            "incarnation": self.incarnation,
+            "time": self.time,
+            "exitcode": code,
+            "signal": sig,
+            "held_lock_of_shards": self.held_shards,
+            "updates_when_detected": self.updates,
+            "respawned": self.respawned,
+        }
+
+
+def context(start_method: str) -> Any:
+    ctx = mp.get_context(start_method)
+    if start_method == "forkserver":
+        ctx.set_forkserver_preload(PRELOAD)
+    return ctx
+
+
+class Supervisor:
+    def __init__(self, start_method: str = "forkserver") -> None:
+        self.ctx = context(start_method)
+        self.handles: dict[int, Handle] = {}
+        self.retired: list[Handle] = []
+        self.all_pids: list[int] = []
+        self.closed = False
+
+    def start(self, args: WorkerArgs) -> Handle:
+        parent, child = self.ctx.Pipe(duplex=False)
+        proc = self.ctx.Process(
+            target=worker.main, args=(args, child), name=f"asyncsgd-learner-{args.learner}", daemon=True
+        )
+        proc.start()
+        child.close()
+        handle = Handle(args.learner, proc, parent, args.incarnation, time.perf_counter())
+        if args.learner in self.handles:
+            self.retired.append(self.handles[args.learner])
+        self.handles[args.learner] = handle
+        self.all_pids.append(proc.pid)
+        return handle
+
+    def alive(self) -> list[Handle]:
+        return [h for h in self.handles.values() if h.process.exitcode is None]
+
+    def wait(self, timeout: float) -> list[Handle]:
+        """Handles whose process ended (waiting at most ``timeout`` seconds for one)."""
+        running = {h.process.sentinel: h for h in self.handles.values() if not h.done}
+        if not running:
+            return []
+        ended = wait(list(running), timeout)
+        out = []
+        for sentinel in ended:
+            handle = running[sentinel]  # type: ignore[index]
+            handle.process.join(0)
+            handle.done = True
+            out.append(handle)
+        return out
+
+    def close(self, grace: float) -> None:
+        """End every process: join, then SIGTERM, then SIGKILL, each for at most ``grace`` seconds."""
+        if self.closed:
+            return
+        self.closed = True
+        handles = [*self.retired, *self.handles.values()]
+        procs = [h.process for h in handles]
+        deadline = time.perf_counter() + grace
+        for p in procs:
+            p.join(max(0.0, deadline - time.perf_counter()))
+        for action in ("terminate", "kill"):
+            left = [p for p in procs if p.exitcode is None]
+            if not left:
+                break
+            for p in left:
+                getattr(p, action)()
+            deadline = time.perf_counter() + grace
+            for p in left:
+                p.join(max(0.0, deadline - time.perf_counter()))
+        for h in handles:
+            h.conn.close()
+        self.exitcodes = {h.process.pid: h.process.exitcode for h in handles}

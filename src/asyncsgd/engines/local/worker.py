@@ -1,0 +1,293 @@
+"""A learner process: the core learner cycle against the shared server, timed phase by phase.
+
+Each cycle is the generic one every engine drives::
+
+    pre_steps × local_step(batch) → pull (receive) → post_steps × local_step(batch) → push
+
+and its wall time is cut into contiguous phases, so their sum is the cycle's length exactly:
+``wait`` (a checkpoint pause, lock waits), ``compute`` (local steps, batch gathering included),
+``pull`` (bookkeeping since the previous push, the server's ``pull`` and the copy), ``compress``
+(the learner's ``push()``: encoding, error feedback), ``push`` (handing the payload to the shards:
+splitting, whole-push validation, the record), ``apply`` (the core server's ``apply``).
+
+The process ignores SIGINT (the supervisor owns Ctrl-C and tells learners to stop through the
+arena), dies with its parent (``PR_SET_PDEATHSIG``), and exits on its own when any wait exceeds
+the run's timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import pickle
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+import numpy as np
+import torch
+
+from asyncsgd.core.flat import FlatModel
+from asyncsgd.core.learner import Learner
+from asyncsgd.core.messages import ApplyRecord
+from asyncsgd.engines.local.arena import Arena
+from asyncsgd.engines.local.records import COL, FIELDS, RingWriter
+from asyncsgd.engines.local.server import HogwildServer, SharedServer
+from asyncsgd.engines.local.shared import BATCHES, GO, ORIGIN_NS, PAUSE, RESUME, UPDATES, Shared, Spec
+from asyncsgd.job import Job
+
+LearnerFactory = Callable[[Job, int, FlatModel], Learner]
+now = time.perf_counter
+_PR_SET_PDEATHSIG = 1
+POLL = 0.0005
+
+
+@dataclass
+class Cycle:
+    """One cycle's measurements, in seconds (``encoded`` and ``end`` are clock readings)."""
+
+    loss: float
+    samples: int
+    encoded: float
+    wait: float
+    compute: float
+    pull: float
+    compress: float = 0.0
+    end: float = 0.0
+
+
+@dataclass(frozen=True)
+class WorkerArgs:
+    learner: int
+    job: bytes
+    """The pickled :class:`~asyncsgd.job.Job` (dataset included)."""
+    spec: Spec
+    address: tuple[int, int]
+    hogwild: bool
+    threads: int
+    timeout: float
+    eval_every: int
+    time_offset: float = 0.0
+    """Engine seconds already run before this run started (a resumed run)."""
+    incarnation: int = 1
+    state: bytes | None = None
+    """Pickled learner state to start from (a checkpoint), or None."""
+    learner_factory: LearnerFactory | None = None
+
+
+def die_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> float:
+    start = now()
+    while not cond():
+        if now() - start > timeout:
+            raise TimeoutError(f"waited {timeout:g} s for {what}")
+        time.sleep(POLL)
+    return now() - start
+
+
+class Worker:
+    def __init__(self, args: WorkerArgs, conn: Connection) -> None:
+        self.args = args
+        self.conn = conn
+        self.i = args.learner
+        job: Job = pickle.loads(args.job)
+        self.job = job
+        self.arena = Arena.attach(args.spec.layout(), *args.address)
+        self.shared = Shared(args.spec, self.arena)
+        self.flat = job.flat_model()
+        factory = args.learner_factory
+        self.learner = factory(job, self.i, self.flat) if factory else job.learner(self.i, self.flat)
+        self.streams = job.streams()
+        self.produced = 0  # batches of the shared stream this replica has stepped through
+        if args.state is not None:
+            state = pickle.loads(args.state)
+            self.learner.load_state_dict(state["learner"])
+            self.streams.load_state(state["streams"])
+            self.produced = int(state["produced"])
+        server_cls = HogwildServer if args.hogwild else SharedServer
+        self.server = server_cls(self.shared, job, self.flat.layout, self.i, args.timeout)
+        self.ring = RingWriter(self.shared, self.i, args.timeout)
+        self.row = [0.0] * (len(FIELDS) + args.spec.shards)
+        self.batch_size = job.config.batch_size
+        self.shared_stream = job.config.partition == "shared"
+        self.epoch = int(self.shared.control[PAUSE])
+        self.down_bytes = 4 * self.flat.size
+        self.eval_every = max(1, args.eval_every)
+        self.origin = 0.0
+
+    # -- data ---------------------------------------------------------------------------------
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.shared_stream:
+            return self.job.batch(self.streams.next(self.i))
+        mutex = self.shared.data_mutex
+        mutex.acquire(self.args.timeout)
+        try:  # a ticket in the one shared stream; this replica skips the batches others took
+            ticket = int(self.shared.totals[BATCHES])
+            self.shared.totals[BATCHES] = ticket + 1
+        finally:
+            mutex.release()
+        while self.produced < ticket:
+            self.streams.next(0)
+            self.produced += 1
+        self.produced += 1
+        return self.job.batch(self.streams.next(0))
+
+    def steps(self, n: int) -> float:
+        loss = float("nan")
+        for _ in range(n):
+            loss = self.learner.local_step(self.batch())
+        return loss
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def pause_if_asked(self) -> float:
+        """At a cycle boundary: hand over this learner's state and wait for the supervisor.
+
+        Returns the seconds paused."""
+        shared = self.shared
+        epoch = int(shared.control[PAUSE])
+        if epoch <= self.epoch:
+            return 0.0
+        state = {
+            "learner": self.learner.state_dict(),
+            "streams": self.streams.state(),
+            "produced": self.produced,
+        }
+        self.conn.send_bytes(pickle.dumps((epoch, state), protocol=5))
+        shared.acked[self.i] = epoch
+        paused = wait_until(
+            lambda: int(shared.control[RESUME]) >= epoch or shared.stopping, self.args.timeout, "resume"
+        )
+        self.epoch = epoch
+        return paused
+
+    # -- the cycle ----------------------------------------------------------------------------
+    def run(self) -> None:
+        shared, learner, server = self.shared, self.learner, self.server
+        samples = self.batch_size * (learner.pre_steps + learner.post_steps)
+        mark = now()
+        while not (shared.stopping or self.terminated):
+            paused = self.pause_if_asked()
+            t_wait = now()
+            loss = self.steps(learner.pre_steps)
+            t_pre = now()
+            versions, lock_wait, _ = server.pull_into(self.flat.params)
+            t_pull = now()
+            learner.receive(self.flat.params, versions[0])
+            if learner.post_steps:
+                loss = self.steps(learner.post_steps)
+            t_post = now()
+            push = learner.push()
+            cycle = Cycle(
+                loss=loss,
+                samples=samples,
+                encoded=now(),
+                wait=paused + lock_wait,
+                compute=(t_pre - t_wait) + (t_post - t_pull),
+                pull=(t_wait - mark - paused) + (t_pull - t_pre - lock_wait),
+            )
+            cycle.compress = cycle.encoded - t_post
+            if not server.push(push, versions, samples, functools.partial(self.publish, cycle)):
+                break
+            mark = cycle.end
+            if self.deferred_snapshot:
+                self.deferred_snapshot = 0
+                self.snapshot_for_eval(self.last_version)
+
+    deferred_snapshot = 0
+    last_version = 0
+    terminated = False
+
+    def publish(
+        self, cycle: Cycle, records: list[ApplyRecord], codes: list[str], wait: float, apply: float
+    ) -> None:
+        """Write this push's row (under the last shard's lock in server mode)."""
+        shared, server = self.shared, self.server
+        shards = len(records)
+        first = records[0]
+        accepted = all(r.accepted for r in records)
+        applied = accepted and any(r.applied for r in records)
+        taus = [r.tau for r in records]
+        if shards == 1:
+            version, tau, pulled = first.version, first.tau, first.pulled_version
+            grad_norm = first.grad_norm
+        else:
+            version = self.server.ticket if accepted else int(shared.totals[UPDATES])
+            tau = max(taus)
+            pulled = version - 1 - tau if accepted else first.pulled_version
+            grad_norm = float(np.sqrt(sum(r.grad_norm**2 for r in records)))
+        if applied and version % self.eval_every == 0:
+            if shards == 1:  # exact: we hold the only lock, right after the apply
+                self.snapshot_for_eval(version, locked=True)
+            else:  # the next consistent cut, taken after this push releases its locks
+                self.deferred_snapshot = 1
+        self.last_version = version
+        end = now()
+        seq = server.next_sequence()
+        row = self.row
+        row[COL["seq"]] = seq
+        row[COL["learner"]] = self.i
+        row[COL["pulled_version"]] = pulled
+        row[COL["version"]] = version
+        row[COL["tau"]] = tau
+        row[COL["accepted"]] = float(accepted)
+        row[COL["applied"]] = float(applied)
+        row[COL["nbytes"]] = first.nbytes
+        row[COL["bytes_down"]] = self.down_bytes
+        row[COL["samples"]] = cycle.samples
+        row[COL["loss"]] = cycle.loss
+        row[COL["grad_norm"]] = grad_norm
+        row[COL["lr"]] = first.lr
+        row[COL["end"]] = end - self.origin
+        row[COL["wait"]] = cycle.wait + wait
+        row[COL["compute"]] = cycle.compute
+        row[COL["pull"]] = cycle.pull
+        row[COL["compress"]] = cycle.compress
+        row[COL["apply"]] = apply
+        row[COL["push"]] = (end - cycle.encoded) - wait - apply
+        row[len(FIELDS) :] = taus
+        code = next((c for c in codes if c), "")
+        reason = next((r.reason for r in records if not r.accepted), "")
+        self.ring.write(row, code, reason)
+        server.published(seq)
+        cycle.end = end
+
+    def snapshot_for_eval(self, version: int, locked: bool = False) -> None:
+        """Copy the parameters at ``version`` into a free evaluation slot.
+
+        Learners never wait for the evaluator: with every slot taken (it fell behind), the
+        snapshot is skipped and the supervisor evaluates the parameters it finds instead.
+        """
+        shared = self.shared
+        free = np.flatnonzero(shared.eval_version == 0)
+        if free.size == 0:
+            return
+        slot = int(free[0])
+        if locked:
+            shared.eval_params[slot].copy_(shared.params)
+        else:
+            self.server.snapshot(shared.eval_params[slot])
+        shared.eval_version[slot] = version
+
+
+def main(args: WorkerArgs, conn: Connection) -> None:
+    """Entry point of a learner process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
+    torch.set_num_threads(args.threads)
+    worker = Worker(args, conn)
+    signal.signal(signal.SIGTERM, lambda *_: setattr(worker, "terminated", True))
+    shared = worker.shared
+    shared.ready[args.learner] = args.incarnation
+    wait_until(lambda: bool(shared.control[GO]) or shared.stopping, args.timeout, "the start signal")
+    # engine time 0 in this process's clock (CLOCK_MONOTONIC is one clock for every process)
+    worker.origin = int(shared.control[ORIGIN_NS]) / 1e9 - args.time_offset
+    worker.run()
+    shared.done[args.learner] = args.incarnation
+    conn.close()

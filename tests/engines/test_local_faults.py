@@ -44,11 +44,11 @@ class KillAt(PidRecorder):
 
 @pytest.mark.parametrize("respawn", [False, True])
 def test_a_killed_learner_is_detected_and_the_run_goes_on(synthetic, tmp_path, no_leftovers, respawn):
-    job = local_job(synthetic, updates=400, respawn=respawn)
+    job = local_job(synthetic, updates=1500, respawn=respawn)  # long enough to outlast detection under load
     recorder = KillAt(tmp_path, job.dataset.n_train, 10**9, lambda p: {}, 3)
     result, rec = run_local(job, recorder=recorder)
     no_leftovers.extend([*rec.seen, rec.victim])
-    assert result.version == 400 and rec.last_update == 400
+    assert result.version == 1500 and rec.last_update == 1500
     (death,) = result.extra["deaths"]
     assert death["learner"] == 1 and death["signal"] == "SIGKILL" and death["respawned"] is respawn
     assert 0 < death["time"] <= result.time

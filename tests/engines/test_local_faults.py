@@ -42,9 +42,13 @@ class KillAt(PidRecorder):
             os.kill(proc.pid, signal.SIGKILL)
 
 
-@pytest.mark.parametrize("respawn", [False, True])
-def test_a_killed_learner_is_detected_and_the_run_goes_on(synthetic, tmp_path, no_leftovers, respawn):
-    job = local_job(synthetic, updates=1500, respawn=respawn)  # long enough to outlast detection under load
+@pytest.mark.parametrize(("respawn", "ssp_bound"), [(False, -1), (True, -1), (False, 1)])
+def test_a_killed_learner_is_detected_and_the_run_goes_on(
+    synthetic, tmp_path, no_leftovers, respawn, ssp_bound
+):
+    # a budget long enough to outlast death detection on a loaded machine; with bounded
+    # staleness, a dead learner must stop holding the others back
+    job = local_job(synthetic, updates=1500, respawn=respawn, ssp_bound=ssp_bound)
     recorder = KillAt(tmp_path, job.dataset.n_train, 10**9, lambda p: {}, 3)
     result, rec = run_local(job, recorder=recorder)
     no_leftovers.extend([*rec.seen, rec.victim])

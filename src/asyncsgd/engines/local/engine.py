@@ -164,6 +164,10 @@ class _Run:
         shared.totals[:] = state["totals"]
         shared.hog[:] = state["hog"]
         shared.hog_samples[:] = state["hog_samples"]
+        clock, gone = state["clock"], state["gone"]
+        live = clock[gone == 0]
+        # every learner starts again; one that was gone rejoins at the slowest live clock
+        shared.clock[:] = np.where(gone == 1, live.min() if live.size else 0, clock)
         for s, tensors in enumerate(state["rule"]):
             for path, tensor in tensors.items():
                 shared.rule_tensor(s, path).copy_(tensor)
@@ -310,6 +314,8 @@ class _Run:
             self.incarnations[i] += 1
             self.sup.start(self._args(shared, i, None))
             death.respawned = True
+        else:
+            shared.gone[i] = 1
 
     # -- checkpoints --------------------------------------------------------------------------------
     def _checkpoint(self) -> None:
@@ -355,6 +361,8 @@ class _Run:
             "totals": shared.totals.copy(),
             "hog": shared.hog.copy(),
             "hog_samples": shared.hog_samples.copy(),
+            "clock": shared.clock.copy(),
+            "gone": shared.gone.copy(),
             "rule": rule,
             "samples": self.samples,
             "updates": self.updates,

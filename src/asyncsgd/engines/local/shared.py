@@ -6,13 +6,15 @@
   whichever learner holds the shard's lock updates the one and only copy.
 * ``totals``: updates, samples and the published record sequence number (under the locks);
   ``control``: stop / go / pause / resume flags written by the supervisor; per-learner ``ready``,
-  ``done``, ``acked`` and (Hogwild) ``hog`` counters.
+  ``done``, ``acked`` and (Hogwild) ``hog`` counters; ``clock`` (pushes handled, for bounded
+  staleness) and ``gone`` (dead and not respawned: no longer holds the others back).
 * ``ring.i`` / ``reason.i``: learner i's record ring (see :mod:`.records`); ``eval``: snapshots of
   the parameters at the versions due for evaluation.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,10 +37,16 @@ def eval_slots(size: int) -> int:
     return int(min(8, max(2, EVAL_BYTES // (4 * max(size, 1)))))
 
 
+def _fields(tree: Any) -> dict[str, Any]:
+    return {f.name: getattr(tree, f.name) for f in dataclasses.fields(tree)}
+
+
 def tensor_leaves(tree: Any, path: str = "") -> list[tuple[str, torch.Tensor]]:
-    """Every tensor in a nest of dicts, lists and tuples, with a dotted path."""
+    """Every tensor in a nest of dicts, lists, tuples and dataclasses, with a dotted path."""
     if isinstance(tree, torch.Tensor):
         return [(path, tree)]
+    if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
+        return tensor_leaves(_fields(tree), path)
     if isinstance(tree, dict):
         return [leaf for k in sorted(tree, key=str) for leaf in tensor_leaves(tree[k], f"{path}.{k}")]
     if isinstance(tree, list | tuple):
@@ -50,6 +58,8 @@ def replace_leaves(tree: Any, new: Callable[[str, torch.Tensor], torch.Tensor], 
     """The same nest with each tensor replaced by ``new(path, tensor)``."""
     if isinstance(tree, torch.Tensor):
         return new(path, tree)
+    if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
+        return dataclasses.replace(tree, **replace_leaves(_fields(tree), new, path))
     if isinstance(tree, dict):
         return {k: replace_leaves(v, new, f"{path}.{k}") for k, v in tree.items()}
     if isinstance(tree, list):
@@ -83,7 +93,17 @@ class Spec:
                 lay.add(f"rule.{s}{path}", dtype, shape)
         lay.add("totals", "int64", 2 * PAD)
         lay.add("control", "int64", 2 * PAD)
-        for name in ("ready", "done", "acked", "hog", "hog_samples", "ring_head", "ring_tail"):
+        for name in (
+            "ready",
+            "done",
+            "acked",
+            "hog",
+            "hog_samples",
+            "ring_head",
+            "ring_tail",
+            "clock",
+            "gone",
+        ):
             lay.add(name, "int64", (self.learners, PAD))
         for i in range(self.learners):
             lay.add(f"ring.{i}", "float64", (self.ring_rows, self.row_width))
@@ -112,6 +132,8 @@ class Shared:
         self.acked = arena.numpy("acked")[:, 0]
         self.hog = arena.numpy("hog")[:, 0]
         self.hog_samples = arena.numpy("hog_samples")[:, 0]
+        self.clock = arena.numpy("clock")[:, 0]
+        self.gone = arena.numpy("gone")[:, 0]
         self.eval_params = arena.tensor("eval_params")
         self.eval_version = arena.numpy("eval_version")[:, 0]
 

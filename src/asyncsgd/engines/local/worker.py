@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import math
 import pickle
 import signal
 import time
@@ -121,6 +122,7 @@ class Worker:
         self.down_bytes = 4 * self.flat.size
         self.eval_every = max(1, args.eval_every)
         self.origin = 0.0
+        self.gate = job.ssp_gate()
 
     # -- data ---------------------------------------------------------------------------------
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -167,13 +169,28 @@ class Worker:
         self.epoch = epoch
         return paused
 
+    # -- bounded staleness ----------------------------------------------------------------------
+    def may_start(self) -> bool:
+        """The SSP gate over the shared clocks; a learner that is gone holds no one back."""
+        gate = self.gate
+        assert gate is not None
+        gate.clocks = [
+            math.inf if g else float(c) for c, g in zip(self.shared.clock, self.shared.gone, strict=True)
+        ]
+        return gate.may_start(self.i) or self.shared.stopping or self.terminated
+
+    def gate_wait(self) -> float:
+        if self.gate is None or self.may_start():
+            return 0.0
+        return wait_until(self.may_start, self.args.timeout, "the slowest learner (ssp_bound)")
+
     # -- the cycle ----------------------------------------------------------------------------
     def run(self) -> None:
         shared, learner, server = self.shared, self.learner, self.server
         samples = self.batch_size * (learner.pre_steps + learner.post_steps)
         mark = now()
         while not (shared.stopping or self.terminated):
-            paused = self.pause_if_asked()
+            paused = self.pause_if_asked() + self.gate_wait()
             t_wait = now()
             loss = self.steps(learner.pre_steps)
             t_pre = now()
@@ -195,6 +212,7 @@ class Worker:
             cycle.compress = cycle.encoded - t_post
             if not server.push(push, versions, samples, functools.partial(self.publish, cycle)):
                 break
+            shared.clock[self.i] += 1  # only this process writes its cell
             mark = cycle.end
             if self.deferred_snapshot:
                 self.deferred_snapshot = 0

@@ -57,6 +57,18 @@ class Algorithm(ABC):
         return lr
 
 
+class LocalStepsAlgorithm(Algorithm, ABC):
+    """An algorithm whose learners take ``local_steps`` SGD steps of rate ``lr`` per push."""
+
+    def __init__(self, lr: float = 0.05, local_steps: int = 1) -> None:
+        self.lr = check_rate("lr", lr)
+        self.local_steps = check_steps(local_steps)
+
+    @property
+    def steps_per_push(self) -> int:
+        return self.local_steps
+
+
 def check_steps(local_steps: int) -> int:
     if isinstance(local_steps, bool) or not isinstance(local_steps, int) or local_steps < 1:
         raise ValueError(f"local_steps must be an integer >= 1, got {local_steps!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from asyncsgd.algorithms.base import ALGORITHMS, Algorithm, check_rate, check_steps
+from asyncsgd.algorithms.base import ALGORITHMS, LocalStepsAlgorithm
 from asyncsgd.codecs.memory import Compressor
 from asyncsgd.core.learner import Batch, GradFn, Learner
 from asyncsgd.core.messages import Update
@@ -101,7 +101,7 @@ class ElasticCentre(Optimizer):
 
 
 @ALGORITHMS.register("easgd", "elastic averaging: local SGD steps, exchange α(x − x̃) every τ_c steps")
-class EASGD(Algorithm):
+class EASGD(LocalStepsAlgorithm):
     """Asynchronous EASGD (Zhang, Choromanska & LeCun, NeurIPS 2015, Algorithm 1)::
 
         learner i: every τ_c local steps  x^i ← x^i − η·∇f(x^i)
@@ -122,15 +122,10 @@ class EASGD(Algorithm):
     reference = "Zhang, Choromanska & LeCun, Deep learning with elastic averaging SGD, NeurIPS 2015"
 
     def __init__(self, lr: float = 0.05, local_steps: int = 1, elastic_alpha: float = 0.1) -> None:
-        self.lr = check_rate("lr", lr)
-        self.local_steps = check_steps(local_steps)
+        super().__init__(lr, local_steps)
         if not (isinstance(elastic_alpha, int | float) and 0.0 < elastic_alpha <= 1.0):
             raise ValueError(f"elastic_alpha must be in (0, 1], got {elastic_alpha!r}")
         self.alpha = float(elastic_alpha)
-
-    @property
-    def steps_per_push(self) -> int:
-        return self.local_steps
 
     def learner(
         self, learner_id: int, compressor: Compressor, grad_fn: GradFn, seed: int, init: torch.Tensor

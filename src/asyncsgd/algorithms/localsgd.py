@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from asyncsgd.algorithms.base import ALGORITHMS, Algorithm, check_rate, check_steps
+from asyncsgd.algorithms.base import ALGORITHMS, LocalStepsAlgorithm
 from asyncsgd.codecs.memory import Compressor
 from asyncsgd.core.learner import Batch, GradFn, Learner
 from asyncsgd.core.messages import Push
@@ -66,7 +66,7 @@ class LocalSGDLearner(Learner):
 
 
 @ALGORITHMS.register("localsgd", "H local SGD steps from the pulled point, push the sum of their gradients")
-class LocalSGD(Algorithm):
+class LocalSGD(LocalStepsAlgorithm):
     """Local SGD on a parameter server (Stich 2019; Lin, Stich, Patel & Jaggi 2020; Yu, Yang &
     Zhu 2019), which is also Downpour with n_fetch = n_push = H (Dean et al. 2012)::
 
@@ -86,14 +86,6 @@ class LocalSGD(Algorithm):
         "Stich, Local SGD converges fast and communicates little, ICLR 2019; "
         "Lin, Stich, Patel & Jaggi, ICLR 2020; Yu, Yang & Zhu, AAAI 2019"
     )
-
-    def __init__(self, lr: float = 0.05, local_steps: int = 1) -> None:
-        self.lr = check_rate("lr", lr)
-        self.local_steps = check_steps(local_steps)
-
-    @property
-    def steps_per_push(self) -> int:
-        return self.local_steps
 
     def learner(
         self, learner_id: int, compressor: Compressor, grad_fn: GradFn, seed: int, init: torch.Tensor

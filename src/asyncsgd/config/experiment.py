@@ -32,7 +32,8 @@ from typing import Any
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.errors import ConfigError
 
-_METHOD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+"""Names of experiments, sweeps and methods (they name files and directories)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,29 @@ def parse_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+
+
+def method_entries(raw: object, per_method: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The ``[[methods]]`` array as (unique name, settings without the name); ``per_method``
+    (``--set METHOD.key=value``) must name only methods that exist."""
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("methods", "must be a non-empty array of tables ([[methods]])")
+    found: list[tuple[str, dict[str, Any]]] = []
+    names: set[str] = set()
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"methods[{i}]", "must be a table")
+        entry = dict(entry)
+        name = str(entry.pop("name", f"method{i}"))
+        if not NAME.match(name) or name in names:
+            raise ConfigError(f"methods[{i}].name", f"must be unique letters/digits/._-, got {name!r}")
+        names.add(name)
+        found.append((name, entry))
+    unknown = sorted(set(per_method) - names)
+    if unknown:
+        have = ", ".join(n for n, _ in found)
+        raise ConfigError(f"{unknown[0]}.*", f"no method named {unknown[0]!r} (have: {have})")
+    return found
 
 
 def parse_overrides(items: list[str]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -98,31 +122,19 @@ def build_experiment(
     """Resolve a parsed experiment document and ``--set`` overrides into validated configs."""
     doc = dict(document)
     name = str(doc.pop("name", "experiment"))
-    raw_methods = doc.pop("methods", [{"name": "run"}])
-    if not isinstance(raw_methods, list) or not raw_methods:
-        raise ConfigError("methods", "must be a non-empty array of tables ([[methods]])")
     common, per_method = parse_overrides(overrides or [])
     methods: list[Method] = []
-    names: list[str] = []
-    for i, entry in enumerate(raw_methods):
-        if not isinstance(entry, dict):
-            raise ConfigError(f"methods[{i}]", "must be a table")
-        entry = dict(entry)
-        mname = str(entry.pop("name", f"method{i}"))
-        if not _METHOD_NAME.match(mname) or mname in names:
-            raise ConfigError(f"methods[{i}].name", f"must be unique letters/digits/._-, got {mname!r}")
-        names.append(mname)
+    entries = method_entries(doc.pop("methods", [{"name": "run"}]), per_method)
+    names = [n for n, _ in entries]
+    for mname, entry in entries:
         values = {**doc, **entry, **common, **per_method.get(mname, {})}
         try:
             cfg = RunConfig.from_dict(values)
         except ConfigError as err:
             own = err.key in entry or err.key in per_method.get(mname, {})
-            where = f"{mname}.{err.key}" if own and len(raw_methods) > 1 else err.key
+            where = f"{mname}.{err.key}" if own and len(entries) > 1 else err.key
             raise ConfigError(where, err.message) from None
         methods.append(Method(mname, cfg))
-    unknown = sorted(set(per_method) - set(names))
-    if unknown:
-        raise ConfigError(f"{unknown[0]}.*", f"no method named {unknown[0]!r} (have: {', '.join(names)})")
     if only:
         missing = [m for m in only if m not in names]
         if missing:

@@ -68,17 +68,7 @@ class Dataset:
         num_classes: int | None = None,
         source: str = "",
     ) -> Dataset:
-        yt, ye = np.asarray(y_train).astype(np.int64), np.asarray(y_test).astype(np.int64)
-        classes = num_classes or int(max(yt.max(), ye.max()) + 1)
-        return cls(
-            name,
-            torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32)),
-            torch.from_numpy(yt),
-            torch.from_numpy(np.ascontiguousarray(x_test, dtype=np.float32)),
-            torch.from_numpy(ye),
-            classes,
-            source,
-        )
+        return cls._build(name, (x_train, y_train, x_test, y_test), np.float32, num_classes, source, 0)
 
     @classmethod
     def from_tokens(
@@ -93,13 +83,27 @@ class Dataset:
         source: str = "",
     ) -> Dataset:
         """A token dataset from padded ``(N, L)`` id matrices (:data:`PAD_ID` pads)."""
+        arrays = (ids_train, y_train, ids_test, y_test)
+        return cls._build(name, arrays, np.int64, num_classes, source, vocab_size)
+
+    @classmethod
+    def _build(
+        cls,
+        name: str,
+        arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        x_dtype: type,
+        num_classes: int | None,
+        source: str,
+        vocab_size: int,
+    ) -> Dataset:
+        x_train, y_train, x_test, y_test = arrays
         yt, ye = np.asarray(y_train).astype(np.int64), np.asarray(y_test).astype(np.int64)
         classes = num_classes or int(max(yt.max(), ye.max()) + 1)
         return cls(
             name,
-            torch.from_numpy(np.ascontiguousarray(ids_train, dtype=np.int64)),
+            torch.from_numpy(np.ascontiguousarray(x_train, dtype=x_dtype)),
             torch.from_numpy(yt),
-            torch.from_numpy(np.ascontiguousarray(ids_test, dtype=np.int64)),
+            torch.from_numpy(np.ascontiguousarray(x_test, dtype=x_dtype)),
             torch.from_numpy(ye),
             classes,
             source,

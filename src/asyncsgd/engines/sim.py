@@ -202,61 +202,57 @@ class _Simulation:
             if self.after_update(any(r.applied for r in records), self.time):
                 return
 
+    # -- pushes computed at older versions (drawn τ, or a recorded one) ----------------------------
+    def version_ring(self, slots: int) -> torch.Tensor:
+        history = torch.empty(slots, self.flat.size)
+        history[0].copy_(self.server.params)
+        return history
+
+    def stale_step(self, step: int, i: int, tau: int, history: torch.Tensor) -> bool:
+        """Learner ``i`` pushes a gradient taken at version v − τ, read from the ring ``history``
+        of the last ``len(history)`` versions; one simulated second per step. True: stop."""
+        server, slots = self.server, len(history)
+        version = server.version
+        params = history[(version - tau) % slots]
+        server.note_stale_read(i, params)
+        push, _, loss = self.pull_and_push(i, params, version - tau, None)
+        self.time = float(step + 1)
+        record = server.apply(push)
+        if record.applied:
+            history[server.version % slots].copy_(server.params)
+        self.samples += self.batches(i)
+        timing = Timing(end=self.time, bytes_down=self.down_bytes)
+        self.monitor.on_push(record, timing, loss, self.batches(i))
+        return self.after_update(record.applied, self.time)
+
     # -- staleness drawn directly -------------------------------------------------------------------
     def run_fixed(self) -> None:
-        job, server = self.job, self.server
-        model = job.staleness_model()
+        model = self.job.staleness_model()
         assert model is not None
-        rng = job.delay_rng(0)
-        slots = model.max_tau + 1
-        history = torch.empty(slots, self.flat.size)
-        history[0].copy_(server.params)
+        rng = self.job.delay_rng(0)
+        history = self.version_ring(model.max_tau + 1)
         for step in itertools.count():
             i = step % len(self.learners)
             self.local_steps(i, self.learners[i].pre_steps, None)
-            version = server.version
-            tau = min(model.sample(rng), version)
-            params = history[(version - tau) % slots]
-            server.note_stale_read(i, params)
-            push, _, loss = self.pull_and_push(i, params, version - tau, None)
-            self.time = float(step + 1)
-            record = server.apply(push)
-            if record.applied:
-                history[server.version % slots].copy_(server.params)
-            self.samples += self.batches(i)
-            timing = Timing(end=self.time, bytes_down=self.down_bytes)
-            self.monitor.on_push(record, timing, loss, self.batches(i))
-            if self.after_update(record.applied, self.time):
+            tau = min(model.sample(rng), self.server.version)
+            if self.stale_step(step, i, tau, history):
                 return
 
     # -- a recorded schedule ------------------------------------------------------------------------
     def run_replay(self, schedule: TraceSchedule) -> None:
         """Replay a recorded run's pushes in order: τ from the trace, gradients at version v − τ."""
-        server = self.server
-        slots = schedule.max_tau + 1
-        history = torch.empty(slots, self.flat.size)
-        history[0].copy_(server.params)
+        history = self.version_ring(schedule.max_tau + 1)
         for step, entry in enumerate(schedule.steps):
             i, learner = entry.learner, self.learners[entry.learner]
             if not entry.accepted:  # the recorded push was refused: it only used up its batches
                 for _ in range(learner.pre_steps + learner.post_steps):
                     self.streams.next(i)
                 continue
-            version = server.version
+            version = self.server.version
             if entry.tau > version:
                 raise ValueError(f"{schedule.path}: push {step + 1} has τ={entry.tau} at version {version}")
-            params = history[(version - entry.tau) % slots]
             self.local_steps(i, learner.pre_steps, None)
-            server.note_stale_read(i, params)
-            push, _, loss = self.pull_and_push(i, params, version - entry.tau, None)
-            self.time = float(step + 1)
-            record = server.apply(push)
-            if record.applied:
-                history[server.version % slots].copy_(server.params)
-            self.samples += self.batches(i)
-            timing = Timing(end=self.time, bytes_down=self.down_bytes)
-            self.monitor.on_push(record, timing, loss, self.batches(i))
-            if self.after_update(record.applied, self.time):
+            if self.stale_step(step, i, entry.tau, history):
                 return
 
 

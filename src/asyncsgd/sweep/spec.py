@@ -35,19 +35,17 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asyncsgd.config.experiment import load_toml, parse_overrides
+from asyncsgd.config.experiment import NAME, load_toml, method_entries, parse_overrides
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.errors import ConfigError
 from asyncsgd.job import check_names, effective_config
 from asyncsgd.sweep.db import canonical_settings
 
 SWEEP_KEYS = ("name", "description", "grid", "methods", "report")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 RUN_ID_VERSION = "asyncsgd-run-v1"
 
 
@@ -149,25 +147,14 @@ def build_sweep(document: dict[str, Any], overrides: list[str] | None = None, so
     """Expand a parsed sweep document (and ``--set`` overrides) into validated runs."""
     doc = dict(document)
     name = str(doc.pop("name", "sweep"))
-    if not _NAME.match(name):
+    if not NAME.match(name):
         raise ConfigError("name", f"must be letters/digits/._- (it names files), got {name!r}")
     description = str(doc.pop("description", ""))
     grid = _axes(doc.pop("grid", {}), "grid")
     doc.pop("report", None)
-    raw_methods = doc.pop("methods", [{"name": "run"}])
-    if not isinstance(raw_methods, list) or not raw_methods:
-        raise ConfigError("methods", "must be a non-empty array of tables ([[methods]])")
     common, per_method = parse_overrides(overrides or [])
     runs: list[PlannedRun] = []
-    names: list[str] = []
-    for i, raw in enumerate(raw_methods):
-        if not isinstance(raw, dict):
-            raise ConfigError(f"methods[{i}]", "must be a table")
-        entry = dict(raw)
-        method = str(entry.pop("name", f"method{i}"))
-        if not _NAME.match(method) or method in names:
-            raise ConfigError(f"methods[{i}].name", f"must be unique letters/digits/._-, got {method!r}")
-        names.append(method)
+    for method, entry in method_entries(doc.pop("methods", [{"name": "run"}]), per_method):
         own_grid = _axes(entry.pop("grid", {}), f"{method}.grid")
         for key in own_grid:
             if key in entry:
@@ -183,9 +170,6 @@ def build_sweep(document: dict[str, Any], overrides: list[str] | None = None, so
             point = dict(zip(axes, values, strict=True))
             cfg = _resolve({**doc, **entry, **point, **common, **mine}, blame)
             runs.append(PlannedRun(method, point, cfg, run_id(cfg)))
-    unknown = sorted(set(per_method) - set(names))
-    if unknown:
-        raise ConfigError(f"{unknown[0]}.*", f"no method named {unknown[0]!r} (have: {', '.join(names)})")
     return Sweep(name, tuple(runs), fold_overrides(document, common, per_method), description, source)
 
 

@@ -1,7 +1,8 @@
 """Training throughput of the ``local`` engine: samples/s with p = 1, 2, 4, 8 learner processes
-(one torch thread each) on a small CNN (LeNet, MNIST, batch 32), next to a plain single-process
-PyTorch loop using both cores, in one run. Engine samples/s count the learners' time from the
-start signal to the last applied push (process start-up excluded; evaluation off).
+(one torch thread each) on a small CNN (LeNet, MNIST, batch 32), and in Hogwild mode with p = 2, 4,
+next to a plain single-process PyTorch loop using both cores, in one run. Engine samples/s count
+the learners' time from the start signal to the last applied push (process start-up excluded;
+evaluation off).
 
     python -m benchmarks.local_throughput
 """
@@ -22,15 +23,16 @@ from asyncsgd.metrics import Recorder
 from benchmarks.common import write_result
 
 LEARNERS = (1, 2, 4, 8)
+HOGWILD = (2, 4)  # lock-free mode beside the server mode
 UPDATES = int(os.environ.get("TP_UPDATES", 600))
 REPEATS = int(os.environ.get("TP_REPEATS", 3))
 BATCH = 32
 
 
-def job_for(p: int, data) -> Job:
+def job_for(p: int, data, hogwild: bool = False) -> Job:
     cfg = RunConfig.from_dict(
         {"engine": "local", "model": "lenet", "dataset": "mnist5k", "learners": p, "batch_size": BATCH,
-         "updates": UPDATES, "lr": 0.05}
+         "updates": UPDATES, "lr": 0.05, "hogwild": hogwild}
     )  # fmt: skip
     return Job.from_config(cfg, dataset=data)
 
@@ -64,20 +66,24 @@ def local(job: Job) -> float:
 
 def main() -> dict:
     data = load_dataset("mnist5k")
-    jobs = {p: job_for(p, data) for p in LEARNERS}
+    cases = [(p, False) for p in LEARNERS] + [(p, True) for p in HOGWILD]
+    jobs = {case: job_for(*case, data) for case in cases}
     plain: list[float] = []
-    ours: dict[int, list[float]] = {p: [] for p in LEARNERS}
+    ours: dict[tuple[int, bool], list[float]] = {case: [] for case in cases}
+    load = os.getloadavg()[0]
     for _ in range(REPEATS):  # interleaved
-        plain.append(plain_loop(jobs[1]))
-        for p in LEARNERS:
-            ours[p].append(local(jobs[p]))
+        plain.append(plain_loop(jobs[1, False]))
+        for case in cases:
+            ours[case].append(local(jobs[case]))
     base = statistics.median(plain)
     rows = []
-    for p in LEARNERS:
-        rate = statistics.median(ours[p])
-        rows.append({"learners": p, "samples_per_s": rate, "vs_plain": rate / base})
-        print(f"p={p}: {rate:8.0f} samples/s  ×{rate / base:.2f} of the plain loop ({base:.0f} samples/s)")
+    for p, hogwild in cases:
+        rate = statistics.median(ours[p, hogwild])
+        mode = "hogwild" if hogwild else "server"
+        rows.append({"learners": p, "mode": mode, "samples_per_s": rate, "vs_plain": rate / base})
+        print(f"p={p} {mode}: {rate:8.0f} samples/s  ×{rate / base:.2f} of the plain loop ({base:.0f}/s)")
     result = {
+        "load_average": [load, os.getloadavg()[0]],
         "target": "local with p = 2 at least as fast as the plain loop on both cores",
         "met": rows[1]["vs_plain"] >= 1.0,
         "model": "lenet", "dataset": "mnist5k", "batch_size": BATCH, "updates": UPDATES,

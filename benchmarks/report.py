@@ -139,12 +139,18 @@ def sweep_parallel(r: dict) -> str:
 
 def local_throughput(r: dict) -> str:
     lines = [
-        "| learners p | local samples/s | × plain loop |",
-        "|---|---|---|",
-        f"| plain loop ({r['plain_threads']} threads) | {r['plain_samples_per_s']:,.0f} | ×1.00 |",
+        "| learners p | mode | local samples/s | × plain loop |",
+        "|---|---|---|---|",
+        f"| plain loop ({r['plain_threads']} threads) | | {r['plain_samples_per_s']:,.0f} | ×1.00 |",
     ]
     for row in r["rows"]:
-        lines.append(f"| {row['learners']} | {row['samples_per_s']:,.0f} | ×{row['vs_plain']:.2f} |")
+        lines.append(
+            f"| {row['learners']} | {row.get('mode', 'server')} | {row['samples_per_s']:,.0f} "
+            f"| ×{row['vs_plain']:.2f} |"
+        )
+    load = r.get("load_average")
+    if load:
+        lines.append(f"\nLoad average of the machine: {load[0]:.1f} before, {load[1]:.1f} after.")
     return "\n".join(lines)
 
 

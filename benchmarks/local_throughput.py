@@ -67,7 +67,7 @@ def local(job: Job) -> float:
 def main() -> dict:
     data = load_dataset("mnist5k")
     cases = [(p, False) for p in LEARNERS] + [(p, True) for p in HOGWILD]
-    jobs = {case: job_for(*case, data) for case in cases}
+    jobs = {(p, hog): job_for(p, data, hog) for p, hog in cases}
     plain: list[float] = []
     ours: dict[tuple[int, bool], list[float]] = {case: [] for case in cases}
     load = os.getloadavg()[0]

@@ -164,6 +164,7 @@ def main() -> dict:
     cases = [(n, p, pl) for n in SIZES for p in LEARNERS for pl in PAYLOADS]
     samples: dict[tuple, dict[str, list[float]]] = {c: {"ours": [], "ray": []} for c in cases}
     bounds: dict[int, list[float]] = {n: [] for n in SIZES}
+    load = os.getloadavg()[0]
     for _ in range(REPEATS):  # interleaved: drift on the shared machine hits every column alike
         for n in SIZES:
             bounds[n].append(bound(n))
@@ -194,6 +195,7 @@ def main() -> dict:
             "bound_1e6": best[10**6] >= 0.5,
             "bound_1e7": best[10**7] >= 0.5,
         },
+        "load_average": [load, os.getloadavg()[0]],
         "rows": rows,
     }
     write_result("ps_roundtrip", result)

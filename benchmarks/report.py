@@ -97,9 +97,12 @@ def ps_roundtrip(r: dict) -> str:
     for row in r["rows"]:
         lines.append(
             f"| {row['parameters']:.0e} | {row['learners']} | {row['payload']} | {row['ours_per_s']:,.0f} "
-            f"| {row['ray_per_s']:,.1f} | ×{row['vs_ray']:.0f} | {row['bound_per_s']:,.0f} "
+            f"| {row['ray_per_s']:,.1f} | ×{row['vs_ray']:.1f} | {row['bound_per_s']:,.0f} "
             f"| {row['vs_bound']:.2f} |"
         )
+    load = r.get("load_average")
+    if load:
+        lines.append(f"\nLoad average of the machine: {load[0]:.1f} before, {load[1]:.1f} after.")
     return "\n".join(lines)
 
 
@@ -160,11 +163,9 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "codec_throughput": codec_throughput,
     "theory_lr": theory_lr,
     "sweep_parallel": sweep_parallel,
+    "ps_roundtrip": ps_roundtrip,
+    "local_throughput": local_throughput,
 }
-# registered once their results are in benchmarks/results/ (python -m benchmarks.<name>)
-for _name, _table in (("ps_roundtrip", ps_roundtrip), ("local_throughput", local_throughput)):
-    if (RESULTS / f"{_name}.json").is_file():
-        TABLES[_name] = _table
 
 
 def block(name: str) -> str:

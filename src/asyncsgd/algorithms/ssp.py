@@ -14,7 +14,9 @@ class SSPGate:
     s = 0 is bulk-synchronous: every round, all learners pull the same parameters; s = ∞ is fully
     asynchronous (Downpour). The gate is pure bookkeeping; an engine calls :meth:`tick` when a
     push of learner i has been handled (applied, dropped or rejected), asks :meth:`may_start`
-    before a learner's next cycle, and :meth:`released` which waiting learners may go on.
+    before a learner's next cycle, and :meth:`released` which waiting learners may go on. An
+    engine whose clocks live elsewhere (shared memory) may set ``clocks`` before asking; a
+    clock of ``inf`` marks a learner that is gone and holds no one back.
     """
 
     def __init__(self, num_learners: int, bound: int) -> None:
@@ -23,7 +25,7 @@ class SSPGate:
         if isinstance(bound, bool) or not isinstance(bound, int) or bound < 0:
             raise ValueError(f"ssp_bound must be an integer >= 0, got {bound!r}")
         self.bound = bound
-        self.clocks = [0] * num_learners
+        self.clocks: list[float] = [0] * num_learners
 
     def may_start(self, learner: int) -> bool:
         return self.clocks[learner] - min(self.clocks) <= self.bound

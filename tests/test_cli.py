@@ -45,6 +45,7 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
         (["batch_size=100000"], "batch_size"),
         (["slow_learners=99"], "slow_learners"),
         (["bandwidth=0"], "bandwidth"),
+        (["device=gpu"], "device"),
         (["downpour.ratio=0"], "downpour.ratio"),
         (["nosuchmethod.lr=0.1"], "nosuchmethod"),
     ],

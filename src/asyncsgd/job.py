@@ -154,6 +154,20 @@ def check_names(cfg: RunConfig) -> None:
     known("theory_lipschitz", LIPSCHITZ)
 
 
+def check_device(device: str) -> None:
+    """ConfigError naming ``device`` unless this process can compute on it."""
+    dev = torch.device(device)
+    if dev.type == "cpu":
+        return
+    found = torch.accelerator.current_accelerator()
+    count = torch.accelerator.device_count() if found is not None else 0
+    if found is None or found.type != dev.type or (dev.index or 0) >= count:
+        have = f"{count} {found.type} device(s)" if found is not None else "no accelerator"
+        raise ConfigError(
+            "device", f"{device!r} is not available here: torch {torch.__version__} sees {have}"
+        )
+
+
 def dataset_options(cfg: RunConfig) -> dict[str, object]:
     """Every setting a dataset loader reads; two configs with equal options load equal data."""
     return {
@@ -217,17 +231,30 @@ class Job:
         job.streams()  # fail now, not mid-run, on an impossible batch/partition
         from asyncsgd.engines import ENGINES  # engines import this module
 
-        ENGINES.get(cfg.engine).check(job)
+        engine = ENGINES.get(cfg.engine)
+        if engine.learners_here:
+            check_device(cfg.device)
+        engine.check(job)
         if cfg.lr == AUTO_LR:
             job.resolve_auto_lr(estimates)
         return job
 
     # -- model and parameters ------------------------------------------------------------------
-    def flat_model(self) -> FlatModel:
-        return FlatModel(self.model_factory())
+    def flat_model(self, device: str | None = None) -> FlatModel:
+        """A fresh initial model, computing on ``device`` (default: the ``device`` setting)."""
+        return FlatModel(self.model_factory(), device=self.config.device if device is None else device)
+
+    def eval_device(self) -> str:
+        """Where this process evaluates: the ``device`` setting if it exists here, else the CPU
+        (a driver without the accelerators its remote learners have)."""
+        try:
+            check_device(self.config.device)
+        except ConfigError:
+            return "cpu"
+        return self.config.device
 
     def layout(self) -> FlatLayout:
-        return self.flat_model().layout
+        return self.flat_model("cpu").layout
 
     # -- algorithm core ------------------------------------------------------------------------
     def codec(self, layout: FlatLayout) -> Codec:
@@ -384,7 +411,7 @@ class Job:
         key = (id(self.dataset), self.model_key, settings)
         if cache is not None and key in cache:
             return cache[key]
-        flat = self.flat_model()
+        flat = self.flat_model("cpu")  # the probe's Hessian-vector products use the host buffers
         found = estimate(flat, flat.params.clone(), self.dataset.x_train, self.dataset.y_train, settings)
         if cache is not None:
             cache[key] = found

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 from asyncsgd.errors import ConfigError
 
 AUTO_LR = "auto"
+DEVICE = re.compile(r"cpu|mps|(cuda|xpu)(:\d+)?")
 
 
 def setting(default: Any, help: str, **kw: Any) -> Any:
@@ -38,6 +40,11 @@ class RunConfig:
     learners: int = setting(8, "number of learners p")
     seed: int = setting(0, "run seed: model init, data order, delays and codec randomness")
     threads: int = setting(0, "torch intra-op threads per process (0: torch's default)")
+    device: str = setting(
+        "cpu",
+        "torch device of the learners' forward and backward passes and of evaluation: cpu, cuda, "
+        "cuda:N (the server, codecs and memories stay on the CPU)",
+    )
     # data and model
     dataset: str = setting("mnist5k", "dataset (see `asyncsgd list datasets`)")
     data_path: str = setting("", "file or directory for datasets read from user files")
@@ -203,6 +210,7 @@ class RunConfig:
         need(self.clip >= 0 and finite(self.clip), "clip", "must be a finite number >= 0")
         need(self.threshold > 0 and finite(self.threshold), "threshold", "must be a finite number > 0")
         need(self.threads >= 0, "threads", "must be >= 0")
+        need(DEVICE.fullmatch(self.device) is not None, "device", "must be cpu, cuda, cuda:N, mps or xpu[:N]")
         need(all(h >= 1 for h in self.hidden), "hidden", "widths must be >= 1")
         # text datasets and the textbag model
         need(1 <= self.vocab_size <= 2**24, "vocab_size", "must be in [1, 2^24]")

@@ -76,6 +76,9 @@ class EngineResult:
 
 class Engine(ABC):
     name: ClassVar[str]
+    learners_here: ClassVar[bool] = True
+    """Learners compute in processes of this machine, so the ``device`` setting must exist here
+    (checked when a job is built); an engine placing them elsewhere checks it there."""
 
     @abstractmethod
     def run(self, job: Job, monitor: Monitor) -> EngineResult: ...

@@ -94,7 +94,7 @@ def run_job(
         torch.set_num_threads(job.config.threads)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    evaluator = Evaluator(job.flat_model(), job.dataset)
+    evaluator = Evaluator(job.flat_model(job.eval_device()), job.dataset)
     recorder = Recorder(
         out_dir, job.dataset.n_train, job.eval_every, evaluator, job.config.learners, stop, progress,
         resume=checkpoint["recorder"] if checkpoint else None,
@@ -107,7 +107,7 @@ def run_job(
     start = time.perf_counter()
     try:
         if checkpoint is None:
-            recorder.evaluate(job.flat_model().params, 0, 0, 0.0)
+            recorder.evaluate(job.flat_model("cpu").params, 0, 0, 0.0)
         result = ENGINES.get(job.config.engine)().run(job, recorder)
         final = recorder.finish(result.params, result.version, result.time)
     finally:

@@ -117,7 +117,7 @@ class _Run:
         cfg = job.config
         self.cfg = cfg
         self.p = cfg.learners
-        flat = job.flat_model()
+        flat = job.flat_model("cpu")  # the supervisor only lays out the arena
         self.initial = flat.params
         self.layout = flat.layout
         self.plan = ShardPlan(flat.size, cfg.shards)

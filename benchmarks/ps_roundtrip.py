@@ -3,9 +3,10 @@
 Updates/s for 10^5, 10^6 and 10^7 float32 parameters with p = 1, 2, 4 learner processes, side by
 side in one run with (a) the machine's bound, a memcpy plus an in-place axpy of the same size in
 one process, and (b) a parameter server written as a Ray actor in the usual way (each learner calls
-``apply_gradients`` on the actor and gets the weights back). Ours is the ``local`` engine's server
-path, run by learner processes: lock, ``pull``, copy, unlock; lock, ``apply`` (validation, decode,
-rule), unlock. Payloads are made once, so the codec's encoding time is not part of the round trip.
+``apply_gradients`` on the actor and gets the weights back: ``benchmarks.ray_baseline``). Ours is
+the ``local`` engine's server path, run by learner processes: lock, ``pull``, copy, unlock; lock,
+``apply`` (validation, decode, rule), unlock. Payloads are made once, so the codec's encoding time
+is not part of the round trip.
 
     python -m benchmarks.ps_roundtrip
 """
@@ -29,13 +30,13 @@ from asyncsgd.engines.local.server import SharedServer
 from asyncsgd.engines.local.shared import GO, Shared, Spec
 from asyncsgd.job import Job
 from benchmarks.common import median_time, write_result
+from benchmarks.ray_baseline import LR, baseline_rate, ray_session
 
 SIZES = (10**5, 10**6, 10**7)
 LEARNERS = (1, 2, 4)
 PAYLOADS = ("dense", "top1%")
 REPEATS = int(os.environ.get("PS_REPEATS", 3))
 SECONDS = float(os.environ.get("PS_SECONDS", 0.6))  # per measurement
-LR = 1e-6
 
 
 def make_job(payload: str) -> Job:
@@ -72,8 +73,7 @@ def ours(size: int, p: int, payload: str) -> float:
     spec = Spec(size, 1, p, 1, 1, ((),))
     arena = Arena.create(spec.layout())
     shared = Shared(spec, arena)
-    for m in [shared.data_mutex, *shared.mutexes]:
-        m.init()
+    shared.init_locks()
     ctx = mp.get_context("forkserver")
     out = ctx.Array("d", p)
     procs = [
@@ -99,65 +99,9 @@ def bound(size: int) -> float:
     return 1.0 / t
 
 
-class RayPS:
-    def __init__(self, size: int) -> None:
-        self.w = np.zeros(size, np.float32)
-
-    def apply_gradients(self, grad: np.ndarray) -> np.ndarray:
-        self.w -= LR * grad
-        return self.w
-
-    def apply_sparse(self, values: np.ndarray, indices: np.ndarray) -> np.ndarray:
-        self.w[indices] -= LR * values
-        return self.w
-
-
-class RayLearner:
-    def run(self, ps, size: int, payload: str, seconds: float, seed: int) -> float:
-        import ray
-
-        rng = np.random.default_rng(seed)
-        grad = rng.standard_normal(size).astype(np.float32)
-        k = max(1, size // 100)
-        idx = np.sort(np.argpartition(np.abs(grad), size - k)[size - k :]).astype(np.int32)
-        vals = grad[idx]
-        n, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            if payload == "dense":
-                w = ray.get(ps.apply_gradients.remote(grad))
-            else:
-                w = ray.get(ps.apply_sparse.remote(vals, idx))
-            assert w.shape == (size,)
-            n += 1
-        return n / (time.perf_counter() - start)
-
-
 def ray_rates(cases: list[tuple[int, int, str]]) -> dict[tuple[int, int, str], float]:
-    # before Ray is imported: usage reporting off, and the node kept on loopback
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    import ray
-
-    ray.init(num_cpus=max(LEARNERS) + 1, include_dashboard=False, _node_ip_address="127.0.0.1",
-             log_to_driver=False, configure_logging=False)  # fmt: skip
-    try:
-        addresses = {node["NodeManagerAddress"] for node in ray.nodes()}
-        assert addresses == {"127.0.0.1"}, f"Ray left loopback: {addresses}"
-        ps_cls = ray.remote(num_cpus=0)(RayPS)
-        learner_cls = ray.remote(num_cpus=0)(RayLearner)
-        out = {}
-        for size, p, payload in cases:
-            ps = ps_cls.remote(size)
-            learners = [learner_cls.remote() for _ in range(p)]
-            rates = ray.get(
-                [lr.run.remote(ps, size, payload, 1.5 * SECONDS, s) for s, lr in enumerate(learners)]
-            )
-            out[(size, p, payload)] = float(sum(rates))
-            for actor in [ps, *learners]:
-                ray.kill(actor)
-        return out
-    finally:
-        ray.shutdown()
+    with ray_session(max(LEARNERS) + 1) as ray:
+        return {case: baseline_rate(ray, *case, 1.5 * SECONDS) for case in cases}
 
 
 def main() -> dict:

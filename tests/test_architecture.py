@@ -85,9 +85,30 @@ def test_theory_uses_only_core_data_and_models(path):
             )
 
 
+RUNNERS = ("asyncsgd.engines", "asyncsgd.experiment", "asyncsgd.job", "asyncsgd.sweep.runner",
+           "asyncsgd.sweep.pool", "asyncsgd.sweep.worker")  # fmt: skip
+
+
 @pytest.mark.parametrize("path", files("report"), ids=lambda p: str(p.relative_to(SRC)))
 def test_reports_only_read_the_results_database(path):
     for name in imports(path):
-        for runner in ("asyncsgd.engines", "asyncsgd.experiment", "asyncsgd.job", "asyncsgd.sweep.runner",
-                       "asyncsgd.sweep.pool", "asyncsgd.sweep.worker"):  # fmt: skip
+        for runner in RUNNERS:
             assert not name.startswith(runner), f"{path.name} imports {name}"
+
+
+# a study's report is built from the results database alone; only reproduce/execute.py runs sweeps
+@pytest.mark.parametrize(
+    "path", [f for f in files("reproduce") if f.name != "execute.py"], ids=lambda p: str(p.relative_to(SRC))
+)
+def test_study_reports_only_read_the_results_database(path):
+    for name in imports(path):
+        for runner in (*RUNNERS, "asyncsgd.reproduce.execute"):
+            assert not name.startswith(runner), f"{path.name} imports {name}"
+
+
+def test_ray_is_imported_only_through_the_ray_engines_cluster_module():
+    """Ray is optional: asyncsgd imports it at run time, in one place, after setting the
+    environment it reads once (loopback, usage reporting, authentication)."""
+    for path in files("."):
+        names = imports(path)
+        assert not [n for n in names if n == "ray" or n.startswith("ray.")], f"{path} imports ray"

@@ -10,3 +10,7 @@ class ConfigError(ValueError):
         super().__init__(f"{key}: {message}")
         self.key = key
         self.message = message
+
+
+class EngineFailure(RuntimeError):
+    """A run that cannot go on because part of the engine was lost (one line: what, and what is kept)."""

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -86,6 +87,27 @@ name = "run"
 """
 
 
+def resume_and_check(method: Path, every: int, updates: int, eval_every: int) -> tuple[dict, dict]:
+    """``--resume`` a run interrupted after its first checkpoint (every ``every`` updates): the
+    update count, trace and metrics continue from the checkpoint with no gap. (partial, final)."""
+    partial = json.loads((method / "summary.json").read_text())
+    assert partial["interrupted"] and partial["stop_reason"] == "interrupted"
+    assert every <= partial["updates"] < updates
+    second = cli("--resume", str(method.parent))
+    _, err = second.communicate(timeout=180)
+    assert second.returncode == 0, err
+    final = json.loads((method / "summary.json").read_text())
+    trace = read_trace(method / "trace.csv")
+    applied = [int(r["version"]) for r in trace if r["applied"] == "1"]
+    assert final["updates"] == updates and not final["interrupted"]
+    assert applied == list(range(1, updates + 1))  # update count continued from the checkpoint, no gap
+    assert final["pushes"] == len(trace) and final["staleness"]["count"] == updates
+    assert sum(v["pushes"] for v in final["time"]["per_learner"].values()) == len(trace)
+    metrics = (method / "metrics.csv").read_text().splitlines()[1:]
+    assert [int(float(m.split(",")[0])) for m in metrics] == list(range(0, updates + 1, eval_every))
+    return partial, final
+
+
 def test_interrupt_then_resume_continues_from_the_checkpoint(tmp_path):
     (tmp_path / "exp.toml").write_text(CONFIG)
     out = tmp_path / "out"
@@ -102,21 +124,6 @@ def test_interrupt_then_resume_continues_from_the_checkpoint(tmp_path):
     first.send_signal(signal.SIGINT)
     _, err = first.communicate(timeout=60)
     assert first.returncode == 130, err
-    partial = json.loads((out / "run" / "summary.json").read_text())
-    assert partial["interrupted"] and partial["stop_reason"] == "interrupted"
-    assert 300 <= partial["updates"] < 4000
-
-    second = cli("--resume", str(out))
-    _, err = second.communicate(timeout=180)
-    assert second.returncode == 0, err
-    final = json.loads((out / "run" / "summary.json").read_text())
-    trace = read_trace(out / "run" / "trace.csv")
-    applied = [int(r["version"]) for r in trace if r["applied"] == "1"]
-    assert final["updates"] == 4000 and not final["interrupted"]
-    assert applied == list(range(1, 4001))  # update count continued from the checkpoint, no gap
-    assert final["pushes"] == len(trace) and final["staleness"]["count"] == 4000
-    assert sum(v["pushes"] for v in final["time"]["per_learner"].values()) == len(trace)
-    metrics = (out / "run" / "metrics.csv").read_text().splitlines()[1:]
-    assert [int(float(m.split(",")[0])) for m in metrics] == [0, 1000, 2000, 3000, 4000]
+    partial, final = resume_and_check(out / "run", 300, 4000, 1000)
     assert final["time"]["wall_seconds"] > partial["time"]["wall_seconds"]
     assert not [pid for pid in pids if process_exists(pid)]

@@ -15,6 +15,7 @@ def registries() -> dict[str, object]:
     from asyncsgd.engines import ENGINES
     from asyncsgd.models import MODELS
     from asyncsgd.report import FIGURES, MEASURES
+    from asyncsgd.reproduce import STUDIES
     from asyncsgd.rules import OPTIMIZERS, REMEDIES
 
     return {
@@ -29,6 +30,7 @@ def registries() -> dict[str, object]:
         "staleness": STALENESS,
         "measures": MEASURES,
         "figures": FIGURES,
+        "studies": STUDIES,
     }
 
 

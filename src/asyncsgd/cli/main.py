@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from asyncsgd.cli import list_cmd, report_cmd, run_cmd, sweep_cmd, theory_cmd
-from asyncsgd.errors import ConfigError
+from asyncsgd.cli import list_cmd, report_cmd, reproduce_cmd, run_cmd, sweep_cmd, theory_cmd
+from asyncsgd.errors import ConfigError, EngineFailure
 from asyncsgd.registry import UnknownName
 
-COMMANDS = (run_cmd, list_cmd, theory_cmd, sweep_cmd, report_cmd)
+COMMANDS = (run_cmd, list_cmd, theory_cmd, sweep_cmd, report_cmd, reproduce_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UnknownName) as err:
         print(f"asyncsgd: error: {err}", file=sys.stderr)
         return 2
+    except EngineFailure as err:
+        print(f"asyncsgd: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -127,17 +127,34 @@ class RunConfig:
     latency: float = setting(0.0, "simulated seconds per message (pull or push)")
     bandwidth: float = setting(math.inf, "simulated link bandwidth, bytes per second")
     server_time: float = setting(0.0, "simulated seconds the server spends applying one push")
-    # engine local: learner processes, parameters in shared memory
-    shards: int = setting(1, "local: parameter-server shards S, each with its own lock and version counter")
-    learner_threads: int = setting(1, "local: torch intra-op threads per learner process")
+    # real engines: local (learner processes, parameters in shared memory) and ray (actors)
+    shards: int = setting(
+        1, "local, ray: parameter-server shards S, each with its own version counter and lock or actor"
+    )
+    learner_threads: int = setting(1, "local, ray: torch intra-op threads per learner process or actor")
     hogwild: bool = setting(False, "local: learners add updates to the shared parameters without locks")
-    respawn: bool = setting(False, "local: restart a learner process that dies")
-    timeout: float = setting(60.0, "local: longest any blocking wait may last, in seconds")
+    respawn: bool = setting(False, "local, ray: restart a learner process or actor that dies")
+    timeout: float = setting(60.0, "local, ray: longest any blocking wait or remote call may last, seconds")
+    ray_address: str = setting(
+        "",
+        "ray: address of a running Ray cluster to join (host:port, or auto); empty: start a private Ray "
+        "instance on 127.0.0.1 for the run",
+    )
+    ray_cpus_per_learner: float = setting(1.0, "ray: CPUs each learner actor reserves from the cluster")
+    ray_gpus_per_learner: float = setting(
+        0.0, "ray: GPUs each learner actor reserves (fractions share a GPU); needed for device=cuda"
+    )
+    ray_cpus_per_shard: float = setting(1.0, "ray: CPUs each parameter-server shard actor reserves")
     checkpoint_every: int = setting(0, "save a checkpoint every this many updates (0: never); see --resume")
     # budget and metrics
     epochs: float = setting(0.0, "budget in passes over the training set (0: use updates)")
     updates: int = setting(0, "budget in server updates (0: use epochs)")
     eval_every: int = setting(0, "evaluate every this many server updates (0: about 25 times)")
+    eval_grad_norm: bool = setting(
+        False,
+        "evaluations also record grad_norm_sq = ‖∇f(x)‖², f the mean training loss on the evaluated "
+        "train subset (one backward pass over it per evaluation)",
+    )
     # theory toolkit: how lr = "auto" and `asyncsgd theory` measure and predict (docs/theory.md)
     theory_rate: str = setting(
         "corollary2",
@@ -237,6 +254,9 @@ class RunConfig:
         need(self.shards >= 1, "shards", "must be >= 1")
         need(self.learner_threads >= 1, "learner_threads", "must be >= 1")
         need(self.timeout > 0 and math.isfinite(self.timeout), "timeout", "must be a finite number > 0")
+        for key in ("ray_cpus_per_learner", "ray_gpus_per_learner", "ray_cpus_per_shard"):
+            value = getattr(self, key)
+            need(value >= 0 and math.isfinite(value), key, "must be a finite number >= 0")
         need(self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0")
         if (self.epochs > 0) == (self.updates > 0):
             raise ConfigError(

@@ -94,7 +94,7 @@ def run_job(
         torch.set_num_threads(job.config.threads)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    evaluator = Evaluator(job.flat_model(job.eval_device()), job.dataset)
+    evaluator = Evaluator(job.flat_model(job.eval_device()), job.dataset, job.config.eval_grad_norm)
     recorder = Recorder(
         out_dir, job.dataset.n_train, job.eval_every, evaluator, job.config.learners, stop, progress,
         resume=checkpoint["recorder"] if checkpoint else None,

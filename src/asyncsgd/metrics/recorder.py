@@ -27,7 +27,7 @@ TRACE_COLUMNS = (
 )  # fmt: skip
 METRIC_COLUMNS = (
     "update", "samples", "epoch", "time", "wall", "running_loss",
-    "train_loss", "train_accuracy", "test_loss", "test_accuracy",
+    "train_loss", "train_accuracy", "test_loss", "test_accuracy", "grad_norm_sq",
 )  # fmt: skip
 STALL_MIN = 100
 
@@ -179,7 +179,7 @@ class Recorder:
             **scores,
         }
         self.metrics.append(row)
-        self.metrics_log.write([row[c] for c in METRIC_COLUMNS])
+        self.metrics_log.write([row.get(c, math.nan) for c in METRIC_COLUMNS])
         return row
 
     def stop_requested(self) -> bool:

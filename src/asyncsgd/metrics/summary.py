@@ -30,6 +30,16 @@ def _version(dist: str) -> str:
         return "unknown"
 
 
+def grad_norm_summary(metrics: list[dict[str, float]]) -> dict[str, Any] | None:
+    """``‖∇f(x)‖²`` at the evaluations (``eval_grad_norm``): the last value, and the ergodic average
+    ``(1/T) Σ_t ‖∇f(x_t)‖²`` approximated by the mean over the evaluation points (every
+    ``eval_every`` updates from x_1, plus the final point); None when it was not measured."""
+    values = [m["grad_norm_sq"] for m in metrics if math.isfinite(m.get("grad_norm_sq", math.nan))]
+    if not values:
+        return None
+    return {"final": values[-1], "ergodic": sum(values) / len(values), "points": len(values)}
+
+
 def build_summary(
     job: Job, recorder: Recorder, result: EngineResult, final: dict[str, float], wall: float
 ) -> dict[str, Any]:
@@ -64,6 +74,7 @@ def build_summary(
         "final": final,
         "final_test_accuracy": final["test_accuracy"],
         "final_train_loss": final["train_loss"],
+        **({"grad_norm_sq": g} if (g := grad_norm_summary(recorder.metrics)) is not None else {}),
         "updates": result.version,
         "pushes": recorder.pushes,
         "samples": recorder.samples,

@@ -78,6 +78,55 @@ _simple(
 )
 
 
+_simple(
+    "grad_norm_sq",
+    "‖∇f‖² final",
+    _path("grad_norm_sq", "final"),
+    4,
+    "‖∇f(x)‖² of the training loss at the last evaluation (runs with eval_grad_norm)",
+)
+_simple(
+    "grad_norm_sq_ergodic",
+    "ergodic ‖∇f‖²",
+    _path("grad_norm_sq", "ergodic"),
+    4,
+    "(1/T) Σ_t ‖∇f(x_t)‖², the quantity the convergence theorems bound, approximated by the mean "
+    "over the evaluation points (runs with eval_grad_norm)",
+)
+
+
+COMPUTATION = ("compute", "compress")
+COMMUNICATION = ("pull", "push", "wait", "apply")
+"""The learners' time phases on each side of the "breakdown of epoch time": computing a gradient
+and encoding it, against moving parameters and gradients and waiting for the server."""
+
+
+def phase_shares(run: RunView) -> dict[str, float] | None:
+    """Share (%) of the learners' summed time in each phase, or None when no time was recorded."""
+    breakdown = run.summary.get("time", {}).get("breakdown", {})
+    values = {k: _num(v) or 0.0 for k, v in breakdown.items()}
+    total = sum(values.values())
+    return {k: 100 * v / total for k, v in values.items()} if total > 0 else None
+
+
+def _share(phases: tuple[str, ...]) -> Value:
+    def value(run: RunView) -> float | None:
+        shares = phase_shares(run)
+        return None if shares is None else sum(shares.get(p, 0.0) for p in phases)
+
+    return value
+
+
+_simple(
+    "comm_share", "communication %", _share(COMMUNICATION), 1,
+    f"share of learner time in {', '.join(COMMUNICATION)} (%)",
+)  # fmt: skip
+_simple(
+    "compute_share", "computation %", _share(COMPUTATION), 1,
+    f"share of learner time in {', '.join(COMPUTATION)} (%)",
+)  # fmt: skip
+
+
 def _best(run: RunView) -> float | None:
     values = [_num(m.get("test_accuracy")) for m in run.metrics]
     found = [v for v in values if v is not None]

@@ -12,11 +12,12 @@ picks tables and figures from what the sweep varies::
     rows = ["method", "learners"]  # default: method and every varied key
 
     [[report.figures]]
-    kind = "curve"                 # curve, final or staleness (see FIGURES)
+    kind = "curve"                 # curve, final, staleness or breakdown (see FIGURES)
     y = "test_accuracy"            # curve: a metric over time; final: a measure
-    x = "epoch"                    # curve: update, samples, epoch, time; final: a setting
+    x = "epoch"                    # curve: update, samples, epoch, time; final and breakdown: a setting
     facet = "learners"             # one panel per value
     lines = ["method"]             # default: the table's row keys without x and facet
+    scale = "log"                  # y axis of curve and final: linear (default) or log
 """
 
 from __future__ import annotations
@@ -49,13 +50,17 @@ class Figure:
     facet: str = ""
     lines: tuple[str, ...] | None = None
     title: str = ""
+    scale: str = "linear"
 
     @property
     def name(self) -> str:
         """File stem of the figure, unique within a recipe's usual use."""
-        parts = (
-            [self.kind, self.y.replace(":", "-"), "vs", self.x] if self.kind != "staleness" else [self.kind]
-        )
+        if self.kind == "staleness":
+            parts = [self.kind]
+        elif self.kind == "breakdown":
+            parts = [self.kind, "vs", self.x]
+        else:
+            parts = [self.kind, self.y.replace(":", "-"), "vs", self.x]
         return "-".join([*parts, *(["by", self.facet] if self.facet else [])])
 
 

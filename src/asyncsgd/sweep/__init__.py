@@ -1,6 +1,6 @@
 """Sweeps: a grid of runs executed in parallel worker processes, resumable, recorded in SQLite."""
 
-from asyncsgd.sweep.db import Member, Outcome, ResultsDB
+from asyncsgd.sweep.db import Member, Outcome, ResultsDB, Session
 from asyncsgd.sweep.runner import SweepProgress, run_sweep
 from asyncsgd.sweep.spec import PlannedRun, Sweep, build_sweep, load_sweep, run_id
 
@@ -9,6 +9,7 @@ __all__ = [
     "Outcome",
     "PlannedRun",
     "ResultsDB",
+    "Session",
     "Sweep",
     "SweepProgress",
     "build_sweep",

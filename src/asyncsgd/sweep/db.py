@@ -16,6 +16,9 @@ Tables (``asyncsgd report`` reads nothing else):
 ``traces``      run_id, pushes, applied, rejected, dropped, bytes up/down, compression,
                 τ mean/p50/p95/max, engine and wall seconds, time per phase
 ``learners``    run_id, learner: the same counters per learner
+``sessions``    one row per command that executed runs (``asyncsgd reproduce``): what it was
+                for, the command line, start and end, workers and cores, load averages, runs
+                executed and found done
 ``results``     a view: one row per sweep member with its status and headline numbers
 ==============  ==========================================================================
 
@@ -81,6 +84,11 @@ CREATE TABLE IF NOT EXISTS traces (run_id TEXT PRIMARY KEY, {", ".join(f"{c} REA
 CREATE TABLE IF NOT EXISTS learners (
     run_id TEXT NOT NULL, learner INTEGER NOT NULL, {", ".join(f"{c} REAL" for c in LEARNER_COLUMNS)},
     PRIMARY KEY (run_id, learner));
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, label TEXT NOT NULL, command TEXT NOT NULL,
+    started REAL NOT NULL, finished REAL NOT NULL, workers INTEGER NOT NULL, cores INTEGER NOT NULL,
+    load_before TEXT NOT NULL, load_after TEXT NOT NULL, ran INTEGER NOT NULL,
+    done_before INTEGER NOT NULL, interrupted INTEGER NOT NULL);
 CREATE VIEW IF NOT EXISTS results AS
     SELECT m.sweep, m.position, m.method, m.label, m.run_id, r.status, r.attempts, r.error,
            json_extract(r.summary, '$.final_test_accuracy') AS test_accuracy,
@@ -122,6 +130,27 @@ class Outcome:
     metrics: list[dict[str, float]] = field(default_factory=list)
     error: str = ""
     traceback: str = ""
+
+
+@dataclass(frozen=True)
+class Session:
+    """One command that executed runs into the database, as it measured itself."""
+
+    label: str
+    command: str
+    started: float
+    finished: float
+    workers: int
+    cores: int
+    load_before: tuple[float, ...]
+    load_after: tuple[float, ...]
+    ran: int
+    done_before: int
+    interrupted: bool
+
+    @property
+    def wall_seconds(self) -> float:
+        return self.finished - self.started
 
 
 @dataclass(frozen=True)
@@ -261,7 +290,29 @@ class ResultsDB:
                 [(rid, int(i), *[_finite(v) for v in _learner_row(d)]) for i, d in per_learner.items()],
             )
 
+    def record_session(self, s: Session) -> None:
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO sessions (label, command, started, finished, workers, cores, load_before, "
+                "load_after, ran, done_before, interrupted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (s.label, s.command, s.started, s.finished, s.workers, s.cores, json.dumps(s.load_before),
+                 json.dumps(s.load_after), s.ran, s.done_before, int(s.interrupted)),
+            )  # fmt: skip
+
     # -- reading -------------------------------------------------------------------------------
+    def sessions(self, label: str) -> list[Session]:
+        """The sessions recorded for ``label``, oldest first."""
+        rows = self.conn.execute(
+            "SELECT label, command, started, finished, workers, cores, load_before, load_after, ran, "
+            "done_before, interrupted FROM sessions WHERE label = ? ORDER BY id",
+            (label,),
+        ).fetchall()
+        return [
+            Session(lb, cmd, start, end, workers, cores, tuple(json.loads(before)), tuple(json.loads(after)),
+                    ran, done, bool(cut))
+            for lb, cmd, start, end, workers, cores, before, after, ran, done, cut in rows
+        ]  # fmt: skip
+
     def sweep_names(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT name FROM sweeps ORDER BY created, name")]
 

@@ -5,6 +5,9 @@ holds: a worker that dies mid-run (killed, out of memory) turns into a ``failed`
 run and is replaced. Workers ignore Ctrl-C; :meth:`WorkerPool.request_stop` raises a shared flag
 their runs poll, so they end after the update in progress and report what they measured.
 Processes are started with ``spawn``: a fresh interpreter, no inherited locks or thread pools.
+They are not daemonic, because a run on the ``local`` engine starts learner processes of its own
+(a daemonic process may not have children); :meth:`WorkerPool.close` always ends them, and a
+worker whose parent died exits by itself (see :func:`~asyncsgd.sweep.worker.worker_main`).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ class WorkerPool:
             target=worker_main,
             args=(index, inbox, self._results, self.stop_flag, self._threads),
             name=f"asyncsgd-sweep-worker-{index}",
-            daemon=True,
+            daemon=False,
         )
         process.start()
         return _Slot(process, inbox)

@@ -6,11 +6,13 @@ A run goes through exactly what ``asyncsgd run`` does for one method (``Job.from
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
 import signal
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
@@ -18,13 +20,16 @@ from typing import Any
 import torch
 
 from asyncsgd.config.schema import RunConfig
+from asyncsgd.data.base import Dataset
 from asyncsgd.errors import ConfigError
 from asyncsgd.experiment.runner import run_job
-from asyncsgd.job import Job
+from asyncsgd.job import Job, dataset_key, effective_config, load_config_dataset
 from asyncsgd.sweep.db import Outcome
 
 STOP_POLL_EVERY = 16
 """Pushes between two looks at the shared stop flag (a look costs a lock)."""
+PARENT_POLL_SECONDS = 2.0
+"""How often an idle worker checks that the sweep's process is still alive."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +64,39 @@ class ThrottledStop:
         return self.stopped
 
 
-def execute(task: Task, stop: Callable[[], bool] = lambda: False) -> Outcome:
-    """Run ``task``; failures become a ``failed`` outcome with a one-line error and the traceback."""
+@dataclass
+class Reuse:
+    """What a worker process keeps from one run to the next: the last dataset it loaded (a sweep's
+    runs come in plan order, so neighbours usually share it) and the constants ``lr = "auto"``
+    measured on it. Only one dataset is kept, so memory stays that of one run; the estimates go
+    with it (they are keyed by the dataset object)."""
+
+    key: tuple | None = None
+    dataset: Dataset | None = None
+    estimates: dict = field(default_factory=dict)
+
+    def dataset_for(self, cfg: RunConfig) -> Dataset:
+        key = dataset_key(effective_config(cfg))
+        if key != self.key or self.dataset is None:
+            self.key, self.dataset, self.estimates = None, None, {}
+            self.dataset = load_config_dataset(effective_config(cfg))
+            self.key = key
+        return self.dataset
+
+
+def execute(task: Task, stop: Callable[[], bool] = lambda: False, reuse: Reuse | None = None) -> Outcome:
+    """Run ``task``; failures become a ``failed`` outcome with a one-line error and the traceback.
+    With ``reuse``, the dataset and probe estimates of earlier runs in this process are reused: the
+    run is the same, bit for bit, as one that loads and measures them afresh."""
     started = time.time()
     try:
-        job = Job.from_config(RunConfig.from_dict(task.config), name=task.method)
+        cfg = RunConfig.from_dict(task.config)
+        if reuse is None:
+            job = Job.from_config(cfg, name=task.method)
+        else:
+            job = Job.from_config(
+                cfg, name=task.method, dataset=reuse.dataset_for(cfg), estimates=reuse.estimates
+            )
         result = run_job(job, Path(task.out_dir) if task.out_dir else None, stop)
         status = "interrupted" if result.summary.get("interrupted") else "done"
         return Outcome(task.run_id, status, started, time.time(), result.summary, result.metrics)
@@ -73,10 +106,23 @@ def execute(task: Task, stop: Callable[[], bool] = lambda: False) -> Outcome:
         )
 
 
+def _next_task(inbox: Any) -> Task | None:
+    """The next task, or None when told to exit or when the sweep's process is gone (a worker
+    is not daemonic, so nothing else would end it if its parent were killed)."""
+    parent = multiprocessing.parent_process()
+    while True:
+        try:
+            return inbox.get(timeout=PARENT_POLL_SECONDS)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return None
+
+
 def worker_main(worker: int, inbox: Any, outbox: Any, stop_flag: Event, threads: int) -> None:
     """Process entry: run tasks from ``inbox`` until ``None``; Ctrl-C is left to the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stop = stop_flag.is_set
-    while (task := inbox.get()) is not None:
+    reuse = Reuse()
+    while (task := _next_task(inbox)) is not None:
         torch.set_num_threads(threads)  # a run's own `threads` setting must not outlive it
-        outbox.put((worker, execute(task, ThrottledStop(stop))))
+        outbox.put((worker, execute(task, ThrottledStop(stop), reuse)))

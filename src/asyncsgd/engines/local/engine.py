@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import pickle
 import time
-from collections import Counter
 from contextlib import ExitStack
 from typing import Any, ClassVar
 
@@ -25,6 +24,7 @@ from asyncsgd.core.flat import FlatLayout
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.core.shards import ShardPlan
 from asyncsgd.engines.base import ENGINES, Engine, EngineResult, Monitor
+from asyncsgd.engines.common import Ledger, check_wall_clock
 from asyncsgd.engines.local.arena import Arena
 from asyncsgd.engines.local.records import RingReader, Row, row_width
 from asyncsgd.engines.local.shared import (
@@ -63,15 +63,7 @@ def check_local(job: Job) -> None:
     cfg = job.config
     if not hasattr(os, "memfd_create"):
         raise ConfigError("engine", "engine 'local' needs Linux (memfd and robust process-shared mutexes)")
-    if cfg.protocol == "sync":
-        raise ConfigError("protocol", "engine 'local' runs the asynchronous protocol only (use engine='sim')")
-    if not cfg.delay.isidentifier() or cfg.delay == "fixed":
-        raise ConfigError(
-            "delay", f"delay={cfg.delay!r} is a simulator setting; engine 'local' runs in real time"
-        )
-    size = job.layout().size
-    if cfg.shards > size:
-        raise ConfigError("shards", f"{cfg.shards} shards for {size} parameters")
+    check_wall_clock(job, "local")
     if not cfg.hogwild:
         return
     if cfg.shards != 1:
@@ -132,26 +124,16 @@ class _Run:
         self.spec = Spec(flat.size, cfg.shards, self.p, RING_ROWS, row_width(cfg.shards), leaves)
         self.ordered = not cfg.hogwild
         self.restored: dict[str, Any] | None = monitor.restored_engine_state()
-        # bookkeeping of what has reached the monitor
-        self.samples = 0
-        self.updates = 0
+        self.book = Ledger(self.p, cfg.shards)  # what has reached the monitor
         self.last_row_at = time.perf_counter()
-        self.rejected: dict[int, Counter[str]] = {}
-        self.shard_tau: list[Counter[int]] = [Counter() for _ in range(cfg.shards)]
-        self.deaths: list[Death] = []
         self.inherited_locks = 0
-        self.checkpoints = 0
         self.stop_reason = ""
-        self.time_offset = 0.0
-        self.incarnations = [1] * self.p
         self.origin: float | None = None
-        self.last_end = 0.0
 
     # -- setup --------------------------------------------------------------------------------------
     def _initialise(self, shared: Shared) -> dict[int, bytes]:
         """Fill the arena from the initial model or a checkpoint; the learners' saved states."""
-        for mutex in [shared.data_mutex, *shared.mutexes]:
-            mutex.init()
+        shared.init_locks()
         for s, server in enumerate(self.templates):
             for path, tensor in tensor_leaves(server.rule_state):
                 shared.rule_tensor(s, path).copy_(tensor)
@@ -171,14 +153,7 @@ class _Run:
         for s, tensors in enumerate(state["rule"]):
             for path, tensor in tensors.items():
                 shared.rule_tensor(s, path).copy_(tensor)
-        self.samples = int(state["samples"])
-        self.updates = int(state["updates"])
-        self.rejected = {int(k): Counter(v) for k, v in state["rejected"].items()}
-        self.shard_tau = [Counter({int(k): v for k, v in c.items()}) for c in state["shard_tau"]]
-        self.deaths = [Death(**d) for d in state["deaths"]]
-        self.time_offset = float(state["time"])
-        self.checkpoints = int(state["checkpoints"])
-        self.incarnations = list(state["incarnations"])
+        self.book.load_state_dict(state, Death)
         return dict(state["learners"])
 
     def _args(self, shared: Shared, i: int, state: bytes | None) -> WorkerArgs:
@@ -186,8 +161,8 @@ class _Run:
         return WorkerArgs(
             learner=i, job=self._job_bytes, spec=self.spec, address=shared.arena.address,
             hogwild=cfg.hogwild, threads=cfg.learner_threads, timeout=cfg.timeout,
-            eval_every=self.job.eval_every, time_offset=self.time_offset,
-            incarnation=self.incarnations[i], state=state, learner_factory=self.factory,
+            eval_every=self.job.eval_every, time_offset=self.book.time_offset,
+            incarnation=self.book.incarnations[i], state=state, learner_factory=self.factory,
         )  # fmt: skip
 
     # -- the run ------------------------------------------------------------------------------------
@@ -208,7 +183,7 @@ class _Run:
                 sup.start(self._args(shared, i, states.get(i)))
             self._wait_ready()
             shared.control[ORIGIN_NS] = time.perf_counter_ns()
-            self.origin = time.perf_counter() - self.time_offset
+            self.origin = time.perf_counter() - self.book.time_offset
             shared.control[GO] = 1
             self._loop()
             self._stop_all()
@@ -248,14 +223,14 @@ class _Run:
                 self._deliver(row)
             self._reap()
             if not self.sup.alive():
-                if not self.stop_reason and not self._budget_reached() and self.deaths:
+                if not self.stop_reason and not self._budget_reached() and self.book.deaths:
                     self.stop_reason = "learners_lost"
                 return
             if self._budget_reached():
                 return
             if monitor.stop_requested():
                 return
-            if monitor.checkpoint_due(self.updates):
+            if monitor.checkpoint_due(self.book.updates):
                 self._checkpoint()
             if rows:
                 self.last_row_at = time.perf_counter()
@@ -267,7 +242,7 @@ class _Run:
                     self._ended(handle)
 
     def _budget_reached(self) -> bool:
-        return self.job.budget_reached(self.updates, self.samples)
+        return self.job.budget_reached(self.book.updates, self.book.samples)
 
     def _stop_all(self) -> None:
         if hasattr(self, "shared"):
@@ -276,17 +251,10 @@ class _Run:
     # -- records ------------------------------------------------------------------------------------
     def _deliver(self, row: Row) -> None:
         record, shared = row.record, self.shared
-        self.samples += row.samples
-        self.last_end = max(self.last_end, row.timing.end)
-        if not record.accepted:
-            self.rejected.setdefault(record.learner, Counter())[row.code or "other"] += 1
-        elif record.applied and self.spec.shards > 1:
-            for s, tau in enumerate(row.shard_taus):
-                self.shard_tau[s][tau] += 1
+        self.book.count(record, row.samples, row.timing.end, row.code, row.shard_taus)
         self.monitor.on_push(record, row.timing, row.loss, row.samples)
         if not record.applied:
             return
-        self.updates = max(self.updates, record.version)
         slots = np.flatnonzero(shared.eval_version == record.version) if record.version else []
         if self.monitor.eval_due(record.version):
             if len(slots):
@@ -294,7 +262,7 @@ class _Run:
             else:  # no snapshot at that version (another evaluation schedule): the current cut
                 params = torch.empty_like(shared.params)
                 params.copy_(shared.params)
-            self.monitor.evaluate(params, record.version, self.samples, row.timing.end)
+            self.monitor.evaluate(params, record.version, self.book.samples, row.timing.end)
         if len(slots):
             shared.eval_version[int(slots[0])] = 0
 
@@ -308,10 +276,10 @@ class _Run:
         if shared.done[i] == handle.incarnation:
             return
         held = [s for s in range(self.spec.shards) if shared.holder[s] == i + 1]
-        death = Death(i, handle.incarnation, self._now(), handle.process.exitcode, held, self.updates)
-        self.deaths.append(death)
+        death = Death(i, handle.incarnation, self._now(), handle.process.exitcode, held, self.book.updates)
+        self.book.deaths.append(death)
         if self.cfg.respawn and not shared.stopping and self.origin is not None:
-            self.incarnations[i] += 1
+            self.book.incarnations[i] += 1
             self.sup.start(self._args(shared, i, None))
             death.respawned = True
         else:
@@ -345,7 +313,7 @@ class _Run:
             time.sleep(0.001)
         for row in self.reader.flush(self.ordered):
             self._deliver(row)
-        self.checkpoints += 1
+        self.book.checkpoints += 1
         self.monitor.save_checkpoint(self._engine_state(states))
         shared.control[RESUME] = epoch
 
@@ -364,14 +332,7 @@ class _Run:
             "clock": shared.clock.copy(),
             "gone": shared.gone.copy(),
             "rule": rule,
-            "samples": self.samples,
-            "updates": self.updates,
-            "rejected": {k: dict(v) for k, v in self.rejected.items()},
-            "shard_tau": [dict(c) for c in self.shard_tau],
-            "deaths": [vars(d).copy() for d in self.deaths],
-            "time": self.last_end,
-            "checkpoints": self.checkpoints,
-            "incarnations": list(self.incarnations),
+            **self.book.state_dict(),
             "learners": learners,
         }
 
@@ -386,27 +347,16 @@ class _Run:
             "shard_versions": versions,
             "learner_threads": cfg.learner_threads,
             "start_method": self.start_method,
-            "deaths": [d.to_dict() for d in self.deaths],
-            "checkpoints": self.checkpoints,
+            **self.book.extra(),
         }
-        if cfg.shards > 1:
-            extra["staleness_per_shard"] = [shard_histogram(c) for c in self.shard_tau]
         if self.stop_reason:
             extra["stop_reason"] = self.stop_reason
         memory = sum(s.memory_bytes() for s in self.templates)
         return EngineResult(
             params=shared.params.clone(),
             version=version,
-            time=max(self.last_end, self.time_offset),
-            rejected={k: dict(v) for k, v in sorted(self.rejected.items())},
+            time=self.book.time,
+            rejected=self.book.rejected_by_learner(),
             server_memory_bytes=memory,
             extra=extra,
         )
-
-
-def shard_histogram(counts: Counter[int]) -> dict[str, Any]:
-    """τ of one shard: mean, max and the histogram h[τ] (applied pushes with that staleness)."""
-    total = sum(counts.values())
-    hist = [counts.get(t, 0) for t in range(max(counts) + 1)] if counts else []
-    mean = sum(t * n for t, n in counts.items()) / total if total else None
-    return {"count": total, "mean": mean, "max": max(counts) if counts else None, "histogram": hist}

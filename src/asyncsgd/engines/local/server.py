@@ -28,6 +28,7 @@ from asyncsgd.core.flat import FlatLayout
 from asyncsgd.core.messages import ApplyRecord, Push, Rejection
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.core.shards import SliceCodec
+from asyncsgd.engines.common import rejection_code
 from asyncsgd.engines.local.shared import PUBLISHED, SAMPLES, UPDATES, Shared, replace_leaves
 from asyncsgd.job import Job
 
@@ -47,17 +48,6 @@ class Budget:
         if self.max_updates is not None and updates >= self.max_updates:
             return True
         return self.max_samples is not None and samples >= self.max_samples
-
-
-def rejection_code(server: ParameterServer, learner: int, seen: dict[int, Counter[str]]) -> str:
-    """The reason code of the rejection ``server`` just counted for ``learner``."""
-    counts = server.rejected.get(learner, Counter())
-    before = seen.setdefault(learner, Counter())
-    for code, n in counts.items():
-        if n > before[code]:
-            before[code] = n
-            return code
-    return "other"
 
 
 def build_shards(shared: Shared, job: Job, layout: FlatLayout) -> list[ParameterServer]:

@@ -137,6 +137,11 @@ class Shared:
         self.eval_params = arena.tensor("eval_params")
         self.eval_version = arena.numpy("eval_version")[:, 0]
 
+    def init_locks(self) -> None:
+        """Initialise every mutex of the arena (once, by the process that created it)."""
+        for mutex in [self.data_mutex, *self.mutexes]:
+            mutex.init()
+
     def rule_tensor(self, shard: int, path: str) -> torch.Tensor:
         return self.arena.tensor(f"rule.{shard}{path}")
 

@@ -1,0 +1,169 @@
+"""The ``ray`` engine's server path against a plain Ray-actor parameter server, and ``local`` beside.
+
+Updates/s for 10^5, 10^6 and 10^7 float32 parameters, p = 1, 2, 4 learners, dense and top-1%
+pushes, all in one run and one Ray instance on loopback:
+
+* **ray engine**: the whole engine (``RayEngine().run``: learner actors, shard actors, the fused
+  push-and-pull call, core validation, decode and rule, record logs drained by the driver into a
+  recorder) with learners whose gradient is made once, so no model compute is timed; S = 1, and
+  S = 2 at 10^7. Rate: pushes applied per second of engine time, after a warm-up.
+* **plain Ray actor** (``benchmarks.ray_baseline``): each learner calls ``apply_gradients`` (or
+  ``apply_sparse``) on one server actor and gets the weights back.
+* **local**: the ``local`` engine's server path (``benchmarks.ps_roundtrip``), p learner processes.
+
+Targets: the ray engine at least as fast as the plain Ray actor (the core adds no measurable
+overhead), and S = 2 faster than S = 1 at 10^7.
+
+    python -m benchmarks.ray_engine
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import statistics
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from asyncsgd.config import RunConfig
+from asyncsgd.core.flat import FlatModel
+from asyncsgd.core.learner import Learner
+from asyncsgd.core.messages import Payload, Push
+from asyncsgd.data import load_dataset
+from asyncsgd.job import Job
+from asyncsgd.metrics import Recorder
+from benchmarks.common import write_result
+from benchmarks.ps_roundtrip import ours as local_rate
+from benchmarks.ray_baseline import LR, baseline_rate, ray_session
+
+SIZES = (10**5, 10**6, 10**7)
+LEARNERS = (1, 2, 4)
+PAYLOADS = ("dense", "top1%")
+SHARDED = 10**7  # where S = 2 is measured beside S = 1
+REPEATS = int(os.environ.get("RAY_BENCH_REPEATS", 1))
+SECONDS = float(os.environ.get("RAY_BENCH_SECONDS", 1.5))  # measured engine time per run
+WARMUP = 0.3  # engine seconds left out at the start (learners begin a few ms apart)
+CODECS = {"dense": {"codec": "identity"}, "top1%": {"codec": "topk", "ratio": 0.01}}
+
+
+class Vector(nn.Module):
+    """A model that is only its parameter vector (nothing is computed on it here)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.x = nn.Parameter(torch.zeros(size))
+
+
+class PreparedLearner(Learner):
+    """Pushes the same payload every cycle, stamped with the version it pulled."""
+
+    def __init__(self, learner_id: int, payload: Payload) -> None:
+        self.id, self.payload, self.pushes, self._version = learner_id, payload, 0, 0
+
+    def receive(self, params: torch.Tensor, version: int) -> None:
+        self._version = version
+
+    def local_step(self, batch: Any) -> float:
+        return 0.0
+
+    def push(self) -> Push:
+        self.pushes += 1
+        return Push(self.id, self._version, self.payload)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"pushes": self.pushes}
+
+
+def prepared(job: Job, i: int, flat: FlatModel) -> Learner:
+    grad = torch.from_numpy(np.random.default_rng(i).standard_normal(flat.size).astype(np.float32))
+    return PreparedLearner(i, job.codec(flat.layout).encode(grad, 0))
+
+
+def make_job(size: int, p: int, shards: int, payload: str) -> Job:
+    cfg = RunConfig.from_dict({
+        "engine": "ray", "dataset": "synthetic", "model": "logreg", "learners": p, "shards": shards,
+        "batch_size": 1, "updates": 10**9, "eval_every": 10**9, "lr": LR, **CODECS[payload],
+    })  # fmt: skip
+    return Job(cfg, load_dataset("synthetic"), functools.partial(Vector, size), name="bench")
+
+
+class Timed(Recorder):
+    """A recorder (no files) that stops the run after ``WARMUP + SECONDS`` of engine time."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(None, job.dataset.n_train, 10**9, lambda p: {}, job.config.learners)
+        self.ends: list[float] = []
+
+    def on_push(self, record, timing, loss, samples):
+        super().on_push(record, timing, loss, samples)
+        if record.applied:
+            self.ends.append(timing.end)
+
+    def stop_requested(self) -> bool:
+        return bool(self.ends) and self.ends[-1] >= WARMUP + SECONDS
+
+    def rate(self) -> float:
+        ends = sorted(e for e in self.ends if e >= WARMUP)
+        return (len(ends) - 1) / (ends[-1] - ends[0]) if len(ends) > 1 else 0.0
+
+
+def engine_rate(size: int, p: int, shards: int, payload: str) -> float:
+    from asyncsgd.engines.ray import RayEngine
+
+    job = make_job(size, p, shards, payload)
+    recorder = Timed(job)
+    RayEngine(learner_factory=prepared).run(job, recorder)
+    recorder.close()
+    return recorder.rate()
+
+
+def main() -> dict:
+    cases = [(n, p, pl) for n in SIZES for p in LEARNERS for pl in PAYLOADS]
+    keys = ("ray", "ray_s2", "baseline", "local")
+    samples: dict[tuple, dict[str, list[float]]] = {c: {k: [] for k in keys} for c in cases}
+    load = os.getloadavg()[0]
+    with ray_session(max(LEARNERS) + 2) as ray:
+        for _ in range(REPEATS):  # each case's columns one after another: drift hits them alike
+            for case in cases:
+                n, p, payload = case
+                got = samples[case]
+                got["local"].append(local_rate(*case))
+                got["baseline"].append(baseline_rate(ray, *case, SECONDS))
+                got["ray"].append(engine_rate(n, p, 1, payload))
+                if n == SHARDED:
+                    got["ray_s2"].append(engine_rate(n, p, 2, payload))
+                shown = "  ".join(f"{k} {v[-1]:8.1f}/s" for k, v in got.items() if v)
+                print(f"n={n:>9,} p={p} {payload:6s} {shown}", flush=True)
+    rows = []
+    for n, p, payload in cases:
+        med = {k: statistics.median(v) if v else None for k, v in samples[(n, p, payload)].items()}
+        row: dict[str, Any] = {
+            "parameters": n, "learners": p, "payload": payload, "ray_per_s": med["ray"],
+            "baseline_per_s": med["baseline"], "local_per_s": med["local"],
+            "vs_baseline": med["ray"] / med["baseline"],
+        }  # fmt: skip
+        if med["ray_s2"] is not None:
+            row["ray_s2_per_s"] = med["ray_s2"]
+            row["s2_vs_s1"] = med["ray_s2"] / med["ray"]
+        rows.append(row)
+    result = {
+        "target": "ray engine ≥ the plain Ray-actor parameter server in every case; S = 2 faster than S = 1 "
+        "at 10^7",
+        "met": {
+            "at_least_baseline": all(r["vs_baseline"] >= 1.0 for r in rows),
+            "s2_faster_1e7": all(r["s2_vs_s1"] > 1.0 for r in rows if "s2_vs_s1" in r),
+        },
+        "repeats": REPEATS,
+        "seconds": SECONDS,
+        "load_average": [load, os.getloadavg()[0]],
+        "rows": rows,
+    }
+    write_result("ray_engine", result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

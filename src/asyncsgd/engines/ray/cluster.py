@@ -1,0 +1,126 @@
+"""Where a ``ray`` run's actors live: a private Ray instance on loopback, or a cluster to join.
+
+Ray is an optional dependency (``pip install 'asyncsgd[ray]'``) and is imported only here, when a
+run starts, so the rest of asyncsgd works without it.
+
+* **Private instance** (``ray_address`` empty, the default): ``ray.init`` on this machine, bound to
+  127.0.0.1, dashboard and usage reporting off, enough logical CPUs for every actor of the run;
+  shut down when the run ends, so no Ray process outlives it. Ray advertises the machine's network
+  address unless ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` is set before it is imported, and the
+  node's address is checked after start: a run never listens beyond loopback.
+* **Joining** (``ray_address = "host:port"`` or ``"auto"``): a cluster started with ``ray start``.
+  Ray 2.60 protects such clusters with token authentication; the driver joins with
+  ``RAY_AUTH_MODE=token`` (unless set otherwise) and the token of ``~/.ray/auth_token``,
+  ``RAY_AUTH_TOKEN`` or ``RAY_AUTH_TOKEN_PATH``. A Ray cluster runs arbitrary code for anyone who
+  can reach it: keep it on a trusted network.
+* **Already connected** (the caller ran ``ray.init``): the run uses that connection and leaves it
+  open.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from asyncsgd.errors import ConfigError
+
+LOOPBACK = "127.0.0.1"
+INSTALL = "pip install 'asyncsgd[ray]'"
+
+
+def ray_installed() -> bool:
+    return importlib.util.find_spec("ray") is not None
+
+
+def ray_environment() -> None:
+    """Before Ray is imported (it reads these once): usage reporting off, a local node kept on
+    loopback, token authentication on unless the caller chose otherwise."""
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+
+def import_ray() -> ModuleType:
+    """The ``ray`` module, or a one-line ConfigError saying how to install it."""
+    if not ray_installed():
+        raise ConfigError("engine", f"engine 'ray' needs the ray package: {INSTALL}")
+    ray_environment()
+    return importlib.import_module("ray")
+
+
+@dataclass
+class Cluster:
+    """The connection a run uses, and what it found there."""
+
+    address: str
+    private: bool
+    owned: bool
+    nodes: list[str] = field(default_factory=list)
+    resources: dict[str, float] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "private": self.private,
+            "nodes": self.nodes,
+            "cpus": self.resources.get("CPU", 0.0),
+            "gpus": self.resources.get("GPU", 0.0),
+        }
+
+
+def node_addresses(ray: ModuleType) -> list[str]:
+    return sorted({n["NodeManagerAddress"] for n in ray.nodes() if n.get("Alive", True)})
+
+
+def reachable(address: str, timeout: float) -> None:
+    """Fail fast on a ``host:port`` nothing listens on (joining one would retry for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto", or a form Ray resolves itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise ConfigError("ray_address", f"no Ray cluster answers at {address!r}: {err}") from None
+
+
+@contextmanager
+def connect(address: str, cpus: float, timeout: float) -> Iterator[Cluster]:
+    """Connect for one run (see the module docstring); ``cpus``: logical CPUs a private instance
+    offers (the run's actors reserve that many; more than the machine's cores oversubscribes it,
+    as p learner processes of the ``local`` engine do)."""
+    ray = import_ray()
+    if ray.is_initialized():
+        cluster = Cluster(ray.get_runtime_context().gcs_address, False, owned=False)
+    elif address:
+        reachable(address, timeout)
+        try:
+            ray.init(address=address, log_to_driver=False, configure_logging=False)
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            raise ConfigError("ray_address", f"cannot join the Ray cluster at {address!r}: {err}") from None
+        cluster = Cluster(address, False, owned=True)
+    else:
+        ray.init(
+            address="local",  # a new instance, even where a `ray start` cluster runs on this machine
+            num_cpus=max(os.cpu_count() or 1, int(-(-cpus // 1))),
+            include_dashboard=False,
+            _node_ip_address=LOOPBACK,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+        cluster = Cluster(ray.get_runtime_context().gcs_address, True, owned=True)
+    try:
+        cluster.nodes = node_addresses(ray)
+        cluster.resources = dict(ray.cluster_resources())
+        if cluster.private and cluster.nodes != [LOOPBACK]:
+            raise RuntimeError(f"the private Ray instance left loopback: its nodes are {cluster.nodes}")
+        yield cluster
+    finally:
+        if cluster.owned:
+            ray.shutdown()

@@ -1,0 +1,442 @@
+"""``ray``: learner actors and parameter-server shard actors on a Ray cluster (wall time).
+
+The math runs in the actors, through the same core objects the simulator uses: S shard actors,
+each a core server over one slice of the parameters (:mod:`.shard`), and p learner actors, each a
+core learner that calls the shards itself, one fused push-and-pull per shard and cycle
+(:mod:`.learner`). The driver (the calling process) starts them and then only watches and reads:
+it drains the shards' record logs in batches and joins them into one record per push, in apply
+order (:mod:`.records`); evaluates the snapshots shards took at the versions due; holds a long
+``run`` call on every learner, which ends when the learner ends, pauses or dies (a death is
+recorded and the learner optionally restarted); pauses everyone at cycle boundaries for a
+checkpoint; and turns a stop request into a flag shard 0 answers every learner with. Every remote
+call it makes has a timeout derived from the ``timeout`` setting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from asyncsgd.core.shards import ShardPlan
+from asyncsgd.engines.base import ENGINES, Engine, EngineResult, Monitor
+from asyncsgd.engines.common import Ledger, check_wall_clock
+from asyncsgd.engines.ray.cluster import INSTALL, Cluster, connect, import_ray, ray_installed
+from asyncsgd.engines.ray.faults import ActorDeath, first_line
+from asyncsgd.engines.ray.records import Joined, Joiner
+from asyncsgd.errors import ConfigError, EngineFailure
+from asyncsgd.job import Job
+
+DRAIN_EVERY = 0.05
+"""Seconds between the driver's reads of the shards' record logs (records wait there, learners never)."""
+START_TIMEOUT = 120.0
+"""Actor start-up (a fresh worker process imports torch) may take longer than a call."""
+
+
+def check_ray(job: Job) -> None:
+    """Settings the ray engine cannot run, as a ConfigError naming the setting."""
+    cfg = job.config
+    if not ray_installed():
+        raise ConfigError("engine", f"engine 'ray' needs the ray package: {INSTALL}")
+    check_wall_clock(job, "ray")
+    if cfg.hogwild:
+        raise ConfigError("hogwild", "engine 'ray' applies every push in a shard actor (hogwild: 'local')")
+    if cfg.ssp_bound >= 0:
+        raise ConfigError("ssp_bound", "engine 'ray' runs unbounded staleness (use engine='local' or 'sim')")
+    if cfg.partition != "disjoint":
+        raise ConfigError("partition", "engine 'ray' gives every learner its own data (partition='disjoint')")
+    if cfg.device != "cpu" and cfg.ray_gpus_per_learner <= 0:
+        raise ConfigError(
+            "ray_gpus_per_learner", f"device={cfg.device!r} needs GPUs on the learner actors: set it > 0"
+        )
+
+
+@ENGINES.register("ray", "learner and server-shard actors on a Ray cluster, or on this machine (wall time)")
+class RayEngine(Engine):
+    name: ClassVar[str] = "ray"
+    learners_here: ClassVar[bool] = False  # learners check ``device`` where they run
+
+    def __init__(self, learner_factory: Any = None) -> None:
+        self.learner_factory = learner_factory
+        self.current: _Run | None = None
+        """The run in progress (its actors), for whoever drives this engine."""
+
+    @classmethod
+    def check(cls, job: Job) -> None:
+        check_ray(job)
+
+    def run(self, job: Job, monitor: Monitor) -> EngineResult:
+        self.current = _Run(job, monitor, self.learner_factory)
+        return self.current.execute()
+
+
+@dataclass
+class Handle:
+    """A learner actor of this run, and the ``run`` call the driver holds on it."""
+
+    learner: int
+    incarnation: int
+    actor: Any
+    setup: Any = None
+    """The actor's ``setup`` call (its result: where it runs)."""
+    ref: Any = None
+    ended_round: int | None = None
+    """Drain round after which all its rows are in (it ended before that drain was sent)."""
+    state: dict[str, Any] | None = None
+    info: dict[str, Any] | None = None
+    alive: bool = True
+
+
+class _Run:
+    def __init__(self, job: Job, monitor: Monitor, factory: Any) -> None:
+        self.job, self.monitor, self.factory = job, monitor, factory
+        cfg = self.cfg = job.config
+        self.p, self.S = cfg.learners, cfg.shards
+        self.size = job.layout().size
+        self.bounds = list(ShardPlan(self.size, self.S))
+        self.joiner = Joiner(self.S, 4 * self.size)
+        self.prefix = f"asyncsgd-{uuid.uuid4().hex[:10]}"
+        self.restored = monitor.restored_engine_state()
+        self.handles: dict[int, Handle] = {}
+        self.retired: list[Handle] = []
+        self.shards: list[Any] = []
+        self.shard_info: list[dict[str, Any]] = []
+        self.book = Ledger(self.p, self.S)  # what has reached the monitor
+        if self.restored is not None:
+            self.book.load_state_dict(self.restored, ActorDeath)
+        self.stop_reason = ""
+        self.origin = time.time()
+        self.round = 0
+        self.stopping = False
+        self.cluster: Cluster | None = None
+
+    # -- setup --------------------------------------------------------------------------------
+
+    def _check_resources(self, cluster: Cluster) -> None:
+        cfg = self.cfg
+        need = self.p * cfg.ray_cpus_per_learner + self.S * cfg.ray_cpus_per_shard
+        have = cluster.resources.get("CPU", 0.0)
+        if need > have:
+            raise ConfigError(
+                "ray_cpus_per_learner", f"{self.p} learners × {cfg.ray_cpus_per_learner:g} CPUs + {self.S} "
+                f"shards × {cfg.ray_cpus_per_shard:g} CPUs need {need:g} CPUs; the cluster has {have:g}",
+            )  # fmt: skip
+        gpus, have_gpus = self.p * cfg.ray_gpus_per_learner, cluster.resources.get("GPU", 0.0)
+        if gpus > have_gpus:
+            raise ConfigError(
+                "ray_gpus_per_learner", f"{self.p} learners need {gpus:g} GPUs; the cluster has {have_gpus:g}"
+            )
+
+    def _get(self, refs: Any, timeout: float | None = None) -> Any:
+        return self.ray.get(refs, timeout=self.cfg.timeout if timeout is None else timeout)
+
+    def _start(self) -> None:
+        from asyncsgd.engines.ray.learner import LearnerActor
+        from asyncsgd.engines.ray.shard import ShardActor
+
+        ray, cfg = self.ray, self.cfg
+        self.job_ref = ray.put(self.job)
+        start = max(START_TIMEOUT, cfg.timeout)
+        shard_cls = ray.remote(num_cpus=cfg.ray_cpus_per_shard, scheduling_strategy="SPREAD")(ShardActor)
+        self.learner_cls = ray.remote(
+            num_cpus=cfg.ray_cpus_per_learner, num_gpus=cfg.ray_gpus_per_learner, scheduling_strategy="SPREAD"
+        )(LearnerActor)
+        state = self.restored
+        if state is not None:
+            initial = np.concatenate([s["params"].numpy() for s in state["shards"]])
+        else:
+            initial = self.job.flat_model("cpu").params.numpy()
+        self.shards = [shard_cls.options(name=f"{self.prefix}-shard-{s}").remote() for s in range(self.S)]
+        setups = [
+            shard.setup.remote(self.job_ref, s, a, b, initial[a:b], state["shards"][s] if state else None)
+            for s, (shard, (a, b)) in enumerate(zip(self.shards, self.bounds, strict=True))
+        ]
+        saved = dict(state["learners"]) if state is not None else {}
+        for i in range(self.p):
+            self._spawn(i, saved.get(i))
+        try:
+            self.shard_info = self._get(setups, start)
+            infos = self._get([h.setup for h in self.handles.values()], start)
+        except ray.exceptions.GetTimeoutError:
+            raise EngineFailure(
+                f"engine 'ray': actors did not start within {start:g} s (cluster: {self.cluster.describe()})"
+            ) from None
+        except ray.exceptions.RayError as err:
+            cause = getattr(err, "cause", None)
+            if isinstance(cause, ConfigError):
+                raise ConfigError(cause.key, cause.message) from None
+            raise EngineFailure(f"engine 'ray': an actor failed to start: {first_line(err)}") from None
+        for handle, info in zip(self.handles.values(), infos, strict=True):
+            handle.info = info
+        self.origin = time.time() - self.book.time_offset
+        self._get([shard.go.remote(self.origin) for shard in self.shards])
+        for handle in self.handles.values():
+            handle.ref = handle.actor.run.remote()
+
+    def _spawn(self, i: int, state: dict[str, Any] | None) -> Handle:
+        """Create learner ``i``'s actor (its setup call is queued before any other)."""
+        inc = self.book.incarnations[i]
+        actor = self.learner_cls.options(name=f"{self.prefix}-learner-{i}.{inc}").remote()
+        handle = Handle(i, inc, actor)
+        handle.setup = actor.setup.remote(self.job_ref, i, inc, self.shards, self.bounds, state, self.factory)
+        if i in self.handles:
+            self.retired.append(self.handles[i])
+        self.handles[i] = handle
+        return handle
+
+    # -- the run ------------------------------------------------------------------------------
+    def execute(self) -> EngineResult:
+        cfg = self.cfg
+        self.ray: ModuleType = import_ray()
+        cpus = self.p * cfg.ray_cpus_per_learner + self.S * cfg.ray_cpus_per_shard
+        with connect(cfg.ray_address, cpus, cfg.timeout) as cluster:
+            self.cluster = cluster
+            self._check_resources(cluster)
+            try:
+                self._start()
+                self._loop()
+                self._finish()
+                return self._result()
+            finally:
+                self._kill_all()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _now(self) -> float:
+        return time.time() - self.origin
+
+    def _running(self) -> list[Handle]:
+        return [h for h in self.handles.values() if h.ref is not None]
+
+    def _loop(self) -> None:
+        cfg, monitor = self.cfg, self.monitor
+        last_rows = time.perf_counter()
+        stopped_at = 0.0
+        while True:
+            self._collect(DRAIN_EVERY)
+            if self._drain():
+                last_rows = time.perf_counter()
+            if not self._running():
+                if self.book.deaths and not self._budget_reached() and not self.stopping:
+                    self.stop_reason = "learners_lost"
+                return
+            if self.stopping:
+                if time.perf_counter() - stopped_at > cfg.timeout:
+                    return  # learners that do not end are killed
+                continue
+            if monitor.stop_requested():
+                stopped_at = self._stop()
+            elif time.perf_counter() - last_rows > cfg.timeout:
+                self.stop_reason = "stalled"
+                stopped_at = self._stop()
+            elif monitor.checkpoint_due(self.book.updates):
+                self._checkpoint()
+                last_rows = time.perf_counter()
+
+    def _budget_reached(self) -> bool:
+        return self.job.budget_reached(self.book.updates, self.book.samples)
+
+    def _stop(self) -> float:
+        self.stopping = True
+        self._control("stop")
+        return time.perf_counter()
+
+    def _control(self, what: str, learner: int = -1) -> bool:
+        try:
+            return bool(self._get(self.shards[0].control.remote(what, learner)))
+        except self.ray.exceptions.RayError as err:
+            raise self._shard_lost(0, err) from None
+
+    # -- learners ending, pausing, dying --------------------------------------------------------
+    def _collect(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for a learner's ``run`` to end; handle every one that ended."""
+        running = {h.ref: h for h in self._running()}
+        if not running:
+            time.sleep(timeout)
+            return
+        ray = self.ray
+        ready, _ = ray.wait(list(running), num_returns=1, timeout=timeout)
+        if ready:
+            ready, _ = ray.wait(list(running), num_returns=len(running), timeout=0)
+        for ref in ready:
+            handle = running[ref]
+            handle.ref = None
+            handle.ended_round = self.round + 1
+            try:
+                result = self._get(ref)
+            except ray.exceptions.RayTaskError as err:  # its run raised: its own fault or a shard's
+                self._drain(deliver=False)  # raises if a shard is gone
+                ray.kill(handle.actor, no_restart=True)
+                self._death(handle, first_line(err))
+                continue
+            except ray.exceptions.RayError as err:
+                self._death(handle, first_line(err))
+                continue
+            handle.state = result["state"]
+            if result["patch"] is not None:
+                self.joiner.patch(handle.learner, handle.incarnation, *result["patch"])
+
+    def _death(self, handle: Handle, cause: str) -> None:
+        handle.alive = False
+        death = ActorDeath(handle.learner, handle.incarnation, self._now(), cause, self.book.updates)
+        self.book.deaths.append(death)
+        if self.S > 1:
+            death.released_reservation = self._control("release", handle.learner)
+        if self.cfg.respawn and not self.stopping and not self._budget_reached():
+            self.book.incarnations[handle.learner] += 1
+            new = self._spawn(handle.learner, None)
+            new.ref = new.actor.run.remote()
+            death.respawned = True
+
+    # -- records ------------------------------------------------------------------------------
+    def _drain(self, deliver: bool = True) -> int:
+        """Read every shard's log; deliver the records now complete. Returns how many."""
+        ray = self.ray
+        refs = [shard.drain.remote(self.book.updates) for shard in self.shards]
+        batches = []
+        for s, ref in enumerate(refs):
+            try:
+                batches.append(self._get(ref))
+            except ray.exceptions.RayError as err:
+                raise self._shard_lost(s, err) from None
+        self.round += 1
+        for s, rows in enumerate(batches):
+            self.joiner.add(s, rows)
+        for handle in [*self.handles.values(), *self.retired]:
+            if handle.ref is None and handle.ended_round is not None and handle.ended_round <= self.round:
+                self.joiner.close(handle.learner, handle.incarnation)
+        if not deliver:
+            return 0
+        done = self.joiner.ready()
+        for joined in done:
+            self._deliver(joined)
+        return len(done)
+
+    def _deliver(self, joined: Joined, evaluate: bool = True) -> None:
+        record, timing = joined.record, joined.timing
+        self.book.count(record, joined.samples, timing.end, joined.code, joined.shard_taus)
+        self.monitor.on_push(record, timing, joined.loss, joined.samples)
+        if evaluate and record.applied and self.monitor.eval_due(record.version):
+            params = self._params_at(record.version)
+            self.monitor.evaluate(params, record.version, self.book.samples, timing.end)
+
+    def _params_at(self, version: int) -> torch.Tensor:
+        """The shards' snapshots at ``version`` (each its current slice if it kept none)."""
+        ray = self.ray
+        refs = [shard.snapshot.remote(version) for shard in self.shards]
+        parts = []
+        for s, ref in enumerate(refs):
+            try:
+                parts.append(self._get(ref)[1])
+            except ray.exceptions.RayError as err:
+                raise self._shard_lost(s, err) from None
+        return torch.from_numpy(np.concatenate(parts))
+
+    def _shard_lost(self, s: int, err: BaseException) -> EngineFailure:
+        """A shard's parameters are gone: the run cannot go on (its checkpoint stays valid)."""
+        for joined in self.joiner.ready(force=True):
+            self._deliver(joined, evaluate=False)  # its shard may be gone
+        saved = (
+            f"; resume from its last checkpoint ({self.book.checkpoints} written)"
+            if self.book.checkpoints
+            else ""
+        )
+        return EngineFailure(
+            f"engine 'ray': parameter-server shard {s} was lost at update {self.book.updates} "
+            f"({first_line(err)}){saved}"
+        )
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def _checkpoint(self) -> None:
+        """Pause every learner after its push, save servers and learners, go on."""
+        ray, cfg = self.ray, self.cfg
+        self._control("pause")
+        deadline = time.perf_counter() + cfg.timeout
+        while self._running() or self.joiner.pending:
+            if time.perf_counter() > deadline:
+                self._control("resume")
+                raise TimeoutError(f"learners did not pause for a checkpoint within {cfg.timeout:g} s")
+            self._collect(0.005)
+            self._drain()
+        try:
+            shards = self._get([shard.state.remote() for shard in self.shards])
+        except ray.exceptions.RayError as err:
+            raise self._shard_lost(0, err) from None
+        self.book.checkpoints += 1
+        live = [h for h in self.handles.values() if h.alive]
+        self.monitor.save_checkpoint(
+            {
+                "shards": shards,
+                "learners": {h.learner: h.state for h in live if h.state is not None},
+                **self.book.state_dict(),
+            }
+        )
+        self._control("resume")
+        for handle in live:
+            self.joiner.closed.discard((handle.learner, handle.incarnation))
+            handle.ended_round = None
+            handle.ref = handle.actor.run.remote()
+
+    # -- the end ------------------------------------------------------------------------------
+    def _finish(self) -> None:
+        self._stop()  # learners still running (a stop request, a stall) end at their next call
+        deadline = time.perf_counter() + self.cfg.timeout
+        while self._running() and time.perf_counter() < deadline:
+            self._collect(DRAIN_EVERY)
+        for handle in self._running():  # did not end in time: they are killed, their rows kept
+            handle.ref, handle.ended_round = None, self.round + 1
+        self._drain()
+        for joined in self.joiner.ready(force=True):
+            self._deliver(joined)
+        try:
+            self.finals = self._get([shard.final.remote() for shard in self.shards])
+        except self.ray.exceptions.RayError as err:
+            raise self._shard_lost(0, err) from None
+
+    def _kill_all(self) -> None:
+        ray = self.ray
+        for actor in [*(h.actor for h in [*self.retired, *self.handles.values()]), *self.shards]:
+            with contextlib.suppress(Exception):  # already gone
+                ray.kill(actor, no_restart=True)
+
+    def _placement(self, handle: Handle) -> dict[str, Any]:
+        """Where a learner actor ran (a respawned one reports once its setup finished)."""
+        if handle.info is None:
+            try:
+                handle.info = self._get(handle.setup, 1.0)
+            except self.ray.exceptions.RayError:
+                handle.info = {"learner": handle.learner, "incarnation": handle.incarnation}
+        return {**(handle.info or {}), "alive": handle.alive}
+
+    def _result(self) -> EngineResult:
+        cfg, finals = self.cfg, self.finals
+        params = torch.from_numpy(np.concatenate([f["params"] for f in finals]))
+        version = int(finals[0]["updates"])
+        every = sorted([*self.retired, *self.handles.values()], key=lambda h: (h.learner, h.incarnation))
+        learners = [self._placement(h) for h in every]
+        extra: dict[str, Any] = {
+            "mode": "server",
+            "shards": self.S,
+            "shard_versions": [int(f["version"]) for f in finals],
+            "learner_threads": cfg.learner_threads,
+            "cluster": self.cluster.describe() if self.cluster else {},
+            "resources": {"cpus_per_learner": cfg.ray_cpus_per_learner, "gpus_per_learner":
+                          cfg.ray_gpus_per_learner, "cpus_per_shard": cfg.ray_cpus_per_shard},
+            "actors": {"learners": learners, "shards": self.shard_info},
+            **self.book.extra(),
+        }  # fmt: skip
+        if self.stop_reason:
+            extra["stop_reason"] = self.stop_reason
+        return EngineResult(
+            params=params.clone(),
+            version=version,
+            time=self.book.time,
+            rejected=self.book.rejected_by_learner(),
+            server_memory_bytes=sum(int(f["memory_bytes"]) for f in finals),
+            extra=extra,
+        )

@@ -1,0 +1,243 @@
+"""A learner as a Ray actor: the core learner cycle against the shard actors, timed phase by phase.
+
+Each cycle is the generic one every engine drives::
+
+    pre_steps × local_step(batch) → pull (receive) → post_steps × local_step(batch) → push
+
+A learner calls the shard actors itself (the driver only collects records): one ``exchange`` per
+shard, issued together, applies its push and brings back the fresh parameters, so a Downpour
+cycle costs one remote call per shard. Learners with local steps before the pull (EASGD) pull
+separately after those steps, as the cycle demands.
+
+Its wall time is cut into contiguous phases, so their sum is the time it ran: ``wait`` (paused
+for a checkpoint), ``compute`` (local steps, batch gathering included), ``pull`` (installing the
+parameters the last reply brought, a separate pull's round trip, bookkeeping), ``compress``
+(the learner's ``push()``: encoding, error feedback), ``push`` (whole-push validation with several
+shards, sending, queueing behind other learners at the shard, and the reply's transfer back) and
+``apply`` (the shard's core ``apply``, on the critical path). A push's ``push`` phase is known only
+when its reply has come back, so it travels with the learner's next call (or in the result of
+:meth:`LearnerActor.run`), and the driver completes the record with it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from asyncsgd.codecs.base import Codec
+from asyncsgd.core.flat import FlatModel
+from asyncsgd.core.learner import Learner
+from asyncsgd.core.messages import Push, Rejection
+from asyncsgd.core.server import ParameterServer
+from asyncsgd.engines.ray.cluster import import_ray
+from asyncsgd.engines.ray.protocol import END, PULL, PUSH, REFUSED, REJECTED, Call, Reply
+from asyncsgd.engines.ray.wire import from_buffer, slice_wire, sliceable, to_wire, wire_nbytes
+from asyncsgd.job import Job, check_device
+
+LearnerFactory = Callable[[Job, int, FlatModel], Learner]
+INLINE_BYTES = 100 * 1024  # below this Ray sends an argument inside the call; above, put it once
+now = time.perf_counter
+
+
+def whole_push_rejection(push: Push, codec: Codec, learners: int) -> Rejection | None:
+    """Why no shard may apply ``push`` (the core server's checks, over the whole payload).
+
+    Finiteness is read off one dot product per float array (NaN or Inf anywhere makes it
+    non-finite), a single pass with no allocation; only a suspicious push pays the exact check."""
+    if not 0 <= push.learner < learners:
+        return Rejection("unknown_learner", f"unknown learner id {push.learner} (have {learners})")
+    reason = codec.check(push.payload)
+    if reason is not None:
+        return reason
+    payload = push.payload  # checked: every array is one-dimensional
+    if all(math.isfinite(v) for v in payload.scalars.values() if isinstance(v, float)) and all(
+        math.isfinite(float(torch.dot(a, a))) for a in payload.arrays.values() if a.is_floating_point()
+    ):
+        return None
+    return ParameterServer.non_finite(push)  # exact (a finite vector's squared norm may overflow)
+
+
+class ShardClient:
+    """A learner's side of the sharded server: one exchange per shard, all issued at once."""
+
+    def __init__(
+        self, shards: list[Any], bounds: list[tuple[int, int]], codec: Codec, learners: int, timeout: float
+    ) -> None:
+        self.shards = shards
+        self.bounds = bounds
+        self.codec = codec
+        self.learners = learners
+        self.timeout = timeout
+        self.sliced = len(shards) > 1 and sliceable(codec)
+        self.ray = import_ray()
+        self.reserved = False
+        """Shard 0 reserved a slot in the budget for this learner's next push."""
+
+    def _get(self, refs: Any) -> Any:
+        return self.ray.get(refs, timeout=self.timeout)
+
+    def pull(self, call: Call) -> list[Reply]:
+        replies = self._get([shard.exchange.remote(call, None) for shard in self.shards])
+        self.reserved = replies[0].reserved
+        return replies
+
+    def _send(self, shards: range, calls: list[Call], parts: list[Any]) -> list[Reply]:
+        return self._get([self.shards[s].exchange.remote(calls[s], parts[s]) for s in shards])
+
+    def push(self, push: Push, pulled: list[int], call: Call) -> tuple[list[Reply], float]:
+        """Send ``push`` to every shard; (replies, seconds of ``apply`` on the critical path).
+
+        A refused push (``replies[0].status == REFUSED``) was applied by no shard."""
+        wire = to_wire(push.payload)
+        shards = len(self.shards)
+        calls = [replace(call, pulled=v, reserved=self.reserved) for v in pulled]
+        if shards == 1:
+            (reply,) = self._send(range(1), calls, [wire])
+            return [reply], reply.apply
+        rejection = whole_push_rejection(push, self.codec, self.learners)
+        if rejection is not None:  # refused by all: shard 0 records it, the others only answer the pull
+            first = replace(calls[0], kind=REJECTED, code=rejection.code, reason=rejection.message)
+            calls = [first, *(replace(c, kind=PULL) for c in calls[1:])]
+            replies = self._send(range(shards if call.want else 1), calls, [None] * shards)
+            self.reserved = replies[0].reserved
+            return replies, replies[0].apply
+        if self.sliced:
+            parts: list[Any] = [slice_wire(wire, a, b) for a, b in self.bounds]
+        else:
+            parts = [self.ray.put(wire) if wire_nbytes(wire) > INLINE_BYTES else wire] * shards
+        if self.reserved:
+            replies = self._send(range(shards), calls, parts)
+            apply = max(r.apply for r in replies)
+        else:  # no reservation: shard 0 admits first, only then may the others apply
+            (first,) = self._send(range(1), calls, parts)
+            if first.status == REFUSED:
+                return [first], 0.0
+            rest = self._send(range(1, shards), calls, parts)
+            replies = [first, *rest]
+            apply = first.apply + max(r.apply for r in rest)
+        self.reserved = replies[0].reserved
+        return replies, apply
+
+
+class LearnerActor:
+    def setup(
+        self, job: Job, learner: int, incarnation: int, shards: list[Any], bounds: list[tuple[int, int]],
+        state: dict[str, Any] | None, factory: LearnerFactory | None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Build the learner (a one-line ConfigError if ``device`` does not exist here)."""
+        cfg = job.config
+        torch.set_num_threads(cfg.learner_threads)
+        check_device(cfg.device)
+        self.job, self.i, self.incarnation = job, learner, incarnation
+        self.flat = job.flat_model()
+        self.learner = factory(job, learner, self.flat) if factory else job.learner(learner, self.flat)
+        self.streams = job.streams()
+        if state is not None:
+            self.learner.load_state_dict(state["learner"])
+            self.streams.load_state(state["streams"])
+        self.params = self.flat.params.numpy()
+        self.pulled = self.flat.params
+        self.bounds = bounds
+        self.versions = [0] * len(shards)
+        self.client = ShardClient(shards, bounds, job.codec(self.flat.layout), cfg.learners, cfg.timeout)
+        self.samples = cfg.batch_size * (self.learner.pre_steps + self.learner.post_steps)
+        self.n = 0
+        self.ended_at: float | None = None
+        ray = self.client.ray
+        gpus = [str(g) for g in ray.get_gpu_ids()]
+        node = ray.util.get_node_ip_address()
+        return {
+            "learner": learner,
+            "incarnation": incarnation,
+            "pid": os.getpid(),
+            "node": node,
+            "gpus": gpus,
+        }
+
+    # -- pieces of the cycle ------------------------------------------------------------------
+    def steps(self, n: int) -> float:
+        loss = float("nan")
+        for _ in range(n):
+            loss = self.learner.local_step(self.job.batch(self.streams.next(self.i)))
+        return loss
+
+    def pull(self) -> bool:
+        """Pull every shard into this learner's parameters; False when the run refuses."""
+        replies = self.client.pull(Call(PULL, self.i, self.incarnation, 0, samples=self.samples))
+        if replies[0].status == REFUSED:
+            return False
+        self.install(replies)
+        return True
+
+    def install(self, replies: list[Reply]) -> None:
+        """Make the replies' parameters the pulled point.
+
+        One shard: the reply's buffer itself, a read-only view of the object store (learners only
+        read what they pulled; the model copies it in for its passes, as it would any point). S
+        shards: their slices copied into the model's own buffer, which the model then reads in place.
+        """
+        self.versions = [reply.version for reply in replies]
+        if len(replies) == 1:
+            self.pulled = from_buffer(replies[0].params)
+            return
+        for (a, b), reply in zip(self.bounds, replies, strict=True):
+            np.copyto(self.params[a:b], reply.params)
+        self.pulled = self.flat.params
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"learner": self.learner.state_dict(), "streams": self.streams.state()}
+
+    def _end(self, previous: tuple[float, float] | None) -> dict[str, Any]:
+        self.ended_at = now()
+        patch = (self.n, *previous) if previous is not None else None
+        return {"pushes": self.n, "patch": patch, "state": self.state_dict()}
+
+    # -- the cycle ----------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        """Cycle until shard 0 ends or refuses; the last push's phases and this learner's state."""
+        learner = self.learner
+        start = now()
+        wait = start - self.ended_at if self.ended_at is not None else 0.0
+        previous: tuple[float, float] | None = None
+        fused = learner.pre_steps == 0
+        if fused and not self.pull():
+            return self._end(None)
+        mark = start
+        while True:
+            t0 = now()
+            loss = self.steps(learner.pre_steps)
+            t1 = now()
+            if not fused and not self.pull():
+                return self._end(previous)
+            t2 = now()
+            learner.receive(self.pulled, self.versions[0])
+            if learner.post_steps:
+                loss = self.steps(learner.post_steps)
+            t3 = now()
+            push = learner.push()
+            t4 = now()
+            call = Call(
+                PUSH, self.i, self.incarnation, self.n + 1, push_learner=push.learner,
+                nbytes=push.payload.nbytes, samples=self.samples, loss=loss,
+                pull=(t0 - mark) + (t2 - t1), compute=(t1 - t0) + (t3 - t2), compress=t4 - t3, wait=wait,
+                previous=previous, want=fused,
+            )  # fmt: skip
+            replies, apply = self.client.push(push, self.versions, call)
+            t5 = now()
+            status = replies[0].status
+            if status == REFUSED:
+                return self._end(previous)
+            self.n += 1
+            previous, wait = (t5 - t4 - apply, apply), 0.0
+            if status == END:
+                return self._end(previous)
+            if fused:
+                self.install(replies)
+            mark = t5

@@ -1,0 +1,193 @@
+"""A parameter-server shard as a Ray actor: the core server over one slice of the parameters.
+
+Shard s holds an ordinary :class:`~asyncsgd.core.server.ParameterServer` (built by ``Job.server``,
+so rule, codec, validation and τ are the simulator's) over ``[start, stop)`` of the flat vector,
+with its own version counter and rule state. A Ray actor runs one call at a time, so the actor is
+the shard's lock: every ``exchange`` (apply this push, answer with the fresh slice and version)
+is atomic, and τ_s = v_s − v_s^pulled is exact.
+
+Besides the math a shard keeps:
+
+* a log of one :class:`~asyncsgd.engines.ray.protocol.ShardRow` per handled push, which the driver
+  drains in batches (records never wait for the driver);
+* snapshots of its slice at the versions due for evaluation (multiples of ``eval_every``), so the
+  driver evaluates exactly the parameters of that version; when it falls behind, snapshots are
+  skipped and it evaluates the parameters it finds instead;
+* on shard 0, the :class:`~asyncsgd.engines.ray.admission.Admission` of every push.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import torch
+
+from asyncsgd.core.flat import FlatLayout
+from asyncsgd.core.messages import ApplyRecord, Push
+from asyncsgd.core.server import ParameterServer
+from asyncsgd.core.shards import SliceCodec
+from asyncsgd.engines.common import rejection_code
+from asyncsgd.engines.ray.admission import Admission
+from asyncsgd.engines.ray.cluster import import_ray
+from asyncsgd.engines.ray.protocol import PULL, REFUSED, REJECTED, Call, Reply, ShardRow
+from asyncsgd.engines.ray.wire import Wire, from_wire, sliceable
+from asyncsgd.job import Job
+
+SNAPSHOT_BYTES = 64 * 2**20  # memory for evaluation snapshots: 8 of them, fewer for big slices
+now = time.perf_counter
+
+
+def snapshot_slots(size: int) -> int:
+    return int(min(8, max(2, SNAPSHOT_BYTES // (4 * max(size, 1)))))
+
+
+def shard_server(job: Job, params: torch.Tensor, start: int, stop: int, whole: FlatLayout) -> ParameterServer:
+    """The core server of slice ``[start, stop)`` of a vector laid out as ``whole``.
+
+    A whole vector is the job's own server; a dense codec's slice is decoded by the same codec
+    over the slice (its payload is cut per shard), any other by a SliceCodec of the whole payload.
+    """
+    if (start, stop) == (0, whole.size):
+        return job.server(params, whole, copy=False)
+    codec = job.codec(whole)
+    if sliceable(codec):
+        return job.server(params, FlatLayout.single(stop - start), copy=False)
+    server = job.server(params, FlatLayout.single(stop - start), copy=False)
+    server.codec = SliceCodec(codec, start, stop)
+    return server
+
+
+class ShardActor:
+    def setup(
+        self, job: Job, shard: int, start: int, stop: int, initial: np.ndarray, state: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        torch.set_num_threads(max(1, int(job.config.ray_cpus_per_shard)))
+        self.shard = shard
+        self.params = torch.from_numpy(np.array(initial, dtype=np.float32, copy=True))
+        self.server = shard_server(job, self.params, start, stop, job.layout())
+        self.admission = (
+            Admission(job.config.shards, job.max_updates, job.max_samples) if shard == 0 else None
+        )
+        self.eval_every = max(1, job.eval_every)
+        self.slots = snapshot_slots(stop - start)
+        self.snapshots: dict[int, np.ndarray] = {}
+        self.log: list[ShardRow] = []
+        self.seen: dict[int, Counter[str]] = {}
+        self.origin = time.time()
+        if state is not None:
+            self.server.version = int(state["version"])
+            self.server.rule_state = copy.deepcopy(state["rule_state"])
+            self.server.dropped = int(state["dropped"])
+            if self.admission is not None:
+                self.admission.load_state_dict(state["admission"])
+        return {"pid": os.getpid(), "node": _node(), "memory_bytes": self.server.memory_bytes()}
+
+    # -- the fused push and pull -------------------------------------------------------------
+    def exchange(self, call: Call, payload: Wire | None) -> Reply:
+        server, admission = self.server, self.admission
+        if call.kind == PULL:
+            status, reserved = admission.pull(call.learner, call.samples) if admission else (0, False)
+            return self._reply(status, 0.0, reserved, call.want)
+        ticket = 0
+        if admission is not None:
+            got = admission.admit(call.learner, call.kind, call.samples, call.reserved)
+            if got is None:
+                return Reply(REFUSED, server.version, 0.0, False, None)
+            ticket = got
+        t0 = now()
+        if call.kind == REJECTED:
+            record = ApplyRecord(
+                learner=call.push_learner, pulled_version=call.pulled, version=server.version,
+                tau=max(server.version - call.pulled, 0), nbytes=call.nbytes, accepted=False,
+                applied=False, reason=call.reason,
+            )  # fmt: skip
+            code = call.code
+        else:
+            assert payload is not None
+            push = Push(call.push_learner, call.pulled, from_wire(payload), call.loss)
+            record = server.apply(push)
+            code = "" if record.accepted else rejection_code(server, call.push_learner, self.seen)
+        apply = now() - t0
+        if record.applied and server.version % self.eval_every == 0 and len(self.snapshots) < self.slots:
+            self.snapshots[server.version] = self.params.numpy().copy()
+        status, reserved, version = 0, False, server.version
+        if admission is not None:
+            if record.applied and admission.shards == 1:
+                admission.applied()
+            status, reserved = admission.after(call.learner, call.samples)
+            if admission.shards > 1:  # the update number (shards' own versions may differ: drops)
+                version = ticket or admission.updates
+        self.log.append(
+            ShardRow(
+                seq=admission.seq if admission is not None else 0, kind=call.kind, learner=call.learner,
+                incarnation=call.incarnation, n=call.n, pulled=call.pulled, version=version,
+                tau=record.tau, accepted=record.accepted, applied=record.applied, nbytes=call.nbytes,
+                samples=call.samples, loss=call.loss, grad_norm=record.grad_norm, lr=record.lr,
+                end=time.time() - self.origin, pull=call.pull, compute=call.compute,
+                compress=call.compress, wait=call.wait, apply=apply, previous=call.previous,
+                code=code, reason=record.reason,
+            )
+        )  # fmt: skip
+        return self._reply(status, apply, reserved, call.want)
+
+    def _reply(self, status: int, apply: float, reserved: bool, want: bool) -> Reply:
+        params = self.params.numpy() if want and status == 0 else None
+        return Reply(status, self.server.version, apply, reserved, params)
+
+    # -- the driver's calls --------------------------------------------------------------------
+    def go(self, origin: float) -> None:
+        """Engine time 0, as this machine's wall clock reads it (``time.time()``)."""
+        self.origin = origin
+
+    def drain(self, discard_below: int) -> list[ShardRow]:
+        """Every row logged since the last drain; drops snapshots older than ``discard_below``."""
+        rows, self.log = self.log, []
+        for v in [v for v in self.snapshots if v < discard_below]:
+            del self.snapshots[v]
+        return rows
+
+    def snapshot(self, version: int) -> tuple[bool, np.ndarray]:
+        """The slice at ``version`` (True) if kept, else the current slice (False)."""
+        kept = self.snapshots.pop(version, None)
+        return (True, kept) if kept is not None else (False, self.params.numpy())
+
+    def control(self, what: str, learner: int = -1) -> bool:
+        """Shard 0: ``stop``, ``pause``, ``resume``, or ``release`` a gone learner's reservation."""
+        admission = self.admission
+        assert admission is not None
+        if what == "stop":
+            admission.stopped = True
+        elif what == "pause":
+            admission.pausing = True
+        elif what == "resume":
+            admission.pausing = False
+        else:
+            return admission.release(learner)
+        return True
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps of this shard (call while no learner runs)."""
+        server = self.server
+        state = {
+            "params": self.params.clone(),
+            "version": server.version,
+            "rule_state": server.rule_state,
+            "dropped": server.dropped,
+        }
+        if self.admission is not None:
+            state["admission"] = self.admission.state_dict()
+        return state
+
+    def final(self) -> dict[str, Any]:
+        updates = self.admission.updates if self.admission is not None else self.server.version
+        return {"params": self.params.numpy(), "version": self.server.version, "updates": updates,
+                "memory_bytes": self.server.memory_bytes(), "dropped": self.server.dropped}  # fmt: skip
+
+
+def _node() -> str:
+    return import_ray().util.get_node_ip_address()

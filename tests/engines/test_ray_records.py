@@ -1,0 +1,119 @@
+"""The ``ray`` engine's pure pieces, without Ray: shard 0's admission (the exact budget with S
+shards) and the driver's joining of shard rows into records in apply order."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from asyncsgd.engines.ray.admission import Admission
+from asyncsgd.engines.ray.protocol import END, OK, PUSH, REFUSED, REJECTED, ShardRow
+from asyncsgd.engines.ray.records import Joiner
+
+
+def test_one_shard_admits_until_the_budget_is_applied():
+    adm = Admission(shards=1, max_updates=3, max_samples=None)
+    statuses = []
+    for _ in range(5):
+        if adm.admit(0, PUSH, 16, reserved=False) is None:
+            statuses.append(REFUSED)
+            continue
+        adm.applied()
+        statuses.append(adm.after(0, 16)[0])
+    assert statuses == [OK, OK, END, REFUSED, REFUSED] and adm.updates == 3 and adm.seq == 3
+    assert adm.pull(0, 16) == (REFUSED, False)
+
+
+def test_a_rejected_push_uses_its_samples_but_no_update():
+    adm = Admission(shards=1, max_updates=None, max_samples=40)
+    assert adm.admit(0, REJECTED, 16, reserved=False) == 0  # the apply then refuses it
+    assert adm.admit(0, PUSH, 16, reserved=False) == 0
+    adm.applied()
+    assert adm.after(0, 16) == (OK, False)
+    assert adm.admit(0, PUSH, 16, reserved=False) == 0  # 32 < 40 before it: admitted, as in local
+    assert adm.after(0, 16) == (END, False) and adm.samples == 48
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_reservations_keep_every_admitted_push_within_the_budget(seed):
+    """Learners in random order: a reserved push is never refused, update numbers are 1..B, and
+    every push some shard may apply (reserved, or admitted by shard 0 first) got one of them."""
+    rng = np.random.default_rng(seed)
+    budget, p = 17, 4
+    adm = Admission(shards=3, max_updates=budget, max_samples=None)
+    reserved = {i: adm.pull(i, 8)[1] for i in range(p)}
+    running, tickets = set(range(p)), []
+    while running:
+        i = int(rng.choice(sorted(running)))
+        kind = REJECTED if rng.random() < 0.1 else PUSH
+        got = adm.admit(i, kind, 8, reserved[i])
+        if got is None:
+            assert not reserved[i], "a reserved push was refused"
+            running.discard(i)
+            continue
+        if kind == PUSH:
+            tickets.append(got)
+        status, reserved[i] = adm.after(i, 8)
+        if status == END:
+            running.discard(i)
+    assert sorted(tickets) == list(range(1, budget + 1)) and adm.reservations == {}
+
+
+def test_stop_refuses_the_unreserved_and_honours_the_reserved():
+    adm = Admission(shards=2, max_updates=100, max_samples=None)
+    assert adm.pull(0, 8) == (OK, True) and adm.pull(1, 8) == (OK, True)
+    adm.stopped = True
+    assert adm.admit(0, PUSH, 8, reserved=True) == 1  # other shards may already have applied it
+    assert adm.after(0, 8) == (END, False)
+    assert adm.release(1) and not adm.release(1)
+    assert adm.admit(1, PUSH, 8, reserved=False) is None
+    assert adm.pull(2, 8) == (REFUSED, False)
+
+
+def test_a_released_reservation_frees_its_slot():
+    adm = Admission(shards=2, max_updates=1, max_samples=None)
+    assert adm.pull(0, 8) == (OK, True)
+    assert adm.pull(1, 8) == (OK, False)  # the only slot is held
+    assert adm.admit(1, PUSH, 8, reserved=False) is None
+    adm.release(0)  # learner 0 died
+    assert adm.admit(1, PUSH, 8, reserved=False) == 1
+
+
+def row(seq: int, learner: int, n: int, tau: int, version: int, **kw) -> ShardRow:
+    fields = {
+        "seq": seq, "kind": PUSH, "learner": learner, "incarnation": 1, "n": n, "pulled": version - 1 - tau,
+        "version": version, "tau": tau, "accepted": True, "applied": True, "nbytes": 40, "samples": 16,
+        "loss": 0.5, "grad_norm": 3.0, "lr": 0.1, "end": float(version), "pull": 0.1, "compute": 0.2,
+        "compress": 0.01, "wait": 0.0, "apply": 0.05, "previous": None, "code": "", "reason": "",
+    }  # fmt: skip
+    return ShardRow(**{**fields, **kw})
+
+
+def test_records_wait_for_every_shard_and_the_push_phase():
+    joiner = Joiner(shards=2, bytes_down=400)
+    joiner.add(0, [row(1, 0, 1, 0, 1), row(2, 1, 1, 1, 2)])
+    assert joiner.ready() == []  # shard 1's rows and both push phases are missing
+    joiner.add(1, [row(0, 1, 1, 3, 7, grad_norm=4.0), row(0, 0, 1, 2, 5)])
+    assert joiner.ready() == []
+    joiner.add(0, [row(3, 0, 2, 0, 3, previous=(0.3, 0.06))])  # learner 0's next call brings it
+    (first,) = joiner.ready()
+    assert (first.record.learner, first.record.version, first.record.tau) == (0, 1, 2)  # τ = max_s τ_s
+    assert first.record.pulled_version == 1 - 1 - 2 and first.shard_taus == [0, 2]
+    assert (first.timing.push, first.timing.apply) == (0.3, 0.06)
+    joiner.patch(1, 1, 1, 0.2, 0.07)
+    (second,) = joiner.ready()
+    assert second.record.tau == 3 and second.record.grad_norm == pytest.approx(math.sqrt(9 + 16))
+    assert joiner.pending == 1  # learner 0's second push: shard 1 has not reported it
+
+
+def test_an_ended_learner_no_longer_holds_records_back():
+    joiner = Joiner(shards=2, bytes_down=400)
+    joiner.add(0, [row(1, 2, 4, 0, 1), row(2, 0, 1, 0, 2, kind=REJECTED, accepted=False, applied=False)])
+    joiner.patch(0, 1, 1, 0.1, 0.0)
+    assert joiner.ready() == []
+    joiner.close(2, 1)  # learner 2 died after reaching only shard 0
+    dead, rejected = joiner.ready()
+    assert dead.timing.push == 0.0 and dead.shard_taus == [0]
+    assert not rejected.record.accepted and rejected.shard_taus == [0]  # no other shard saw it

@@ -6,7 +6,11 @@ one process, and (b) a parameter server written as a Ray actor in the usual way 
 ``apply_gradients`` on the actor and gets the weights back: ``benchmarks.ray_baseline``). Ours is
 the ``local`` engine's server path, run by learner processes: lock, ``pull``, copy, unlock; lock,
 ``apply`` (validation, decode, rule), unlock. Payloads are made once, so the codec's encoding time
-is not part of the round trip.
+is not part of the round trip. Each learner pulls into the same buffer every cycle, as the
+engine's learners do, so with top-1% pushes a pull copies only the coordinates the pushes since
+its last pull changed (``engines/local/changes.py``); the buffer then holds the dense parameters of
+the current version exactly as a full copy would. The Ray baseline leaves out its first
+``RAY_WARMUP`` seconds.
 
     python -m benchmarks.ps_roundtrip
 """
@@ -26,6 +30,7 @@ from asyncsgd.core.flat import FlatLayout
 from asyncsgd.core.messages import Push
 from asyncsgd.data import load_dataset
 from asyncsgd.engines.local.arena import Arena
+from asyncsgd.engines.local.changes import change_log_shape
 from asyncsgd.engines.local.server import SharedServer
 from asyncsgd.engines.local.shared import GO, Shared, Spec
 from asyncsgd.job import Job
@@ -37,6 +42,7 @@ LEARNERS = (1, 2, 4)
 PAYLOADS = ("dense", "top1%")
 REPEATS = int(os.environ.get("PS_REPEATS", 3))
 SECONDS = float(os.environ.get("PS_SECONDS", 0.6))  # per measurement
+RAY_WARMUP = 1.0  # seconds of Ray round trips left out first (worker start-up, first transfers)
 
 
 def make_job(payload: str) -> Job:
@@ -70,7 +76,9 @@ def worker(i: int, address, spec: Spec, payload: str, out, seconds: float) -> No
 
 
 def ours(size: int, p: int, payload: str) -> float:
-    spec = Spec(size, 1, p, 1, 1, ((),))
+    layout = FlatLayout.single(size)
+    template = make_job(payload).server(torch.zeros(size), layout, copy=False)
+    spec = Spec(size, 1, p, 1, 1, ((),), *change_log_shape(template, size))  # as the engine sizes it
     arena = Arena.create(spec.layout())
     shared = Shared(spec, arena)
     shared.init_locks()
@@ -101,7 +109,7 @@ def bound(size: int) -> float:
 
 def ray_rates(cases: list[tuple[int, int, str]]) -> dict[tuple[int, int, str], float]:
     with ray_session(max(LEARNERS) + 1) as ray:
-        return {case: baseline_rate(ray, *case, 1.5 * SECONDS) for case in cases}
+        return {case: baseline_rate(ray, *case, 1.5 * SECONDS, RAY_WARMUP) for case in cases}
 
 
 def main() -> dict:

@@ -31,7 +31,8 @@ class RayPS:
 
 
 class RayLearner:
-    def run(self, ps, size: int, payload: str, seconds: float, seed: int) -> float:
+    def run(self, ps, size: int, payload: str, seconds: float, seed: int, warmup: float = 0.0) -> float:
+        """Round trips per second over ``seconds``, after ``warmup`` seconds left out."""
         import ray
 
         rng = np.random.default_rng(seed)
@@ -39,13 +40,20 @@ class RayLearner:
         k = max(1, size // 100)
         idx = np.sort(np.argpartition(np.abs(grad), size - k)[size - k :]).astype(np.int32)
         vals = grad[idx]
-        n, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
+
+        def round_trip() -> None:
             if payload == "dense":
                 w = ray.get(ps.apply_gradients.remote(grad))
             else:
                 w = ray.get(ps.apply_sparse.remote(vals, idx))
             assert w.shape == (size,)
+
+        warm_until = time.perf_counter() + warmup
+        while time.perf_counter() < warm_until:
+            round_trip()
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            round_trip()
             n += 1
         return n / (time.perf_counter() - start)
 
@@ -66,12 +74,14 @@ def ray_session(cpus: int) -> Iterator[object]:
         ray.shutdown()
 
 
-def baseline_rate(ray, size: int, p: int, payload: str, seconds: float) -> float:
-    """Updates/s of ``p`` learner actors against one :class:`RayPS` actor (inside a session)."""
+def baseline_rate(ray, size: int, p: int, payload: str, seconds: float, warmup: float = 0.0) -> float:
+    """Updates/s of ``p`` learner actors against one :class:`RayPS` actor (inside a session),
+    measured over ``seconds`` after ``warmup`` seconds of round trips left out."""
     ps = ray.remote(num_cpus=0)(RayPS).remote(size)
     learners = [ray.remote(num_cpus=0)(RayLearner).remote() for _ in range(p)]
     try:
-        rates = ray.get([lr.run.remote(ps, size, payload, seconds, s) for s, lr in enumerate(learners)])
+        calls = [lr.run.remote(ps, size, payload, seconds, s, warmup) for s, lr in enumerate(learners)]
+        rates = ray.get(calls)
         return float(sum(rates))
     finally:
         for actor in [ps, *learners]:

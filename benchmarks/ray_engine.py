@@ -5,11 +5,18 @@ pushes, all in one run and one Ray instance on loopback:
 
 * **ray engine**: the whole engine (``RayEngine().run``: learner actors, shard actors, the fused
   push-and-pull call, core validation, decode and rule, record logs drained by the driver into a
-  recorder) with learners whose gradient is made once, so no model compute is timed; S = 1, and
-  S = 2 at 10^7. Rate: pushes applied per second of engine time, after a warm-up.
+  recorder) with learners whose gradient is made once, so no model compute is timed; S = 1.
 * **plain Ray actor** (``benchmarks.ray_baseline``): each learner calls ``apply_gradients`` (or
   ``apply_sparse``) on one server actor and gets the weights back.
+* **S = 2 against S = 1** at 10^7: the engine again, with learners that load what they pulled
+  into their model, as a learner that computes must: with one shard that is a copy of the reply
+  buffer, with several the shards' slices are copied into the model's buffer on arrival and the
+  load is free. (The plain comparison above lets S = 1 skip that copy, as the baseline does.)
 * **local**: the ``local`` engine's server path (``benchmarks.ps_roundtrip``), p learner processes.
+
+Both Ray sides leave out their first ``WARMUP`` seconds (worker processes still starting, first
+transfers) and measure ``SECONDS``; the cases are repeated ``REPEATS`` times, each repeat running
+every column of a case one after the other, and the medians are reported.
 
 Targets: the ray engine at least as fast as the plain Ray actor (the core adds no measurable
 overhead), and S = 2 faster than S = 1 at 10^7.
@@ -43,9 +50,9 @@ SIZES = (10**5, 10**6, 10**7)
 LEARNERS = (1, 2, 4)
 PAYLOADS = ("dense", "top1%")
 SHARDED = 10**7  # where S = 2 is measured beside S = 1
-REPEATS = int(os.environ.get("RAY_BENCH_REPEATS", 1))
-SECONDS = float(os.environ.get("RAY_BENCH_SECONDS", 1.5))  # measured engine time per run
-WARMUP = 0.3  # engine seconds left out at the start (learners begin a few ms apart)
+REPEATS = int(os.environ.get("RAY_BENCH_REPEATS", 2))
+SECONDS = float(os.environ.get("RAY_BENCH_SECONDS", 3.0))  # measured time per run
+WARMUP = 2.0  # seconds left out at the start of every Ray measurement, engine and baseline
 CODECS = {"dense": {"codec": "identity"}, "top1%": {"codec": "topk", "ratio": 0.01}}
 
 
@@ -58,13 +65,18 @@ class Vector(nn.Module):
 
 
 class PreparedLearner(Learner):
-    """Pushes the same payload every cycle, stamped with the version it pulled."""
+    """Pushes the same payload every cycle, stamped with the version it pulled; with a ``model``
+    it also loads what it pulled into that model, as a learner about to compute would."""
 
-    def __init__(self, learner_id: int, payload: Payload) -> None:
-        self.id, self.payload, self.pushes, self._version = learner_id, payload, 0, 0
+    post_steps = 0  # no local step: no batch is gathered
+
+    def __init__(self, learner_id: int, payload: Payload, model: FlatModel | None = None) -> None:
+        self.id, self.payload, self.model, self.pushes, self._version = learner_id, payload, model, 0, 0
 
     def receive(self, params: torch.Tensor, version: int) -> None:
         self._version = version
+        if self.model is not None:
+            self.model.load(params)
 
     def local_step(self, batch: Any) -> float:
         return 0.0
@@ -77,9 +89,9 @@ class PreparedLearner(Learner):
         return {"pushes": self.pushes}
 
 
-def prepared(job: Job, i: int, flat: FlatModel) -> Learner:
+def prepared(job: Job, i: int, flat: FlatModel, load: bool = False) -> Learner:
     grad = torch.from_numpy(np.random.default_rng(i).standard_normal(flat.size).astype(np.float32))
-    return PreparedLearner(i, job.codec(flat.layout).encode(grad, 0))
+    return PreparedLearner(i, job.codec(flat.layout).encode(grad, 0), flat if load else None)
 
 
 def make_job(size: int, p: int, shards: int, payload: str) -> Job:
@@ -110,19 +122,19 @@ class Timed(Recorder):
         return (len(ends) - 1) / (ends[-1] - ends[0]) if len(ends) > 1 else 0.0
 
 
-def engine_rate(size: int, p: int, shards: int, payload: str) -> float:
+def engine_rate(size: int, p: int, shards: int, payload: str, load: bool = False) -> float:
     from asyncsgd.engines.ray import RayEngine
 
     job = make_job(size, p, shards, payload)
     recorder = Timed(job)
-    RayEngine(learner_factory=prepared).run(job, recorder)
+    RayEngine(learner_factory=functools.partial(prepared, load=load)).run(job, recorder)
     recorder.close()
     return recorder.rate()
 
 
 def main() -> dict:
     cases = [(n, p, pl) for n in SIZES for p in LEARNERS for pl in PAYLOADS]
-    keys = ("ray", "ray_s2", "baseline", "local")
+    keys = ("ray", "baseline", "local", "ray_s1_load", "ray_s2_load")
     samples: dict[tuple, dict[str, list[float]]] = {c: {k: [] for k in keys} for c in cases}
     load = os.getloadavg()[0]
     with ray_session(max(LEARNERS) + 2) as ray:
@@ -131,10 +143,11 @@ def main() -> dict:
                 n, p, payload = case
                 got = samples[case]
                 got["local"].append(local_rate(*case))
-                got["baseline"].append(baseline_rate(ray, *case, SECONDS))
+                got["baseline"].append(baseline_rate(ray, *case, SECONDS, WARMUP))
                 got["ray"].append(engine_rate(n, p, 1, payload))
                 if n == SHARDED:
-                    got["ray_s2"].append(engine_rate(n, p, 2, payload))
+                    got["ray_s1_load"].append(engine_rate(n, p, 1, payload, load=True))
+                    got["ray_s2_load"].append(engine_rate(n, p, 2, payload, load=True))
                 shown = "  ".join(f"{k} {v[-1]:8.1f}/s" for k, v in got.items() if v)
                 print(f"n={n:>9,} p={p} {payload:6s} {shown}", flush=True)
     rows = []
@@ -145,9 +158,11 @@ def main() -> dict:
             "baseline_per_s": med["baseline"], "local_per_s": med["local"],
             "vs_baseline": med["ray"] / med["baseline"],
         }  # fmt: skip
-        if med["ray_s2"] is not None:
-            row["ray_s2_per_s"] = med["ray_s2"]
-            row["s2_vs_s1"] = med["ray_s2"] / med["ray"]
+        if med["ray_s2_load"] is not None:
+            row["ray_s1_load_per_s"] = med["ray_s1_load"]
+            row["ray_s2_load_per_s"] = med["ray_s2_load"]
+            row["s2_vs_s1"] = med["ray_s2_load"] / med["ray_s1_load"]
+        row["spread"] = {k: [min(v), max(v)] for k, v in samples[(n, p, payload)].items() if v}
         rows.append(row)
     result = {
         "target": "ray engine ≥ the plain Ray-actor parameter server in every case; S = 2 faster than S = 1 "
@@ -158,6 +173,7 @@ def main() -> dict:
         },
         "repeats": REPEATS,
         "seconds": SECONDS,
+        "warmup": WARMUP,
         "load_average": [load, os.getloadavg()[0]],
         "rows": rows,
     }

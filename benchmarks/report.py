@@ -17,6 +17,15 @@ from benchmarks.common import RESULTS
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+def load_line(r: dict, gap: bool = True) -> list[str]:
+    """The machine's load average around the measurement, when the result recorded it."""
+    load = r.get("load_average")
+    if not load:
+        return []
+    text = f"Load average of the machine: {load[0]:.1f} before, {load[1]:.1f} after."
+    return ["\n" + text if gap else text]
+
+
 def _load(name: str) -> dict:
     return json.loads((RESULTS / f"{name}.json").read_text())
 
@@ -100,9 +109,32 @@ def ps_roundtrip(r: dict) -> str:
             f"| {row['ray_per_s']:,.1f} | ×{row['vs_ray']:.1f} | {row['bound_per_s']:,.0f} "
             f"| {row['vs_bound']:.2f} |"
         )
-    load = r.get("load_average")
-    if load:
-        lines.append(f"\nLoad average of the machine: {load[0]:.1f} before, {load[1]:.1f} after.")
+    lines.extend(load_line(r))
+    return "\n".join(lines)
+
+
+def ray_engine(r: dict) -> str:
+    lines = [
+        "| parameters | p | payload | ray engine updates/s | plain Ray actor updates/s | × plain "
+        "| S = 1, learner loads /s | S = 2, learner loads /s | S = 2 / S = 1 | local updates/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        shards = (
+            f"{row['ray_s1_load_per_s']:,.1f} | {row['ray_s2_load_per_s']:,.1f} | ×{row['s2_vs_s1']:.2f}"
+            if "s2_vs_s1" in row
+            else " | | "
+        )
+        lines.append(
+            f"| {row['parameters']:.0e} | {row['learners']} | {row['payload']} | {row['ray_per_s']:,.1f} "
+            f"| {row['baseline_per_s']:,.1f} | ×{row['vs_baseline']:.2f} | {shards} "
+            f"| {row['local_per_s']:,.0f} |"
+        )
+    lines.append(
+        f"\nMedians of {r['repeats']} repeat(s) of {r['seconds']:g} s each, "
+        f"after {r['warmup']:g} s of warm-up."
+    )
+    lines.extend(load_line(r, gap=False))
     return "\n".join(lines)
 
 
@@ -151,9 +183,7 @@ def local_throughput(r: dict) -> str:
             f"| {row['learners']} | {row.get('mode', 'server')} | {row['samples_per_s']:,.0f} "
             f"| ×{row['vs_plain']:.2f} |"
         )
-    load = r.get("load_average")
-    if load:
-        lines.append(f"\nLoad average of the machine: {load[0]:.1f} before, {load[1]:.1f} after.")
+    lines.extend(load_line(r))
     return "\n".join(lines)
 
 
@@ -164,6 +194,7 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "theory_lr": theory_lr,
     "sweep_parallel": sweep_parallel,
     "ps_roundtrip": ps_roundtrip,
+    "ray_engine": ray_engine,
     "local_throughput": local_throughput,
 }
 

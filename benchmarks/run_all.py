@@ -4,6 +4,7 @@ from benchmarks import (
     codec_throughput,
     local_throughput,
     ps_roundtrip,
+    ray_engine,
     sim_overhead,
     sweep_parallel,
     theory_lr,
@@ -18,6 +19,7 @@ if __name__ == "__main__":
         theory_lr,
         sweep_parallel,
         ps_roundtrip,
+        ray_engine,
         local_throughput,
     ):
         print(f"== {module.__name__}")

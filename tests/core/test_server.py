@@ -8,7 +8,7 @@ from asyncsgd.core.flat import FlatLayout
 from asyncsgd.core.messages import Payload, Push
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.rules import ServerRule
-from asyncsgd.rules.sgd import SGD
+from asyncsgd.rules.sgd import SGD, Momentum
 
 D = 10
 
@@ -110,3 +110,18 @@ def test_constructor_checks():
         ParameterServer(torch.zeros(D + 1), make_codec("identity", layout), ServerRule(SGD(), 0.1), 1)
     with pytest.raises(ValueError, match="lr"):
         ServerRule(SGD(), 0.0)
+
+
+def test_record_names_the_changed_coordinates_only_when_the_rule_keeps_to_them():
+    layout = FlatLayout.single(D)
+    g = torch.arange(1.0, D + 1)
+    topk = make_codec("topk", layout, ratio=0.3)
+    sgd = ParameterServer(torch.zeros(D), topk, ServerRule(SGD(), 0.5), 1)
+    record = sgd.apply(Push(0, 0, topk.encode(g, 0)))
+    assert sorted(record.support.tolist()) == [7, 8, 9]
+    assert torch.equal(torch.nonzero(sgd.params).flatten(), torch.tensor([7, 8, 9]))
+    assert server().apply(dense(0, 0, g)).support is None  # dense: every coordinate
+    momentum = ParameterServer(torch.zeros(D), topk, ServerRule(Momentum(0.9), 0.5), 1)
+    assert momentum.apply(Push(0, 0, topk.encode(g, 0))).support is None
+    rejected = sgd.apply(Push(0, 5, topk.encode(g, 0)))  # a version from the future
+    assert not rejected.accepted and rejected.support is None

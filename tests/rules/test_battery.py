@@ -139,3 +139,36 @@ def test_bad_parameters_raise_errors_naming_the_parameter(rec):
     for params in rec.bad_params:
         with pytest.raises(ValueError, match="|".join(params)):
             registry(rec.kind).get(rec.name)(**{**rec.params, **params})
+
+
+@CASES
+def test_a_rule_in_support_changes_only_the_pushed_coordinates(rec):
+    """What engines rely on to refresh a learner's copy by the changed coordinates alone."""
+    rule = rule_of(rec)
+    if not rule.in_support:
+        pytest.skip(f"{rule.name} may change coordinates a sparse push does not carry")
+    x = torch.linspace(-1, 1, D)
+    state = rule.init(x, P)
+    for t, (update, ctx) in enumerate(pushes(12, sparse=True)):
+        if t % 2 == 0:
+            rule.on_pull(state, ctx.learner, x)
+        before = x.clone()
+        rule.apply(x, Update(update.values.clone(), D, update.indices, update.scale), state, ctx)
+        outside = torch.ones(D, dtype=torch.bool)
+        outside[update.indices.long()] = False
+        assert torch.equal(x[outside], before[outside]), f"push {t} moved a coordinate it did not carry"
+
+
+def test_momentum_is_not_in_support():
+    """Its velocity keeps moving every coordinate it ever touched, so a sparse push is not local."""
+    rule = ServerRule(OPTIMIZERS.get("momentum")(), LR)
+    x = torch.linspace(-1, 1, D)
+    state = rule.init(x, P)
+    (first, ctx), (second, ctx2) = pushes(2, sparse=True)
+    rule.apply(x, first, state, ctx)
+    before = x.clone()
+    rule.apply(x, second, state, ctx2)
+    outside = torch.ones(D, dtype=torch.bool)
+    outside[second.indices.long()] = False
+    assert not rule.in_support
+    assert not torch.equal(x[outside], before[outside])

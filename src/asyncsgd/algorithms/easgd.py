@@ -95,6 +95,7 @@ class ElasticCentre(Optimizer):
 
     name = "elastic"
     pushes = frozenset({ELASTIC})
+    in_support = True
 
     def step(self, params: torch.Tensor, update: Update, state: None, lr: float) -> None:
         update.add_to(params, alpha=lr)

@@ -112,3 +112,6 @@ class ApplyRecord:
     grad_norm: float = float("nan")
     lr: float = float("nan")
     """Effective learning rate this push was applied with."""
+    support: torch.Tensor | None = field(default=None, compare=False, repr=False)
+    """The indices of the only parameters this push changed (a sparse update under a rule that
+    keeps to its coordinates, see ``ServerRule.in_support``); ``None``: any may have changed."""

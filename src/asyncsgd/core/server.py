@@ -126,6 +126,7 @@ class ParameterServer:
         update, grad_norm = decoded
         tau = self.version - push.pulled_version
         ctx = ApplyContext(push.learner, tau, self.version, self.num_learners)
+        support = update.indices if update.is_sparse and self.rule.in_support else None
         lr = self.rule.apply(self.params, update, self.rule_state, ctx)
         if lr is None:
             self.dropped += 1
@@ -140,6 +141,7 @@ class ParameterServer:
             applied=lr is not None,
             grad_norm=grad_norm,
             lr=float("nan") if lr is None else lr,
+            support=support if lr is not None else None,
         )
 
     def apply_round(self, pushes: list[Push]) -> list[ApplyRecord]:

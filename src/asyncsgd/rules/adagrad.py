@@ -24,6 +24,7 @@ class Adagrad(Optimizer):
     """
 
     name = "adagrad"
+    in_support = True
     settings = ("adagrad_eps",)
     reference = "Duchi, Hazan & Singer, JMLR 2011; Dean et al., NeurIPS 2012 (on the server)"
 

@@ -55,6 +55,8 @@ class Remedy(ABC):
     reference: ClassVar[str] = ""
     pushes: ClassVar[frozenset[str]] = PUSH_KINDS
     """The kinds of push the remedy is defined for (a ConfigError names any other)."""
+    keeps_support: ClassVar[bool] = False
+    """Returns an update over the coordinates it was given (or drops it) and writes no parameter."""
 
     def init(self, params: torch.Tensor, num_learners: int) -> Any:
         return None
@@ -79,6 +81,8 @@ class Optimizer(ABC):
     """Run settings passed to the constructor as keywords of the same name."""
     reference: ClassVar[str] = ""
     pushes: ClassVar[frozenset[str]] = frozenset({GRADIENT, GRADIENT_SUM})
+    in_support: ClassVar[bool] = False
+    """A sparse update changes only the parameters at its indices."""
 
     def init(self, params: torch.Tensor) -> Any:
         return None
@@ -103,6 +107,12 @@ class ServerRule:
     @property
     def name(self) -> str:
         return "+".join([r.name for r in self.remedies] + [self.optimizer.name])
+
+    @property
+    def in_support(self) -> bool:
+        """A sparse push changes only the parameters at its indices, whatever the state: engines
+        may then refresh a learner's copy of the parameters by those coordinates alone."""
+        return self.optimizer.in_support and all(r.keeps_support for r in self.remedies)
 
     def init(self, params: torch.Tensor, num_learners: int) -> dict[str, Any]:
         return {

@@ -43,6 +43,7 @@ class DCASGD(Remedy):
     """
 
     name = "dc_asgd"
+    keeps_support = True
     settings = ("dc_lambda",)
     pushes = frozenset({GRADIENT})
     reference = "Zheng et al., Asynchronous SGD with delay compensation, ICML 2017"

@@ -23,6 +23,7 @@ class DropStale(Remedy):
     """
 
     name = "drop_stale"
+    keeps_support = True
     settings = ("stale_bound",)
     reference = "bounded-delay ASGD; TensorFlow tf.contrib.opt.DropStaleGradientOptimizer"
 

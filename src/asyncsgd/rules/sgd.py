@@ -16,6 +16,7 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
+    in_support = True
     reference = "Dean et al., Large scale distributed deep networks, NeurIPS 2012"
 
     def step(self, params: torch.Tensor, update: Update, state: None, lr: float) -> None:

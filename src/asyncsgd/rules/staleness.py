@@ -20,6 +20,7 @@ class StalenessLR(Remedy):
     """
 
     name = "staleness_lr"
+    keeps_support = True
     reference = "Zhang, Gupta, Lian & Liu, Staleness-aware async-SGD, IJCAI 2016"
 
     def transform(self, update: Update, state: Any, params: torch.Tensor, ctx: ApplyContext) -> Update:
@@ -38,6 +39,7 @@ class StalenessLRPlusOne(Remedy):
     """
 
     name = "staleness_lr_plus1"
+    keeps_support = True
     reference = "Jiang, Cui, Zhang & Yu, Heterogeneity-aware distributed parameter servers, SIGMOD 2017"
 
     def transform(self, update: Update, state: Any, params: torch.Tensor, ctx: ApplyContext) -> Update:

@@ -26,6 +26,7 @@ from asyncsgd.core.shards import ShardPlan
 from asyncsgd.engines.base import ENGINES, Engine, EngineResult, Monitor
 from asyncsgd.engines.common import Ledger, check_wall_clock
 from asyncsgd.engines.local.arena import Arena
+from asyncsgd.engines.local.changes import change_log_shape
 from asyncsgd.engines.local.records import RingReader, Row, row_width
 from asyncsgd.engines.local.shared import (
     GO,
@@ -121,7 +122,9 @@ class _Run:
             )
             for s in self.templates
         )
-        self.spec = Spec(flat.size, cfg.shards, self.p, RING_ROWS, row_width(cfg.shards), leaves)
+        largest = max(b - a for a, b in self.plan)
+        log = (0, 0) if cfg.hogwild else change_log_shape(self.templates[0], largest)
+        self.spec = Spec(flat.size, cfg.shards, self.p, RING_ROWS, row_width(cfg.shards), leaves, *log)
         self.ordered = not cfg.hogwild
         self.restored: dict[str, Any] | None = monitor.restored_engine_state()
         self.book = Ledger(self.p, cfg.shards)  # what has reached the monitor
@@ -349,6 +352,8 @@ class _Run:
             "start_method": self.start_method,
             **self.book.extra(),
         }
+        if not cfg.hogwild:
+            extra["change_pulls"] = int(shared.change_pulls.sum())
         if self.stop_reason:
             extra["stop_reason"] = self.stop_reason
         memory = sum(s.memory_bytes() for s in self.templates)

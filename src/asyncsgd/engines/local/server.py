@@ -29,6 +29,7 @@ from asyncsgd.core.messages import ApplyRecord, Push, Rejection
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.core.shards import SliceCodec
 from asyncsgd.engines.common import rejection_code
+from asyncsgd.engines.local.changes import PulledCopy
 from asyncsgd.engines.local.shared import PUBLISHED, SAMPLES, UPDATES, Shared, replace_leaves
 from asyncsgd.job import Job
 
@@ -85,10 +86,13 @@ class SharedServer:
         """Shards whose lock this learner took over from a learner that died holding it."""
         self.ticket = 0
         """With several shards: the update number reserved by the push being applied."""
+        self.copy = PulledCopy(len(self.servers), shared.changes)
 
     def _lock(self, s: int) -> None:
         if self.shared.mutexes[s].acquire(self.timeout):
             self.inherited.append(s)
+            if self.shared.changes:
+                self.shared.changes[s].invalidate()
         self.shared.holder[s] = self.learner + 1
 
     def _unlock(self, s: int) -> None:
@@ -96,8 +100,12 @@ class SharedServer:
         self.shared.mutexes[s].release()
 
     def pull_into(self, out: torch.Tensor) -> tuple[list[int], float, float]:
-        """Copy every shard into ``out``: (versions pulled, seconds waiting for locks, copying)."""
+        """Copy every shard into ``out``: (versions pulled, seconds waiting for locks, copying).
+
+        ``out`` must not be written between pulls: when it is the buffer of the last pull, only the
+        coordinates changed since are copied (see :mod:`.changes`)."""
         versions, wait, copy = [], 0.0, 0.0
+        partial = self.copy.partial
         for s, server in enumerate(self.servers):
             t0 = now()
             self._lock(s)
@@ -106,12 +114,13 @@ class SharedServer:
                 server.version = int(self.shared.versions[s])
                 params, version = server.pull(self.learner)
                 start, stop = self.bounds[s]
-                out[start:stop].copy_(params)
+                self.copy.refresh(s, out[start:stop], params, version, out.data_ptr())
             finally:
                 self._unlock(s)
             wait += t1 - t0
             copy += now() - t1
             versions.append(version)
+        self.shared.change_pulls[self.learner] += self.copy.partial - partial
         return versions, wait, copy
 
     def push(self, push: Push, pulled: list[int], samples: int, finish: Finish) -> bool:
@@ -145,6 +154,8 @@ class SharedServer:
                     sub = push if shards == 1 else Push(push.learner, pulled[s], push.payload, push.loss)
                     record = server.apply(sub)
                     shared.versions[s] = server.version
+                    if record.applied and shared.changes:
+                        shared.changes[s].record(server.version, record.support)
                     records.append(record)
                     codes.append("" if record.accepted else rejection_code(server, push.learner, self._seen))
                     if shards == 1 and record.applied:

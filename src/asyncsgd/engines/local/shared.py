@@ -7,9 +7,12 @@
 * ``totals``: updates, samples and the published record sequence number (under the locks);
   ``control``: stop / go / pause / resume flags written by the supervisor; per-learner ``ready``,
   ``done``, ``acked`` and (Hogwild) ``hog`` counters; ``clock`` (pushes handled, for bounded
-  staleness) and ``gone`` (dead and not respawned: no longer holds the others back).
+  staleness), ``gone`` (dead and not respawned: no longer holds the others back) and
+  ``change_pulls`` (shard pulls that copied only the changed coordinates).
 * ``ring.i`` / ``reason.i``: learner i's record ring (see :mod:`.records`); ``eval``: snapshots of
   the parameters at the versions due for evaluation.
+* ``changes.s``: the coordinates shard s's last updates changed (see :mod:`.changes`), when the
+  codec and rule make sparse updates possible.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch
 
 from asyncsgd.core.shards import ShardPlan
 from asyncsgd.engines.local.arena import Arena, Layout
+from asyncsgd.engines.local.changes import ChangeLog
 from asyncsgd.engines.local.mutex import MUTEX_BYTES, RobustMutex
 
 # totals[...]
@@ -80,6 +84,9 @@ class Spec:
     row_width: int
     rule_leaves: tuple[tuple[tuple[str, str, tuple[int, ...]], ...], ...]
     """Per shard: (path, dtype, shape) of each tensor of the rule state."""
+    change_slots: int = 0
+    change_width: int = 0
+    """Each shard's change log: updates kept, coordinates per update (0: no log)."""
 
     def layout(self) -> Layout:
         lay = Layout()
@@ -91,6 +98,9 @@ class Spec:
             lay.add(f"mutex.{s}", "uint8", MUTEX_BYTES)
             for path, dtype, shape in self.rule_leaves[s]:
                 lay.add(f"rule.{s}{path}", dtype, shape)
+            if self.change_slots:
+                lay.add(f"changes.{s}.tags", "int64", (self.change_slots + 1, 2))  # + the epoch
+                lay.add(f"changes.{s}.indices", "int32", (self.change_slots, self.change_width))
         lay.add("totals", "int64", 2 * PAD)
         lay.add("control", "int64", 2 * PAD)
         for name in (
@@ -103,6 +113,7 @@ class Spec:
             "ring_tail",
             "clock",
             "gone",
+            "change_pulls",
         ):
             lay.add(name, "int64", (self.learners, PAD))
         for i in range(self.learners):
@@ -134,8 +145,14 @@ class Shared:
         self.hog_samples = arena.numpy("hog_samples")[:, 0]
         self.clock = arena.numpy("clock")[:, 0]
         self.gone = arena.numpy("gone")[:, 0]
+        self.change_pulls = arena.numpy("change_pulls")[:, 0]
         self.eval_params = arena.tensor("eval_params")
         self.eval_version = arena.numpy("eval_version")[:, 0]
+        self.changes = [
+            ChangeLog(arena.numpy(f"changes.{s}.tags"), arena.tensor(f"changes.{s}.indices"))
+            for s in range(spec.shards)
+            if spec.change_slots
+        ]
 
     def init_locks(self) -> None:
         """Initialise every mutex of the arena (once, by the process that created it)."""

@@ -27,10 +27,10 @@ def log(slots: int = 8, width: int = 16) -> ChangeLog:
 class Shard:
     """A shard's parameters and version, changed by sparse or dense updates, with its log."""
 
-    def __init__(self, changes: ChangeLog, seed: int = 0) -> None:
+    def __init__(self, changelog: ChangeLog, seed: int = 0) -> None:
         self.params = torch.zeros(SIZE)
         self.version = 0
-        self.changes = changes
+        self.changes = changelog
         self.rng = torch.Generator().manual_seed(seed)
 
     def update(self, count: int | None) -> None:
@@ -62,23 +62,23 @@ def test_random_interleavings_leave_every_buffer_equal_to_the_shard():
 
 
 def test_a_full_copy_whenever_the_changes_are_not_all_known_or_too_many():
-    changes = log(slots=4, width=8)
-    assert changes.changed(0, 0).numel() == 0  # nothing happened: nothing to copy
-    shard = Shard(changes)
+    changelog = log(slots=4, width=8)
+    assert changelog.changed(0, 0).numel() == 0  # nothing happened: nothing to copy
+    shard = Shard(changelog)
     for count in (3, 3):
         shard.update(count)
-    assert changes.changed(0, 2).numel() == 6
+    assert changelog.changed(0, 2).numel() == 6
     shard.update(3)
-    assert changes.changed(0, 3) is None  # 9 changes: more than the width, a full copy is cheaper
-    assert changes.changed(1, 3).numel() == 6
+    assert changelog.changed(0, 3) is None  # 9 changes: more than the width, a full copy is cheaper
+    assert changelog.changed(1, 3).numel() == 6
     shard.update(9)  # wider than the log
-    assert int(changes.tags[0][1]) == ANY and changes.changed(3, 4) is None
-    assert changes.changed(4, 4).numel() == 0
+    assert int(changelog.tags[0][1]) == ANY and changelog.changed(3, 4) is None
+    assert changelog.changed(4, 4).numel() == 0
     for _ in range(5):
         shard.update(1)
-    assert changes.changed(4, 9) is None  # the gap outgrew the log (4 slots)
-    assert changes.changed(5, 9).numel() == 4
-    assert changes.changed(10, 9) is None  # a version ahead of the shard
+    assert changelog.changed(4, 9) is None  # the gap outgrew the log (4 slots)
+    assert changelog.changed(5, 9).numel() == 4
+    assert changelog.changed(10, 9) is None  # a version ahead of the shard
 
 
 def test_a_new_buffer_or_no_log_starts_with_a_full_copy():

@@ -75,17 +75,19 @@ def worker(i: int, address, spec: Spec, payload: str, out, seconds: float) -> No
     out[i] = n / (time.perf_counter() - start)
 
 
-def ours(size: int, p: int, payload: str) -> float:
+def ours(size: int, p: int, payload: str, change_log: bool = True, seconds: float = SECONDS) -> float:
+    """Updates/s of ``p`` learner processes; ``change_log=False``: every pull a full copy."""
     layout = FlatLayout.single(size)
     template = make_job(payload).server(torch.zeros(size), layout, copy=False)
-    spec = Spec(size, 1, p, 1, 1, ((),), *change_log_shape(template, size))  # as the engine sizes it
+    log = change_log_shape(template, size) if change_log else (0, 0)  # as the engine sizes it
+    spec = Spec(size, 1, p, 1, 1, ((),), *log)
     arena = Arena.create(spec.layout())
     shared = Shared(spec, arena)
     shared.init_locks()
     ctx = mp.get_context("forkserver")
     out = ctx.Array("d", p)
     procs = [
-        ctx.Process(target=worker, args=(i, arena.address, spec, payload, out, SECONDS)) for i in range(p)
+        ctx.Process(target=worker, args=(i, arena.address, spec, payload, out, seconds)) for i in range(p)
     ]
     for proc in procs:
         proc.start()

@@ -14,6 +14,10 @@ pushes, all in one run and one Ray instance on loopback:
   load is free. (The plain comparison above lets S = 1 skip that copy, as the baseline does.)
 * **local**: the ``local`` engine's server path (``benchmarks.ps_roundtrip``), p learner processes.
 
+For the S = 1 engine runs the JSON also keeps the engine's own time breakdown (``ray_phase_us``:
+µs per push of each phase, medians over repeats), which says where the engine's time goes
+beyond the Ray call (``push``): the shard's core ``apply``, the learner's ``pull`` bookkeeping.
+
 Both Ray sides leave out their first ``WARMUP`` seconds (worker processes still starting, first
 transfers) and measure ``SECONDS``; the cases are repeated ``REPEATS`` times, each repeat running
 every column of a case one after the other, and the medians are reported.
@@ -40,6 +44,7 @@ from asyncsgd.core.flat import FlatModel
 from asyncsgd.core.learner import Learner
 from asyncsgd.core.messages import Payload, Push
 from asyncsgd.data import load_dataset
+from asyncsgd.engines.base import PHASES
 from asyncsgd.job import Job
 from asyncsgd.metrics import Recorder
 from benchmarks.common import write_result
@@ -121,21 +126,31 @@ class Timed(Recorder):
         ends = sorted(e for e in self.ends if e >= WARMUP)
         return (len(ends) - 1) / (ends[-1] - ends[0]) if len(ends) > 1 else 0.0
 
+    def phase_us(self) -> dict[str, float]:
+        """Microseconds per push of each phase the engine timed (all learners, the whole run)."""
+        pushes = max(self.pushes, 1)
+        return {k: 1e6 * sum(t[k] for t in self.phase_totals.values()) / pushes for k in PHASES}
 
-def engine_rate(size: int, p: int, shards: int, payload: str, load: bool = False) -> float:
+
+def engine_run(size: int, p: int, shards: int, payload: str, load: bool = False) -> Timed:
     from asyncsgd.engines.ray import RayEngine
 
     job = make_job(size, p, shards, payload)
     recorder = Timed(job)
     RayEngine(learner_factory=functools.partial(prepared, load=load)).run(job, recorder)
     recorder.close()
-    return recorder.rate()
+    return recorder
+
+
+def engine_rate(size: int, p: int, shards: int, payload: str, load: bool = False) -> float:
+    return engine_run(size, p, shards, payload, load).rate()
 
 
 def main() -> dict:
     cases = [(n, p, pl) for n in SIZES for p in LEARNERS for pl in PAYLOADS]
     keys = ("ray", "baseline", "local", "ray_s1_load", "ray_s2_load")
     samples: dict[tuple, dict[str, list[float]]] = {c: {k: [] for k in keys} for c in cases}
+    phases: dict[tuple, list[dict[str, float]]] = {c: [] for c in cases}
     load = os.getloadavg()[0]
     with ray_session(max(LEARNERS) + 2) as ray:
         for _ in range(REPEATS):  # each case's columns one after another: drift hits them alike
@@ -144,7 +159,9 @@ def main() -> dict:
                 got = samples[case]
                 got["local"].append(local_rate(*case))
                 got["baseline"].append(baseline_rate(ray, *case, SECONDS, WARMUP))
-                got["ray"].append(engine_rate(n, p, 1, payload))
+                run = engine_run(n, p, 1, payload)
+                got["ray"].append(run.rate())
+                phases[case].append(run.phase_us())
                 if n == SHARDED:
                     got["ray_s1_load"].append(engine_rate(n, p, 1, payload, load=True))
                     got["ray_s2_load"].append(engine_rate(n, p, 2, payload, load=True))
@@ -163,6 +180,7 @@ def main() -> dict:
             row["ray_s2_load_per_s"] = med["ray_s2_load"]
             row["s2_vs_s1"] = med["ray_s2_load"] / med["ray_s1_load"]
         row["spread"] = {k: [min(v), max(v)] for k, v in samples[(n, p, payload)].items() if v}
+        row["ray_phase_us"] = {k: statistics.median(r[k] for r in phases[(n, p, payload)]) for k in PHASES}
         rows.append(row)
     result = {
         "target": "ray engine ≥ the plain Ray-actor parameter server in every case; S = 2 faster than S = 1 "

@@ -113,6 +113,27 @@ def ps_roundtrip(r: dict) -> str:
     return "\n".join(lines)
 
 
+def pull_changes(r: dict) -> str:
+    u = r["units"]
+    lines = [
+        "| learners p | changed coordinates updates/s | full copies updates/s | × |",
+        "|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        lines.append(
+            f"| {row['learners']} | {row['changes_per_s']:,.0f} | {row['full_copy_per_s']:,.0f} "
+            f"| ×{row['ratio']:.2f} |"
+        )
+    lines.append(
+        f"\nUnit costs, one thread: {u['scattered_ms']:.2f} ms to gather and scatter 10^5 scattered "
+        f"coordinates ({u['scattered_ns_per_coordinate']:.0f} ns each), {u['full_copy_ms']:.2f} ms to copy "
+        f"all 10^7 ({u['copy_ns_per_coordinate']:.2f} ns each). Medians of {r['repeats']} interleaved "
+        f"repeats of {r['seconds']:g} s."
+    )
+    lines.extend(load_line(r, gap=False))
+    return "\n".join(lines)
+
+
 def ray_engine(r: dict) -> str:
     lines = [
         "| parameters | p | payload | ray engine updates/s | plain Ray actor updates/s | × plain "
@@ -194,6 +215,7 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "theory_lr": theory_lr,
     "sweep_parallel": sweep_parallel,
     "ps_roundtrip": ps_roundtrip,
+    "pull_changes": pull_changes,
     "ray_engine": ray_engine,
     "local_throughput": local_throughput,
 }

@@ -4,6 +4,7 @@ from benchmarks import (
     codec_throughput,
     local_throughput,
     ps_roundtrip,
+    pull_changes,
     ray_engine,
     sim_overhead,
     sweep_parallel,
@@ -19,6 +20,7 @@ if __name__ == "__main__":
         theory_lr,
         sweep_parallel,
         ps_roundtrip,
+        pull_changes,
         ray_engine,
         local_throughput,
     ):

@@ -7,9 +7,9 @@ only the coordinates its push carried (a sparse push under a rule that keeps to 
 to exactly the shard's version v: the same bits a full copy gives, for a fraction of its memory
 traffic.
 
-It pays only while the changes are few: copying a scattered coordinate costs about 25 ns here
-(a cache miss), a contiguous one about 0.5 ns (10^7 float32: 2.7 ms to gather and scatter 10^5
-coordinates, 4.9 ms to copy all of them, measured on the 2-core development machine). So the
+It pays only while the changes are few: copying a scattered coordinate costs about 26 ns here
+(a cache miss), a contiguous one about 0.4 ns (10^7 float32: 2.6 ms to gather and scatter 10^5
+coordinates, 3.7 ms to copy all of them; ``python -m benchmarks.pull_changes``). So the
 changes since a learner's last pull are copied one by one only when they number at most 1/64 of
 the shard (``width``), and only in shards of at least ``MIN_SHARD`` parameters, below which the
 fixed cost of the bookkeeping exceeds that of a full copy. That is one top-1% push, or up to 15

@@ -6,6 +6,7 @@ from benchmarks import (
     ps_roundtrip,
     pull_changes,
     ray_engine,
+    ray_transport,
     sim_overhead,
     sweep_parallel,
     theory_lr,
@@ -22,6 +23,7 @@ if __name__ == "__main__":
         ps_roundtrip,
         pull_changes,
         ray_engine,
+        ray_transport,
         local_throughput,
     ):
         print(f"== {module.__name__}")

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from asyncsgd.engines.changes import ANY, ChangeLog
 from asyncsgd.engines.local import LocalEngine, changes
-from asyncsgd.engines.local.changes import ANY, ChangeLog, PulledCopy, change_log_shape
+from asyncsgd.engines.local.changes import PulledCopy, change_log_shape
 from asyncsgd.metrics import params_sha256
 from tests.conftest import make_job, run_sim
 from tests.engines.test_local import local_job, no_leftovers, read_trace, run_local
@@ -21,7 +22,7 @@ SIZE = 640
 
 
 def log(slots: int = 8, width: int = 16) -> ChangeLog:
-    return ChangeLog(np.zeros((slots + 1, 2), np.int64), torch.zeros(slots, width, dtype=torch.int32))
+    return ChangeLog.private(slots, width)
 
 
 class Shard:

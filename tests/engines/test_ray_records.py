@@ -86,13 +86,13 @@ def row(seq: int, learner: int, n: int, tau: int, version: int, **kw) -> ShardRo
         "seq": seq, "kind": PUSH, "learner": learner, "incarnation": 1, "n": n, "pulled": version - 1 - tau,
         "version": version, "tau": tau, "accepted": True, "applied": True, "nbytes": 40, "samples": 16,
         "loss": 0.5, "grad_norm": 3.0, "lr": 0.1, "end": float(version), "pull": 0.1, "compute": 0.2,
-        "compress": 0.01, "wait": 0.0, "apply": 0.05, "previous": None, "code": "", "reason": "",
+        "compress": 0.01, "wait": 0.0, "apply": 0.05, "previous": None, "down": 400, "code": "", "reason": "",
     }  # fmt: skip
     return ShardRow(**{**fields, **kw})
 
 
 def test_records_wait_for_every_shard_and_the_push_phase():
-    joiner = Joiner(shards=2, bytes_down=400)
+    joiner = Joiner(shards=2)
     joiner.add(0, [row(1, 0, 1, 0, 1), row(2, 1, 1, 1, 2)])
     assert joiner.ready() == []  # shard 1's rows and both push phases are missing
     joiner.add(1, [row(0, 1, 1, 3, 7, grad_norm=4.0), row(0, 0, 1, 2, 5)])
@@ -102,6 +102,7 @@ def test_records_wait_for_every_shard_and_the_push_phase():
     assert (first.record.learner, first.record.version, first.record.tau) == (0, 1, 2)  # τ = max_s τ_s
     assert first.record.pulled_version == 1 - 1 - 2 and first.shard_taus == [0, 2]
     assert (first.timing.push, first.timing.apply) == (0.3, 0.06)
+    assert first.timing.bytes_down == 400  # what the learner's pull brought, as shard 0 logged it
     joiner.patch(1, 1, 1, 0.2, 0.07)
     (second,) = joiner.ready()
     assert second.record.tau == 3 and second.record.grad_norm == pytest.approx(math.sqrt(9 + 16))
@@ -109,7 +110,7 @@ def test_records_wait_for_every_shard_and_the_push_phase():
 
 
 def test_an_ended_learner_no_longer_holds_records_back():
-    joiner = Joiner(shards=2, bytes_down=400)
+    joiner = Joiner(shards=2)
     joiner.add(0, [row(1, 2, 4, 0, 1), row(2, 0, 1, 0, 2, kind=REJECTED, accepted=False, applied=False)])
     joiner.patch(0, 1, 1, 0.1, 0.0)
     assert joiner.ready() == []

@@ -1,11 +1,9 @@
-"""Which coordinates each recent update of a shard changed, so that a pull can copy only those.
+"""Pulls of the ``local`` engine that copy only the coordinates changed since the learner's last pull.
 
 A learner keeps what it pulled last in its model's buffer, which its passes read and never
-write. If shard s went from version u to v since, and each of the updates u+1, ..., v changed
-only the coordinates its push carried (a sparse push under a rule that keeps to them,
-``ServerRule.in_support``), then copying the union of those coordinates brings the learner's copy
-to exactly the shard's version v: the same bits a full copy gives, for a fraction of its memory
-traffic.
+write; when every update since changed only its push's coordinates, copying those out of the
+shard brings the buffer to the shard's version, bit for bit (the log and why it is exact:
+:mod:`asyncsgd.engines.changes`).
 
 It pays only while the changes are few: copying a scattered coordinate costs about 26 ns here
 (a cache miss), a contiguous one about 0.4 ns (10^7 float32: 2.6 ms to gather and scatter 10^5
@@ -25,13 +23,11 @@ the shard's ``epoch`` moves on, and every learner's next pull of it is a full co
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from asyncsgd.core.server import ParameterServer
+from asyncsgd.engines.changes import ChangeLog, sparse_updates
 
-ANY = -1
-"""Count of an update that may have changed every coordinate."""
 SLOTS = 16
 WIDTH_DIVISOR = 64
 """Changes are copied one by one while they number at most 1/64 of the shard."""
@@ -41,49 +37,9 @@ MIN_SHARD = 2**20
 def change_log_shape(server: ParameterServer, shard_size: int) -> tuple[int, int]:
     """(slots, width) of each shard's log: (0, 0) when every pull should be a full copy (no update
     can be sparse under this codec and rule, or the shard is too small to gain)."""
-    if shard_size < MIN_SHARD or not (server.codec.caps.sparse and server.rule.in_support):
+    if shard_size < MIN_SHARD or not sparse_updates(server.codec, server.rule):
         return 0, 0
     return SLOTS, shard_size // WIDTH_DIVISOR
-
-
-class ChangeLog:
-    """The index sets of one shard's last ``slots`` updates (views of the arena)."""
-
-    def __init__(self, tags: np.ndarray, indices: torch.Tensor) -> None:
-        self.tags = tags[:-1]
-        """``tags[v % slots] = (v, count)``: update v changed ``count`` coordinates (ANY: unknown)."""
-        self.epoch = tags[-1]
-        """``epoch[0]`` moves on when the log may have missed a change (a full copy is due)."""
-        self.indices = indices
-        self.slots, self.width = indices.shape
-
-    def invalidate(self) -> None:
-        """Every learner's copy of this shard may be out of date (call under the shard's lock)."""
-        self.epoch[0] += 1
-
-    def record(self, version: int, support: torch.Tensor | None) -> None:
-        """Log update ``version`` (call under the shard's lock, after applying it)."""
-        slot = version % self.slots
-        if support is None or support.numel() > self.width:
-            self.tags[slot] = (version, ANY)
-            return
-        n = int(support.numel())
-        self.indices[slot, :n].copy_(support)
-        self.tags[slot] = (version, n)
-
-    def changed(self, have: int, version: int) -> torch.Tensor | None:
-        """Coordinates updates ``have + 1 .. version`` changed (repeats possible), or ``None``
-        when they are not all known or number more than ``width``."""
-        if not 0 <= version - have <= self.slots:
-            return None
-        parts, total = [], 0
-        for v in range(have + 1, version + 1):
-            tag, n = (int(x) for x in self.tags[v % self.slots])
-            total += n
-            if tag != v or n == ANY or total > self.width:
-                return None
-            parts.append(self.indices[v % self.slots, :n])
-        return torch.cat(parts).long() if parts else self.indices[0, :0].long()  # index_copy_ takes int64
 
 
 class PulledCopy:
@@ -113,6 +69,7 @@ class PulledCopy:
         if idx is None:
             dst.copy_(src)
         else:
+            idx = idx.long()  # index_copy_ takes int64
             dst.index_copy_(0, idx, src.index_select(0, idx))
             self.partial += 1
         self.have[s] = (epoch, version)

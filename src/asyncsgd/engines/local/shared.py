@@ -25,8 +25,8 @@ from typing import Any
 import torch
 
 from asyncsgd.core.shards import ShardPlan
+from asyncsgd.engines.changes import ChangeLog
 from asyncsgd.engines.local.arena import Arena, Layout
-from asyncsgd.engines.local.changes import ChangeLog
 from asyncsgd.engines.local.mutex import MUTEX_BYTES, RobustMutex
 
 # totals[...]

@@ -91,6 +91,8 @@ class Handle:
     state: dict[str, Any] | None = None
     info: dict[str, Any] | None = None
     alive: bool = True
+    change_pulls: int = 0
+    """Shard answers that carried only the changed coordinates, as of the end of its last run call."""
 
 
 class _Run:
@@ -100,7 +102,7 @@ class _Run:
         self.p, self.S = cfg.learners, cfg.shards
         self.size = job.layout().size
         self.bounds = list(ShardPlan(self.size, self.S))
-        self.joiner = Joiner(self.S, 4 * self.size)
+        self.joiner = Joiner(self.S)
         self.prefix = f"asyncsgd-{uuid.uuid4().hex[:10]}"
         self.restored = monitor.restored_engine_state()
         self.handles: dict[int, Handle] = {}
@@ -278,6 +280,7 @@ class _Run:
                 self._death(handle, first_line(err))
                 continue
             handle.state = result["state"]
+            handle.change_pulls = result["change_pulls"]
             if result["patch"] is not None:
                 self.joiner.patch(handle.learner, handle.incarnation, *result["patch"])
 
@@ -428,6 +431,7 @@ class _Run:
             "resources": {"cpus_per_learner": cfg.ray_cpus_per_learner, "gpus_per_learner":
                           cfg.ray_gpus_per_learner, "cpus_per_shard": cfg.ray_cpus_per_shard},
             "actors": {"learners": learners, "shards": self.shard_info},
+            "change_pulls": sum(h.change_pulls for h in every),
             **self.book.extra(),
         }  # fmt: skip
         if self.stop_reason:

@@ -36,6 +36,7 @@ from asyncsgd.core.flat import FlatModel
 from asyncsgd.core.learner import Learner
 from asyncsgd.core.messages import Push, Rejection
 from asyncsgd.core.server import ParameterServer
+from asyncsgd.engines.changes import sparse_updates
 from asyncsgd.engines.ray.cluster import import_ray
 from asyncsgd.engines.ray.protocol import END, PULL, PUSH, REFUSED, REJECTED, Call, Reply
 from asyncsgd.engines.ray.wire import from_buffer, slice_wire, sliceable, to_wire, wire_nbytes
@@ -83,21 +84,28 @@ class ShardClient:
     def _get(self, refs: Any) -> Any:
         return self.ray.get(refs, timeout=self.timeout)
 
-    def pull(self, call: Call) -> list[Reply]:
-        replies = self._get([shard.exchange.remote(call, None) for shard in self.shards])
+    def pull(self, call: Call, held: list[int]) -> list[Reply]:
+        """Every shard's parameters; ``held``: the version of each the learner's copy holds."""
+        calls = [replace(call, have=h) for h in held]
+        replies = self._get(
+            [shard.exchange.remote(c, None) for shard, c in zip(self.shards, calls, strict=True)]
+        )
         self.reserved = replies[0].reserved
         return replies
 
     def _send(self, shards: range, calls: list[Call], parts: list[Any]) -> list[Reply]:
         return self._get([self.shards[s].exchange.remote(calls[s], parts[s]) for s in shards])
 
-    def push(self, push: Push, pulled: list[int], call: Call) -> tuple[list[Reply], float]:
-        """Send ``push`` to every shard; (replies, seconds of ``apply`` on the critical path).
+    def push(self, push: Push, pulled: list[int], held: list[int], call: Call) -> tuple[list[Reply], float]:
+        """Send ``push`` (computed at versions ``pulled``) to every shard; (replies, seconds of
+        ``apply`` on the critical path). ``held``: the versions the learner's copy holds.
 
         A refused push (``replies[0].status == REFUSED``) was applied by no shard."""
         wire = to_wire(push.payload)
         shards = len(self.shards)
-        calls = [replace(call, pulled=v, reserved=self.reserved) for v in pulled]
+        calls = [
+            replace(call, pulled=v, have=h, reserved=self.reserved) for v, h in zip(pulled, held, strict=True)
+        ]
         if shards == 1:
             (reply,) = self._send(range(1), calls, [wire])
             return [reply], reply.apply
@@ -147,6 +155,16 @@ class LearnerActor:
         self.bounds = bounds
         self.versions = [0] * len(shards)
         self.client = ShardClient(shards, bounds, job.codec(self.flat.layout), cfg.learners, cfg.timeout)
+        self.copy = (
+            np.zeros(self.flat.size, np.float32) if sparse_updates(self.client.codec, job.rule()) else None
+        )
+        """The shards' parameters as last pulled, kept by this learner when updates are sparse, so
+        that answers may carry only the coordinates changed since (its model may move off them)."""
+        self.held = [-1] * len(shards)
+        """Per shard: the version ``copy`` holds (−1: none)."""
+        self.down = 0
+        """Bytes the last pull brought."""
+        self.change_pulls = 0
         self.samples = cfg.batch_size * (self.learner.pre_steps + self.learner.post_steps)
         self.n = 0
         self.ended_at: float | None = None
@@ -170,7 +188,7 @@ class LearnerActor:
 
     def pull(self) -> bool:
         """Pull every shard into this learner's parameters; False when the run refuses."""
-        replies = self.client.pull(Call(PULL, self.i, self.incarnation, 0, samples=self.samples))
+        replies = self.client.pull(Call(PULL, self.i, self.incarnation, 0, samples=self.samples), self.held)
         if replies[0].status == REFUSED:
             return False
         self.install(replies)
@@ -179,11 +197,24 @@ class LearnerActor:
     def install(self, replies: list[Reply]) -> None:
         """Make the replies' parameters the pulled point.
 
-        One shard: the reply's buffer itself, a read-only view of the object store (learners only
-        read what they pulled; the model copies it in for its passes, as it would any point). S
-        shards: their slices copied into the model's own buffer, which the model then reads in place.
+        With a copy of its own (sparse updates), the learner writes each answer into it: a whole
+        slice, or the changed coordinates only. Otherwise, one shard: the reply's buffer itself, a
+        read-only view of the object store (learners only read what they pulled; the model copies
+        it in for its passes, as it would any point); S shards: their slices copied into the
+        model's own buffer, which the model then reads in place.
         """
         self.versions = [reply.version for reply in replies]
+        self.down = sum(reply.nbytes for reply in replies)
+        if self.copy is not None:
+            for (a, b), reply in zip(self.bounds, replies, strict=True):
+                if reply.changed is None:
+                    np.copyto(self.copy[a:b], reply.params)
+                else:
+                    self.copy[a:b][reply.changed] = reply.params
+                    self.change_pulls += 1
+            self.held = list(self.versions)
+            self.pulled = torch.from_numpy(self.copy)
+            return
         if len(replies) == 1:
             self.pulled = from_buffer(replies[0].params)
             return
@@ -197,7 +228,12 @@ class LearnerActor:
     def _end(self, previous: tuple[float, float] | None) -> dict[str, Any]:
         self.ended_at = now()
         patch = (self.n, *previous) if previous is not None else None
-        return {"pushes": self.n, "patch": patch, "state": self.state_dict()}
+        return {
+            "pushes": self.n,
+            "patch": patch,
+            "state": self.state_dict(),
+            "change_pulls": self.change_pulls,
+        }
 
     # -- the cycle ----------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -227,9 +263,9 @@ class LearnerActor:
                 PUSH, self.i, self.incarnation, self.n + 1, push_learner=push.learner,
                 nbytes=push.payload.nbytes, samples=self.samples, loss=loss,
                 pull=(t0 - mark) + (t2 - t1), compute=(t1 - t0) + (t3 - t2), compress=t4 - t3, wait=wait,
-                previous=previous, want=fused,
+                previous=previous, want=fused, down=self.down,
             )  # fmt: skip
-            replies, apply = self.client.push(push, self.versions, call)
+            replies, apply = self.client.push(push, self.versions, self.held, call)
             t5 = now()
             status = replies[0].status
             if status == REFUSED:

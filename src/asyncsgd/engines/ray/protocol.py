@@ -3,6 +3,9 @@
 One remote call per shard and cycle, ``exchange(call, payload)``, does both halves of Downpour's
 round trip: it applies this push and answers with the shard's fresh parameters and version (the
 next cycle's pull). Ray costs milliseconds per call, so fusing them halves the calls per update.
+When the shard knows which coordinates changed since the version the learner holds
+(:mod:`asyncsgd.engines.changes`), the answer carries only those: a reply of a few kilobytes
+travels inside the call's message, while a whole slice goes through the object store.
 
 Shard 0 also *admits* pushes (see :mod:`.admission`), so its answer carries a status: ``OK``
 (handled; go on), ``END`` (handled; the run is ending or pausing, return to the driver) or
@@ -50,6 +53,10 @@ class Call:
     """Answer with the parameters (False when the learner pulls separately: local steps first)."""
     reserved: bool = False
     """Shard 0 reserved a slot in the budget for this push (several shards)."""
+    have: int = -1
+    """The version of this shard the learner's copy holds (−1: it keeps none; answer in full)."""
+    down: int = 0
+    """Bytes of the pull this push's gradient was computed at (all shards' answers)."""
     code: str = ""
     reason: str = ""
 
@@ -62,6 +69,17 @@ class Reply(NamedTuple):
     reserved: bool
     """Shard 0: a slot is reserved for this learner's next push."""
     params: np.ndarray | None
+    """The shard's slice, or its values at ``changed`` only."""
+    changed: np.ndarray | None = None
+    """Coordinates of the slice (int32, repeats possible) the learner's copy must take from
+    ``params``; ``None``: ``params`` is the whole slice."""
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of parameters this answer carried."""
+        if self.params is None:
+            return 0
+        return int(self.params.nbytes) + (0 if self.changed is None else int(self.changed.nbytes))
 
 
 class ShardRow(NamedTuple):
@@ -91,5 +109,6 @@ class ShardRow(NamedTuple):
     wait: float
     apply: float
     previous: tuple[float, float] | None
+    down: int
     code: str
     reason: str

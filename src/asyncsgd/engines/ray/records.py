@@ -42,9 +42,8 @@ class Joined:
 
 
 class Joiner:
-    def __init__(self, shards: int, bytes_down: int) -> None:
+    def __init__(self, shards: int) -> None:
         self.shards = shards
-        self.bytes_down = bytes_down
         self.queue: deque[ShardRow] = deque()
         self.parts: dict[Key, dict[int, ShardRow]] = {}
         self.patches: dict[Key, tuple[float, float]] = {}
@@ -105,7 +104,7 @@ class Joiner:
         )  # fmt: skip
         timing = Timing(
             pull=head.pull, compute=head.compute, compress=head.compress, push=push, wait=head.wait,
-            apply=apply, end=max(r.end for r in rows), bytes_down=self.bytes_down,
+            apply=apply, end=max(r.end for r in rows), bytes_down=head.down,
         )  # fmt: skip
         code = next((r.code for r in rows if r.code), "")
         return Joined(record, timing, head.loss, head.samples, code, taus)

@@ -161,7 +161,9 @@ class LearnerActor:
         """The shards' parameters as last pulled, kept by this learner when updates are sparse, so
         that answers may carry only the coordinates changed since (its model may move off them)."""
         self.held = [-1] * len(shards)
-        """Per shard: the version ``copy`` holds (−1: none)."""
+        """Per shard: the version the learner holds (−1: none, or it keeps no copy)."""
+        self.whole: np.ndarray | None = None
+        """A whole answer read in place (one shard): what the learner holds instead of ``copy``."""
         self.down = 0
         """Bytes the last pull brought."""
         self.change_pulls = 0
@@ -197,30 +199,32 @@ class LearnerActor:
     def install(self, replies: list[Reply]) -> None:
         """Make the replies' parameters the pulled point.
 
-        With a copy of its own (sparse updates), the learner writes each answer into it: a whole
-        slice, or the changed coordinates only. Otherwise, one shard: the reply's buffer itself, a
-        read-only view of the object store (learners only read what they pulled; the model copies
-        it in for its passes, as it would any point); S shards: their slices copied into the
-        model's own buffer, which the model then reads in place.
+        One shard's whole answer is read in place: the reply's buffer, a read-only view of the
+        object store (learners only read what they pulled; the model copies it in for its passes,
+        as it would any point). S shards' whole slices are copied into one buffer: the learner's
+        own copy when updates are sparse, else the model's buffer, which the model then reads in
+        place. An answer with only the changed coordinates is written into the learner's copy
+        (which first takes a whole answer it was reading in place).
         """
         self.versions = [reply.version for reply in replies]
         self.down = sum(reply.nbytes for reply in replies)
         if self.copy is not None:
-            for (a, b), reply in zip(self.bounds, replies, strict=True):
-                if reply.changed is None:
-                    np.copyto(self.copy[a:b], reply.params)
-                else:
-                    self.copy[a:b][reply.changed] = reply.params
-                    self.change_pulls += 1
             self.held = list(self.versions)
-            self.pulled = torch.from_numpy(self.copy)
+        if len(replies) == 1 and replies[0].changed is None:
+            self.whole = replies[0].params
+            self.pulled = from_buffer(self.whole)
             return
-        if len(replies) == 1:
-            self.pulled = from_buffer(replies[0].params)
-            return
+        buffer = self.params if self.copy is None else self.copy
+        if self.whole is not None and any(reply.changed is not None for reply in replies):
+            np.copyto(buffer, self.whole)
+        self.whole = None
         for (a, b), reply in zip(self.bounds, replies, strict=True):
-            np.copyto(self.params[a:b], reply.params)
-        self.pulled = self.flat.params
+            if reply.changed is None:
+                np.copyto(buffer[a:b], reply.params)
+            else:
+                buffer[a:b][reply.changed] = reply.params
+                self.change_pulls += 1
+        self.pulled = torch.from_numpy(buffer)
 
     def state_dict(self) -> dict[str, Any]:
         return {"learner": self.learner.state_dict(), "streams": self.streams.state()}

@@ -159,6 +159,15 @@ def ray_engine(r: dict) -> str:
     return "\n".join(lines)
 
 
+def ray_transport(r: dict) -> str:
+    lines = ["| answer bytes | calls/s | ms per call |", "|---|---|---|"]
+    for row in r["rows"]:
+        lines.append(f"| {row['answer_bytes']:,} | {row['calls_per_s']:,.0f} | {row['ms_per_call']:.2f} |")
+    lines.append(f"\nMedians of {r['repeats']} interleaved repeats of {r['seconds']:g} s each.")
+    lines.extend(load_line(r, gap=False))
+    return "\n".join(lines)
+
+
 def theory_lr(r: dict) -> str:
     lines = [
         "| model | parameters | probe points | Hessian-vector products (samples each) "
@@ -217,6 +226,7 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "ps_roundtrip": ps_roundtrip,
     "pull_changes": pull_changes,
     "ray_engine": ray_engine,
+    "ray_transport": ray_transport,
     "local_throughput": local_throughput,
 }
 

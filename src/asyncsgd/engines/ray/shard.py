@@ -46,21 +46,22 @@ from asyncsgd.job import Job
 
 SNAPSHOT_BYTES = 64 * 2**20  # memory for evaluation snapshots: 8 of them, fewer for big slices
 CHANGE_SLOTS = 8
-INLINE_CHANGES = 8192
-"""Changes an answer may always carry: 64 KiB of indices and values, under the 100 KiB below which
-Ray sends an object inside the call's message instead of through the object store, a trip of its
-own (``python -m benchmarks.ray_transport``)."""
+INLINE_CHANGES = 12_000
+"""Most changes an answer carries: 96,000 bytes of indices and values, under the 100 KiB below
+which Ray sends an object inside the call's message instead of through the object store, a trip
+of its own (``python -m benchmarks.ray_transport``). Larger answers go whole: read in place by a
+learner, a whole answer costs it nothing, while changes cost a gather in the shard and a scatter
+in the learner and still pay the object store (measured at 10^6 parameters, two learners and
+top-1% pushes: 178 and 258 updates/s with changes up to 1/32 of the slice, against 264 and 373
+for the plain Ray actor)."""
 now = time.perf_counter
 
 
 def change_width(size: int) -> int:
-    """Changes a shard of ``size`` parameters answers with, at most, before a whole slice.
-
-    Beyond the inline size, a scattered coordinate costs far more than a contiguous one (26 ns
-    against 0.37 ns to copy, ``python -m benchmarks.pull_changes``) while a whole slice also pays
-    the object store's trip: 1/32 of the slice (at 10^7, three top-1% pushes), and never more
-    than 1/8 (8 bytes a change, repeats possible, against 4 a coordinate)."""
-    return min(size // 8, max(size // 32, INLINE_CHANGES))
+    """Changes a shard of ``size`` parameters answers with, at most, before a whole slice: what
+    fits inside the call's message, and never more than 1/8 of the slice (8 bytes a change,
+    repeats possible, against 4 a coordinate)."""
+    return min(size // 8, INLINE_CHANGES)
 
 
 def snapshot_slots(size: int) -> int:

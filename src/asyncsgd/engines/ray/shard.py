@@ -51,9 +51,9 @@ INLINE_CHANGES = 12_000
 which Ray sends an object inside the call's message instead of through the object store, a trip
 of its own (``python -m benchmarks.ray_transport``). Larger answers go whole: read in place by a
 learner, a whole answer costs it nothing, while changes cost a gather in the shard and a scatter
-in the learner and still pay the object store (measured at 10^6 parameters, two learners and
-top-1% pushes: 178 and 258 updates/s with changes up to 1/32 of the slice, against 264 and 373
-for the plain Ray actor)."""
+in the learner and still pay the object store (``python -m benchmarks.ray_engine`` with a limit of
+1/32 of the slice instead, 10^6 parameters, two learners, top-1% pushes: 178 and 258 updates/s in
+two runs, against 264 and 373 for the plain Ray actor)."""
 now = time.perf_counter
 
 

@@ -14,11 +14,10 @@ fixed cost of the bookkeeping exceeds that of a full copy. That is one top-1% pu
 top-0.1% pushes, between two pulls.
 
 Each shard keeps the index sets of its last ``SLOTS`` updates in the arena, written under the
-shard's lock by whoever applied the update and read under it by whoever pulls. An update that
-changed any other parameter (a dense push, a rule such as momentum that moves every coordinate),
-a gap longer than the log, or more changes than ``width`` means a full copy. So does a lock
-taken over from a learner that died holding it (its update may be half applied and unlogged):
-the shard's ``epoch`` moves on, and every learner's next pull of it is a full copy.
+shard's lock by whoever applied the update and read under it by whoever pulls. Besides what the
+log cannot vouch for (see there), a lock taken over from a learner that died holding it means a
+full copy (its update may be half applied and unlogged): the shard's ``epoch`` moves on, and
+every learner's next pull of it is a full copy.
 """
 
 from __future__ import annotations

@@ -153,15 +153,14 @@ class LearnerActor:
         self.params = self.flat.params.numpy()
         self.pulled = self.flat.params
         self.bounds = bounds
-        self.versions = [0] * len(shards)
+        self.versions = [-1] * len(shards)
+        """Per shard: the version last pulled (−1: none yet)."""
         self.client = ShardClient(shards, bounds, job.codec(self.flat.layout), cfg.learners, cfg.timeout)
         self.copy = (
             np.zeros(self.flat.size, np.float32) if sparse_updates(self.client.codec, job.rule()) else None
         )
         """The shards' parameters as last pulled, kept by this learner when updates are sparse, so
         that answers may carry only the coordinates changed since (its model may move off them)."""
-        self.held = [-1] * len(shards)
-        """Per shard: the version the learner holds (−1: none, or it keeps no copy)."""
         self.whole: np.ndarray | None = None
         """A whole answer read in place (one shard): what the learner holds instead of ``copy``."""
         self.down = 0
@@ -190,7 +189,7 @@ class LearnerActor:
 
     def pull(self) -> bool:
         """Pull every shard into this learner's parameters; False when the run refuses."""
-        replies = self.client.pull(Call(PULL, self.i, self.incarnation, 0, samples=self.samples), self.held)
+        replies = self.client.pull(Call(PULL, self.i, self.incarnation, 0, samples=self.samples), self.held())
         if replies[0].status == REFUSED:
             return False
         self.install(replies)
@@ -208,8 +207,6 @@ class LearnerActor:
         """
         self.versions = [reply.version for reply in replies]
         self.down = sum(reply.nbytes for reply in replies)
-        if self.copy is not None:
-            self.held = list(self.versions)
         if len(replies) == 1 and replies[0].changed is None:
             self.whole = replies[0].params
             self.pulled = from_buffer(self.whole)
@@ -225,6 +222,10 @@ class LearnerActor:
                 buffer[a:b][reply.changed] = reply.params
                 self.change_pulls += 1
         self.pulled = torch.from_numpy(buffer)
+
+    def held(self) -> list[int]:
+        """Per shard: the version the learner holds for answers with changes only (−1: none)."""
+        return self.versions if self.copy is not None else [-1] * len(self.versions)
 
     def state_dict(self) -> dict[str, Any]:
         return {"learner": self.learner.state_dict(), "streams": self.streams.state()}
@@ -269,7 +270,7 @@ class LearnerActor:
                 pull=(t0 - mark) + (t2 - t1), compute=(t1 - t0) + (t3 - t2), compress=t4 - t3, wait=wait,
                 previous=previous, want=fused, down=self.down,
             )  # fmt: skip
-            replies, apply = self.client.push(push, self.versions, self.held, call)
+            replies, apply = self.client.push(push, self.versions, self.held(), call)
             t5 = now()
             status = replies[0].status
             if status == REFUSED:

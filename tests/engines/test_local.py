@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import multiprocessing as mp
 import os
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -247,11 +248,21 @@ def test_settings_the_local_engine_cannot_run_are_refused(synthetic, settings, k
 
 def test_stop_request_ends_the_run_promptly(synthetic, no_leftovers):
     class StopAt(PidRecorder):
+        asked_at: tuple[float, int] | None = None
+
         def stop_requested(self):
-            return self.pushes >= 40
+            if self.asked_at is None and self.pushes >= 40:
+                self.asked_at = (time.perf_counter(), self.pushes)
+            return self.asked_at is not None
 
     job = local_job(synthetic, updates=100_000)
     recorder = StopAt(None, job.dataset.n_train, 10**9, lambda p: {}, 3)
     result, rec = run_local(job, recorder=recorder)
+    ended = time.perf_counter()
     no_leftovers.extend(rec.seen)
-    assert 40 <= rec.pushes < 200 and result.version == rec.pushes
+    asked, pushed = rec.asked_at
+    # how many pushes land between the request and the learners' next look at the stop flag
+    # depends on the load; what must hold is that the run ends within seconds, far short of its
+    # budget, and that every push made is delivered
+    assert ended - asked < 10 and 40 <= pushed <= rec.pushes < 10_000
+    assert result.version == rec.pushes

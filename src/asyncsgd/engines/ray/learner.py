@@ -159,10 +159,12 @@ class LearnerActor:
         self.copy = (
             np.zeros(self.flat.size, np.float32) if sparse_updates(self.client.codec, job.rule()) else None
         )
-        """The shards' parameters as last pulled, kept by this learner when updates are sparse, so
-        that answers may carry only the coordinates changed since (its model may move off them)."""
-        self.whole: np.ndarray | None = None
-        """A whole answer read in place (one shard): what the learner holds instead of ``copy``."""
+        """With ``parts``, the shards' parameters as last pulled, kept by this learner when updates
+        are sparse, so that answers may carry only the coordinates changed since (its model may
+        move off them)."""
+        self.parts: list[np.ndarray | None] = [None] * len(shards)
+        """Per shard, with ``copy``: the whole slice last pulled, read in place (a view of the
+        answer) instead of copied; ``None``: ``copy`` holds that slice."""
         self.down = 0
         """Bytes the last pull brought."""
         self.change_pulls = 0
@@ -196,32 +198,36 @@ class LearnerActor:
         return True
 
     def install(self, replies: list[Reply]) -> None:
-        """Make the replies' parameters the pulled point.
+        """Make the replies' parameters the pulled point, with one copy into the model at most.
 
         One shard's whole answer is read in place: the reply's buffer, a read-only view of the
         object store (learners only read what they pulled; the model copies it in for its passes,
-        as it would any point). S shards' whole slices are copied into one buffer: the learner's
-        own copy when updates are sparse, else the model's buffer, which the model then reads in
-        place. An answer with only the changed coordinates is written into the learner's copy
-        (which first takes a whole answer it was reading in place).
+        as it would any point). S shards' slices are written into the model's buffer, which the
+        model then reads in place. When updates are sparse the learner also keeps the pulled
+        point, for answers with only the changed coordinates: a whole slice as the answer's view,
+        a changed one in its ``copy`` (which first takes the view it replaces).
         """
         self.versions = [reply.version for reply in replies]
         self.down = sum(reply.nbytes for reply in replies)
         if len(replies) == 1 and replies[0].changed is None:
-            self.whole = replies[0].params
-            self.pulled = from_buffer(self.whole)
+            self.parts[0] = replies[0].params
+            self.pulled = from_buffer(replies[0].params)
             return
-        buffer = self.params if self.copy is None else self.copy
-        if self.whole is not None and any(reply.changed is not None for reply in replies):
-            np.copyto(buffer, self.whole)
-        self.whole = None
-        for (a, b), reply in zip(self.bounds, replies, strict=True):
+        for s, ((a, b), reply) in enumerate(zip(self.bounds, replies, strict=True)):
             if reply.changed is None:
-                np.copyto(buffer[a:b], reply.params)
-            else:
-                buffer[a:b][reply.changed] = reply.params
-                self.change_pulls += 1
-        self.pulled = torch.from_numpy(buffer)
+                np.copyto(self.params[a:b], reply.params)
+                if self.copy is not None:
+                    self.parts[s] = reply.params
+                continue
+            assert self.copy is not None  # shards answer with changes only to a learner that keeps a copy
+            kept, part = self.copy[a:b], self.parts[s]
+            if part is not None:
+                np.copyto(kept, part)
+                self.parts[s] = None
+            kept[reply.changed] = reply.params
+            np.copyto(self.params[a:b], kept)
+            self.change_pulls += 1
+        self.pulled = self.flat.params
 
     def held(self) -> list[int]:
         """Per shard: the version the learner holds for answers with changes only (−1: none)."""

@@ -33,6 +33,8 @@ from __future__ import annotations
 import functools
 import os
 import statistics
+import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -146,12 +148,40 @@ def engine_rate(size: int, p: int, shards: int, payload: str, load: bool = False
     return engine_run(size, p, shards, payload, load).rate()
 
 
+def copy_ms(size: int = SHARDED, repeats: int = 20) -> dict[str, float]:
+    """Milliseconds to copy ``size`` float32 values on one thread, and split in halves over two
+    (numpy releases the GIL while it copies): what two shards copying their halves at once can
+    gain over one on this machine's memory, at best."""
+    src = np.random.default_rng(0).standard_normal(size).astype(np.float32)
+    dst = np.empty_like(src)
+    half = size // 2
+
+    def one() -> None:
+        np.copyto(dst, src)
+
+    def two() -> None:
+        other = threading.Thread(target=np.copyto, args=(dst[:half], src[:half]))
+        other.start()
+        np.copyto(dst[half:], src[half:])
+        other.join()
+
+    out = {}
+    for name, copy in (("one_thread", one), ("two_threads", two)):
+        copy()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            copy()
+        out[name] = 1e3 * (time.perf_counter() - start) / repeats
+    return out
+
+
 def main() -> dict:
     cases = [(n, p, pl) for n in SIZES for p in LEARNERS for pl in PAYLOADS]
     keys = ("ray", "baseline", "local", "ray_s1_load", "ray_s2_load")
     samples: dict[tuple, dict[str, list[float]]] = {c: {k: [] for k in keys} for c in cases}
     phases: dict[tuple, list[dict[str, float]]] = {c: [] for c in cases}
     load = os.getloadavg()[0]
+    copies = copy_ms()
     with ray_session(max(LEARNERS) + 2) as ray:
         for _ in range(REPEATS):  # each case's columns one after another: drift hits them alike
             for case in cases:
@@ -193,6 +223,7 @@ def main() -> dict:
         "seconds": SECONDS,
         "warmup": WARMUP,
         "load_average": [load, os.getloadavg()[0]],
+        "copy_ms_1e7": copies,
         "rows": rows,
     }
     write_result("ray_engine", result)

@@ -127,9 +127,9 @@ def test_three_learners_tau_bytes_and_time(synthetic, tmp_path, no_leftovers):
         last_version[i] = int(row["version"])
         assert int(row["bytes_up"]) == k * (4 + 4) and int(row["bytes_down"]) == 4 * d
     assert rec.bytes_up == 300 * k * 8 and rec.bytes_down == 300 * 4 * d
-    # every learner's phases add up to the run's wall time: the only gaps are the start (learners
-    # see the start signal at slightly different moments) and the last cycle, whose push came
-    # after the budget was spent; tolerance 10% + 50 ms
+    # every learner's phases add up to the run's wall time (the time a learner took to see the
+    # start signal is its wait): the only gap is its last cycle, whose push came after the budget
+    # was spent; tolerance 10% + 50 ms
     for i in range(3):
         total = sum(rec.phase_totals[i].values())
         assert abs(total - result.time) <= 0.1 * result.time + 0.05, (i, total, result.time)

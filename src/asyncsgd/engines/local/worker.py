@@ -185,12 +185,18 @@ class Worker:
         return wait_until(self.may_start, self.args.timeout, "the slowest learner (ssp_bound)")
 
     # -- the cycle ----------------------------------------------------------------------------
-    def run(self) -> None:
+    def run(self, since: float | None = None) -> None:
+        """Cycle until the run stops. ``since``: when this learner's time began (the run's start,
+        for the first learners: the time they took to see the start signal is waiting)."""
         shared, learner, server = self.shared, self.learner, self.server
         samples = self.batch_size * (learner.pre_steps + learner.post_steps)
         mark = now()
+        late = 0.0
+        if since is not None and since < mark:
+            mark, late = since, mark - since
         while not (shared.stopping or self.terminated):
-            paused = self.pause_if_asked() + self.gate_wait()
+            paused = self.pause_if_asked() + self.gate_wait() + late
+            late = 0.0
             t_wait = now()
             loss = self.steps(learner.pre_steps)
             t_pre = now()
@@ -302,10 +308,13 @@ def main(args: WorkerArgs, conn: Connection) -> None:
     worker = Worker(args, conn)
     signal.signal(signal.SIGTERM, lambda *_: setattr(worker, "terminated", True))
     shared = worker.shared
+    # the run's first learners are all ready before the driver says go; a respawned one comes later
+    first = not shared.control[GO]
     shared.ready[args.learner] = args.incarnation
     wait_until(lambda: bool(shared.control[GO]) or shared.stopping, args.timeout, "the start signal")
     # engine time 0 in this process's clock (CLOCK_MONOTONIC is one clock for every process)
-    worker.origin = int(shared.control[ORIGIN_NS]) / 1e9 - args.time_offset
-    worker.run()
+    start = int(shared.control[ORIGIN_NS]) / 1e9
+    worker.origin = start - args.time_offset
+    worker.run(start if first else None)
     shared.done[args.learner] = args.incarnation
     conn.close()

@@ -246,23 +246,37 @@ def test_settings_the_local_engine_cannot_run_are_refused(synthetic, settings, k
     assert err.value.key == key
 
 
-def test_stop_request_ends_the_run_promptly(synthetic, no_leftovers):
-    class StopAt(PidRecorder):
+STOP_AT = 40
+"""Pushes after which the stop tests ask their run (of a 100,000-update budget) to stop."""
+
+
+def stopping_at(base: type[Recorder]) -> type[Recorder]:
+    """A recorder class that asks the run to stop once ``STOP_AT`` pushes arrived, noting when."""
+
+    class StopAt(base):
         asked_at: tuple[float, int] | None = None
 
         def stop_requested(self):
-            if self.asked_at is None and self.pushes >= 40:
+            if self.asked_at is None and self.pushes >= STOP_AT:
                 self.asked_at = (time.perf_counter(), self.pushes)
             return self.asked_at is not None
 
+    return StopAt
+
+
+def check_stopped_promptly(result, rec, ended: float) -> None:
+    """How many pushes land between the request and the learners' next look at the stop flag
+    depends on the load; what must hold is that the run ends within seconds, far short of its
+    budget, and that every push made is delivered."""
+    asked, pushed = rec.asked_at
+    assert ended - asked < 10 and STOP_AT <= pushed <= rec.pushes < 10_000
+    assert result.version == rec.pushes
+
+
+def test_stop_request_ends_the_run_promptly(synthetic, no_leftovers):
     job = local_job(synthetic, updates=100_000)
-    recorder = StopAt(None, job.dataset.n_train, 10**9, lambda p: {}, 3)
+    recorder = stopping_at(PidRecorder)(None, job.dataset.n_train, 10**9, lambda p: {}, 3)
     result, rec = run_local(job, recorder=recorder)
     ended = time.perf_counter()
     no_leftovers.extend(rec.seen)
-    asked, pushed = rec.asked_at
-    # how many pushes land between the request and the learners' next look at the stop flag
-    # depends on the load; what must hold is that the run ends within seconds, far short of its
-    # budget, and that every push made is delivered
-    assert ended - asked < 10 and 40 <= pushed <= rec.pushes < 10_000
-    assert result.version == rec.pushes
+    check_stopped_promptly(result, rec, ended)

@@ -18,7 +18,13 @@ from asyncsgd.experiment.checkpoint import load_checkpoint
 from asyncsgd.experiment.runner import run_job
 from asyncsgd.metrics import Recorder
 from tests.engines.conftest import actor_pids, wait_gone
-from tests.engines.test_local import descendants, process_exists, read_trace
+from tests.engines.test_local import (
+    check_stopped_promptly,
+    descendants,
+    process_exists,
+    read_trace,
+    stopping_at,
+)
 from tests.engines.test_local_faults import cli, resume_and_check
 from tests.engines.test_ray import ray_job, run_ray
 
@@ -105,23 +111,10 @@ def test_a_lost_shard_stops_with_a_clear_error_and_the_checkpoint_resumes(synthe
 
 
 def test_a_stop_request_ends_the_run_promptly(synthetic, ray_head):
-    class StopAt(Recorder):
-        asked_at: tuple[float, int] | None = None
-
-        def stop_requested(self):
-            if self.asked_at is None and self.pushes >= 40:
-                self.asked_at = (time.perf_counter(), self.pushes)
-            return self.asked_at is not None
-
     job = ray_job(synthetic, ray_head, learners=3, updates=100_000)
-    recorder = StopAt(None, job.dataset.n_train, 10**9, lambda p: {}, 3)
+    recorder = stopping_at(Recorder)(None, job.dataset.n_train, 10**9, lambda p: {}, 3)
     result, rec = run_ray(job, recorder=recorder)
-    ended = time.perf_counter()
-    asked, pushed = rec.asked_at
-    # the pushes in flight at the request still land (their number depends on the load); the
-    # run must end within seconds, far short of its budget, with every push delivered
-    assert ended - asked < 10 and 40 <= pushed <= rec.pushes < 10_000
-    assert result.version == rec.pushes
+    check_stopped_promptly(result, rec, time.perf_counter())
 
 
 CONFIG = """

@@ -1,9 +1,14 @@
 """A parameter server written as a plain Ray actor, the usual way: the baseline of the Ray benches.
 
 Each learner actor calls ``apply_gradients`` (or ``apply_sparse`` with a top-1% payload) on the
-server actor and gets the weights back, in a loop, for a fixed time. Used by
-``benchmarks.ps_roundtrip`` (against the ``local`` engine) and ``benchmarks.ray_engine`` (against
-the ``ray`` engine), always inside a Ray instance on loopback (:func:`ray_session`).
+server actor and gets the weights back, in a loop, for a fixed time. The learners start together,
+once every actor's process is up, so their measured windows coincide and their rates add up to
+the server's: started as their processes come up, a second or more apart on two cores, the
+first ones would measure partly alone, against fewer learners, and the sum would overstate the
+server's rate (by 2% to 17%, 7% on average, in four pairs of runs at 10^5 parameters, p = 4).
+
+Used by ``benchmarks.ps_roundtrip`` (against the ``local`` engine) and ``benchmarks.ray_engine``
+(against the ``ray`` engine), always inside a Ray instance on loopback (:func:`ray_session`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from contextlib import contextmanager
 import numpy as np
 
 LR = 1e-6
+START_MARGIN = 0.2  # seconds from the start signal to the common start: time for the calls to arrive
 
 
 class RayPS:
@@ -31,23 +37,25 @@ class RayPS:
 
 
 class RayLearner:
-    def run(self, ps, size: int, payload: str, seconds: float, seed: int, warmup: float = 0.0) -> float:
-        """Round trips per second over ``seconds``, after ``warmup`` seconds left out."""
-        import ray
-
-        rng = np.random.default_rng(seed)
-        grad = rng.standard_normal(size).astype(np.float32)
+    def prepare(self, size: int, payload: str, seed: int) -> None:
+        """Make the payload this learner pushes every round trip (a dense gradient or its top 1%)."""
+        grad = np.random.default_rng(seed).standard_normal(size).astype(np.float32)
         k = max(1, size // 100)
         idx = np.sort(np.argpartition(np.abs(grad), size - k)[size - k :]).astype(np.int32)
-        vals = grad[idx]
+        self.size, self.args = size, (grad,) if payload == "dense" else (grad[idx], idx)
+
+    def run(self, ps, seconds: float, warmup: float, start_at: float) -> float:
+        """Round trips per second over ``seconds``, after ``warmup`` seconds left out, from wall
+        clock time ``start_at`` on."""
+        import ray
+
+        method = ps.apply_gradients if len(self.args) == 1 else ps.apply_sparse
 
         def round_trip() -> None:
-            if payload == "dense":
-                w = ray.get(ps.apply_gradients.remote(grad))
-            else:
-                w = ray.get(ps.apply_sparse.remote(vals, idx))
-            assert w.shape == (size,)
+            w = ray.get(method.remote(*self.args))
+            assert w.shape == (self.size,)
 
+        time.sleep(max(0.0, start_at - time.time()))
         warm_until = time.perf_counter() + warmup
         while time.perf_counter() < warm_until:
             round_trip()
@@ -76,11 +84,14 @@ def ray_session(cpus: int) -> Iterator[object]:
 
 def baseline_rate(ray, size: int, p: int, payload: str, seconds: float, warmup: float = 0.0) -> float:
     """Updates/s of ``p`` learner actors against one :class:`RayPS` actor (inside a session),
-    measured over ``seconds`` after ``warmup`` seconds of round trips left out."""
+    measured over ``seconds`` after ``warmup`` seconds of round trips left out, all learners at once."""
     ps = ray.remote(num_cpus=0)(RayPS).remote(size)
     learners = [ray.remote(num_cpus=0)(RayLearner).remote() for _ in range(p)]
     try:
-        calls = [lr.run.remote(ps, size, payload, seconds, s, warmup) for s, lr in enumerate(learners)]
+        # every learner's process up and payload made (a server still starting holds all alike)
+        ray.get([lr.prepare.remote(size, payload, seed) for seed, lr in enumerate(learners)])
+        start = time.time() + START_MARGIN
+        calls = [lr.run.remote(ps, seconds, warmup, start) for lr in learners]
         rates = ray.get(calls)
         return float(sum(rates))
     finally:

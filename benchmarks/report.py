@@ -159,6 +159,24 @@ def ray_engine(r: dict) -> str:
     return "\n".join(lines)
 
 
+def ray_overhead(r: dict) -> str:
+    lines = [
+        "| parameters | p | payload | pairs | engine / plain (geometric mean) | 95% interval "
+        "| shard's core apply µs/push | learner's pull µs/push |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        low, high = row["ratio_95"]
+        lines.append(
+            f"| {row['parameters']:.0e} | {row['learners']} | {row['payload']} | {row['pairs']} "
+            f"| ×{row['ratio']:.2f} | ×{low:.2f} to ×{high:.2f} | {row['apply_us']:.0f} "
+            f"| {row['pull_us']:.0f} |"
+        )
+    lines.append(f"\nEach run {r['seconds']:g} s after {r['warmup']:g} s of warm-up.")
+    lines.extend(load_line(r, gap=False))
+    return "\n".join(lines)
+
+
 def ray_transport(r: dict) -> str:
     lines = ["| answer bytes | calls/s | ms per call |", "|---|---|---|"]
     for row in r["rows"]:
@@ -226,6 +244,7 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "ps_roundtrip": ps_roundtrip,
     "pull_changes": pull_changes,
     "ray_engine": ray_engine,
+    "ray_overhead": ray_overhead,
     "ray_transport": ray_transport,
     "local_throughput": local_throughput,
 }

@@ -6,6 +6,7 @@ from benchmarks import (
     ps_roundtrip,
     pull_changes,
     ray_engine,
+    ray_overhead,
     ray_transport,
     sim_overhead,
     sweep_parallel,
@@ -23,6 +24,7 @@ if __name__ == "__main__":
         ps_roundtrip,
         pull_changes,
         ray_engine,
+        ray_overhead,
         ray_transport,
         local_throughput,
     ):

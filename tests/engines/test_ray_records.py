@@ -1,9 +1,12 @@
 """The ``ray`` engine's pure pieces, without Ray: shard 0's admission (the exact budget with S
-shards) and the driver's joining of shard rows into records in apply order."""
+shards), the driver's joining of shard rows into records in apply order, and the wrapping of
+received buffers."""
 
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -118,3 +121,26 @@ def test_an_ended_learner_no_longer_holds_records_back():
     dead, rejected = joiner.ready()
     assert dead.timing.push == 0.0 and dead.shard_taus == [0]
     assert not rejected.record.accepted and rejected.shard_taus == [0]  # no other shard saw it
+
+
+WRAP = """
+import warnings
+import numpy as np
+from asyncsgd.engines.ray.wire import from_buffer, receive_read_only
+buffer = np.arange(4, dtype=np.float32)
+buffer.flags.writeable = False
+{prepare}
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    tensor = from_buffer(buffer)
+assert tensor.data_ptr() == buffer.ctypes.data and tensor.tolist() == [0.0, 1.0, 2.0, 3.0]
+print(len(caught))
+"""
+
+
+@pytest.mark.parametrize("prepare, warned", [("receive_read_only()", 0), ("", 1)])
+def test_a_prepared_process_wraps_received_buffers_in_place_without_a_warning(prepare, warned):
+    # a fresh process: torch warns once per process, and this one may have warned already
+    run = [sys.executable, "-c", WRAP.format(prepare=prepare)]
+    out = subprocess.run(run, capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == [str(warned)]

@@ -39,7 +39,14 @@ from asyncsgd.core.server import ParameterServer
 from asyncsgd.engines.changes import sparse_updates
 from asyncsgd.engines.ray.cluster import import_ray
 from asyncsgd.engines.ray.protocol import END, PULL, PUSH, REFUSED, REJECTED, Call, Reply
-from asyncsgd.engines.ray.wire import from_buffer, slice_wire, sliceable, to_wire, wire_nbytes
+from asyncsgd.engines.ray.wire import (
+    from_buffer,
+    receive_read_only,
+    slice_wire,
+    sliceable,
+    to_wire,
+    wire_nbytes,
+)
 from asyncsgd.job import Job, check_device
 
 LearnerFactory = Callable[[Job, int, FlatModel], Learner]
@@ -142,6 +149,7 @@ class LearnerActor:
         """Build the learner (a one-line ConfigError if ``device`` does not exist here)."""
         cfg = job.config
         torch.set_num_threads(cfg.learner_threads)
+        receive_read_only()
         check_device(cfg.device)
         self.job, self.i, self.incarnation = job, learner, incarnation
         self.flat = job.flat_model()

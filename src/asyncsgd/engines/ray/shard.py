@@ -41,7 +41,7 @@ from asyncsgd.engines.common import rejection_code
 from asyncsgd.engines.ray.admission import Admission
 from asyncsgd.engines.ray.cluster import import_ray
 from asyncsgd.engines.ray.protocol import OK, PULL, REFUSED, REJECTED, Call, Reply, ShardRow
-from asyncsgd.engines.ray.wire import Wire, from_wire, sliceable
+from asyncsgd.engines.ray.wire import Wire, from_wire, receive_read_only, sliceable
 from asyncsgd.job import Job
 
 SNAPSHOT_BYTES = 64 * 2**20  # memory for evaluation snapshots: 8 of them, fewer for big slices
@@ -97,6 +97,7 @@ class ShardActor:
         self, job: Job, shard: int, start: int, stop: int, initial: np.ndarray, state: dict[str, Any] | None
     ) -> dict[str, Any]:
         torch.set_num_threads(max(1, int(job.config.ray_cpus_per_shard)))
+        receive_read_only()
         self.shard = shard
         self.params = torch.from_numpy(np.array(initial, dtype=np.float32, copy=True))
         self.server = shard_server(job, self.params, start, stop, job.layout())

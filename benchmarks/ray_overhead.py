@@ -1,0 +1,78 @@
+"""How much slower the ``ray`` engine is than the plain Ray actor, with a confidence interval.
+
+On a shared 2-core machine two runs of one case differ by up to ×2, so a ratio of two medians of
+a few runs has no firm sign near 1. Here each case is run as pairs, the engine and the plain actor
+one right after the other (in alternating order, so neither always runs on the warmer machine),
+and the ratio is taken within each pair: its geometric mean over the pairs, with a 95% interval
+from Student's t over the pairs' log ratios, says whether the engine's overhead is measurable.
+
+The engine is run as in ``benchmarks.ray_engine`` (learners push a prepared payload, S = 1), the
+plain actor is ``benchmarks.ray_baseline``; the engine's own breakdown gives the µs per push of
+the shard's core ``apply`` and of the learner's ``pull`` bookkeeping, for where the time goes.
+
+    python -m benchmarks.ray_overhead
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+
+from benchmarks.common import write_result
+from benchmarks.ray_baseline import baseline_rate, ray_session
+from benchmarks.ray_engine import SECONDS, WARMUP, engine_run
+
+CASES = ((10**5, 1, "dense"), (10**5, 4, "dense"), (10**6, 1, "dense"))
+"""Where the engine was slower than the plain actor in ``benchmarks.ray_engine``."""
+PAIRS = int(os.environ.get("RAY_OVERHEAD_PAIRS", 8))
+T_975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
+"""Student's t, 97.5% quantile, by degrees of freedom (1.96 beyond)."""
+
+
+def interval(ratios: list[float]) -> tuple[float, float, float]:
+    """Geometric mean of ``ratios`` and its 95% interval (t over the log ratios)."""
+    logs = [math.log(r) for r in ratios]
+    mean = statistics.fmean(logs)
+    if len(logs) < 2:
+        return math.exp(mean), math.nan, math.nan
+    half = T_975.get(len(logs) - 1, 1.96) * statistics.stdev(logs) / math.sqrt(len(logs))
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
+
+
+def main() -> dict:
+    load = os.getloadavg()[0]
+    rows = []
+    with ray_session(max(p for _, p, _ in CASES) + 2) as ray:
+        for n, p, payload in CASES:
+            engine, plain, apply_us, pull_us = [], [], [], []
+            for i in range(PAIRS):
+                for side in ("engine", "plain") if i % 2 == 0 else ("plain", "engine"):
+                    if side == "plain":
+                        plain.append(baseline_rate(ray, n, p, payload, SECONDS, WARMUP))
+                        continue
+                    run = engine_run(n, p, 1, payload)
+                    engine.append(run.rate())
+                    phases = run.phase_us()
+                    apply_us.append(phases["apply"])
+                    pull_us.append(phases["pull"])
+            mean, low, high = interval([e / b for e, b in zip(engine, plain, strict=True)])
+            rows.append({
+                "parameters": n, "learners": p, "payload": payload, "pairs": PAIRS,
+                "engine_per_s": engine, "plain_per_s": plain, "ratio": mean, "ratio_95": [low, high],
+                "apply_us": statistics.median(apply_us), "pull_us": statistics.median(pull_us),
+            })  # fmt: skip
+            print(f"n={n:>9,} p={p} {payload:6s} engine / plain ×{mean:.2f} (95%: ×{low:.2f} to ×{high:.2f})",
+                  flush=True)  # fmt: skip
+    result = {
+        "seconds": SECONDS,
+        "warmup": WARMUP,
+        "load_average": [load, os.getloadavg()[0]],
+        "rows": rows,
+    }
+    write_result("ray_overhead", result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -2,10 +2,11 @@
 
 Each learner actor calls ``apply_gradients`` (or ``apply_sparse`` with a top-1% payload) on the
 server actor and gets the weights back, in a loop, for a fixed time. The learners start together,
-once every actor's process is up, so their measured windows coincide and their rates add up to
-the server's: started as their processes come up, a second or more apart on two cores, the
-first ones would measure partly alone, against fewer learners, and the sum would overstate the
-server's rate (by 2% to 17%, 7% on average, in four pairs of runs at 10^5 parameters, p = 4).
+once every learner's process is up and its payload made, so their measured windows coincide and
+their rates add up to the server's: started as their processes come up, a second or more apart
+on two cores, the first ones would measure partly alone, against fewer learners, and the sum
+would overstate the server's rate (by 2% to 17%, 7% on average, in four pairs of runs at 10^5
+parameters, p = 4).
 
 Used by ``benchmarks.ps_roundtrip`` (against the ``local`` engine) and ``benchmarks.ray_engine``
 (against the ``ray`` engine), always inside a Ray instance on loopback (:func:`ray_session`).

@@ -215,7 +215,10 @@ def test_ctrl_c_stops_the_sweep_cleanly_and_rerunning_resumes(tmp_path, capsys):
     while time.time() < deadline and len(done) < 2:
         time.sleep(0.2)
         if db.exists():
-            done = db_rows(db, "SELECT run_id FROM runs WHERE status = 'done'")
+            try:
+                done = db_rows(db, "SELECT run_id FROM runs WHERE status = 'done'")
+            except sqlite3.OperationalError:  # the file is there before the sweep's tables are
+                continue
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr

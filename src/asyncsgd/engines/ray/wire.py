@@ -49,7 +49,7 @@ def receive_read_only() -> None:
 
     torch warns the first time a process wraps a read-only array, and never again; this spends
     that one warning, silenced, on a one-element array. (A filter around every conversion,
-    ``warnings.catch_warnings``, costs about 0.1 ms a call in an actor.)"""
+    ``warnings.catch_warnings``, costs tens of µs a call in an actor.)"""
     probe = np.zeros(1, np.float32)
     probe.flags.writeable = False
     with warnings.catch_warnings():

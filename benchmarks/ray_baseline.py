@@ -5,8 +5,7 @@ server actor and gets the weights back, in a loop, for a fixed time. The learner
 once every learner's process is up and its payload made, so their measured windows coincide and
 their rates add up to the server's: started as their processes come up, a second or more apart
 on two cores, the first ones would measure partly alone, against fewer learners, and the sum
-would overstate the server's rate (by 2% to 17%, 7% on average, in four pairs of runs at 10^5
-parameters, p = 4).
+would overstate the server's rate.
 
 Used by ``benchmarks.ps_roundtrip`` (against the ``local`` engine) and ``benchmarks.ray_engine``
 (against the ``ray`` engine), always inside a Ray instance on loopback (:func:`ray_session`).

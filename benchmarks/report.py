@@ -178,9 +178,19 @@ def ray_overhead(r: dict) -> str:
 
 
 def ray_transport(r: dict) -> str:
-    lines = ["| answer bytes | calls/s | ms per call |", "|---|---|---|"]
+    lines = [
+        "| answer bytes | calls/s | ms per call | in inline chunks: chunks | calls/s | ms per call |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in r["rows"]:
-        lines.append(f"| {row['answer_bytes']:,} | {row['calls_per_s']:,.0f} | {row['ms_per_call']:.2f} |")
+        chunked = (
+            f"{row['chunks']} | {row['chunked_calls_per_s']:,.0f} | {row['chunked_ms_per_call']:.2f}"
+            if "chunks" in row
+            else "– | – | –"
+        )
+        lines.append(
+            f"| {row['answer_bytes']:,} | {row['calls_per_s']:,.0f} | {row['ms_per_call']:.2f} | {chunked} |"
+        )
     lines.append(f"\nMedians of {r['repeats']} interleaved repeats of {r['seconds']:g} s each.")
     lines.extend(load_line(r, gap=False))
     return "\n".join(lines)

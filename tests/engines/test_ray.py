@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from asyncsgd.engines.ray.wire import chunked
 from asyncsgd.errors import ConfigError
 from asyncsgd.experiment.runner import run_job
 from asyncsgd.job import Job
@@ -116,6 +117,29 @@ def test_one_learner_is_the_simulator_bit_for_bit(synthetic, ray_head, shards, p
         assert changes == 49 * shards, changes
     elif part is not WIDE:  # dense: no change log (WIDE: a shard's part of a push may be narrow)
         assert changes == 0, changes
+
+
+INLINE = {"model": "mlp", "hidden": [3000]}
+"""111,004 parameters (444 kB): a whole answer or dense push travels as inline chunks, with one
+shard (five chunks) and with two (three each)."""
+
+
+@pytest.mark.parametrize("shards", [1, 2])
+@pytest.mark.parametrize("codec", ["identity", "topk"])
+def test_inline_chunks_carry_pushes_and_answers_bit_for_bit(synthetic, ray_head, shards, codec):
+    settings = {**INLINE, "learners": 1, "updates": 20, "codec": codec, "ratio": 0.5}
+    size = make_job(synthetic, **INLINE).layout().size
+    assert chunked(4 * size // shards), "the model must be of a size sent in chunks"
+    result, _ = run_ray(ray_job(synthetic, ray_head, shards=shards, **settings))
+    reference, _ = run_sim(make_job(synthetic, delay="constant", **settings))
+    assert torch.equal(result.params, reference.params)
+
+
+def test_inline_chunks_keep_staleness_exact(synthetic, ray_head, tmp_path):
+    settings = {**INLINE, "learners": 3, "updates": 60, "lr": 0.05}
+    result, _ = run_ray(ray_job(synthetic, ray_head, **settings), tmp_path)
+    replayed, _ = run_sim(make_job(synthetic, delay=f"trace:{tmp_path}", **settings))
+    assert params_sha256(replayed.params) == params_sha256(result.params)
 
 
 def test_local_steps_pull_after_the_steps(synthetic, ray_head):

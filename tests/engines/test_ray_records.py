@@ -1,6 +1,6 @@
 """The ``ray`` engine's pure pieces, without Ray: shard 0's admission (the exact budget with S
-shards), the driver's joining of shard rows into records in apply order, and the wrapping of
-received buffers."""
+shards), the driver's joining of shard rows into records in apply order, the wrapping of received
+buffers, and the cutting of payloads and answers into inline chunks."""
 
 from __future__ import annotations
 
@@ -14,6 +14,16 @@ import pytest
 from asyncsgd.engines.ray.admission import Admission
 from asyncsgd.engines.ray.protocol import END, OK, PUSH, REFUSED, REJECTED, ShardRow
 from asyncsgd.engines.ray.records import Joiner
+from asyncsgd.engines.ray.wire import (
+    CHUNK_BYTES,
+    INLINE_BYTES,
+    INLINE_LIMIT,
+    chunk_count,
+    chunked,
+    chunks,
+    join,
+    split,
+)
 
 
 def test_one_shard_admits_until_the_budget_is_applied():
@@ -144,3 +154,33 @@ def test_a_prepared_process_wraps_received_buffers_in_place_without_a_warning(pr
     run = [sys.executable, "-c", WRAP.format(prepare=prepare)]
     out = subprocess.run(run, capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.split() == [str(warned)]
+
+
+def test_a_wire_split_into_inline_chunks_joins_back_whole():
+    step = CHUNK_BYTES // 4
+    arrays = {
+        "values": np.arange(3 * step + 5, dtype=np.float32),
+        "indices": np.arange(step, dtype=np.int32),
+        "bits": np.arange(CHUNK_BYTES + 1, dtype=np.uint8),
+        "empty": np.zeros(0, np.float32),
+    }
+    head, parts = split(("topk", arrays, {"scale": 0.5}))
+    assert head == ("topk", {"values": 4, "indices": 1, "bits": 2, "empty": 1}, {"scale": 0.5})
+    assert all(part.nbytes <= CHUNK_BYTES for part in parts) and len(parts) == 8
+    codec, joined, scalars = join(head, tuple(parts))
+    assert (codec, scalars) == ("topk", {"scale": 0.5})
+    assert joined.keys() == arrays.keys()
+    for key, array in arrays.items():
+        assert joined[key].dtype == array.dtype and np.array_equal(joined[key], array), key
+
+
+@pytest.mark.parametrize("items", [1, CHUNK_BYTES // 4, CHUNK_BYTES // 4 + 1, 111_004])
+def test_a_slice_comes_in_as_many_chunks_as_its_reader_expects(items):
+    slice_ = np.zeros(items, np.float32)
+    assert len(chunks(slice_)) == chunk_count(items)
+    assert np.array_equal(np.concatenate(chunks(slice_)), slice_)
+
+
+def test_only_answers_too_big_for_one_message_and_small_enough_for_several_are_chunked():
+    assert not chunked(INLINE_BYTES) and chunked(INLINE_BYTES + 1)
+    assert chunked(INLINE_LIMIT) and not chunked(INLINE_LIMIT + 1)

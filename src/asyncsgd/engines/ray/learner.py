@@ -40,17 +40,20 @@ from asyncsgd.engines.changes import sparse_updates
 from asyncsgd.engines.ray.cluster import import_ray
 from asyncsgd.engines.ray.protocol import END, PULL, PUSH, REFUSED, REJECTED, Call, Reply
 from asyncsgd.engines.ray.wire import (
+    INLINE_BYTES,
+    chunk_count,
+    chunked,
     from_buffer,
     receive_read_only,
     slice_wire,
     sliceable,
+    split,
     to_wire,
     wire_nbytes,
 )
 from asyncsgd.job import Job, check_device
 
 LearnerFactory = Callable[[Job, int, FlatModel], Learner]
-INLINE_BYTES = 100 * 1024  # below this Ray sends an argument inside the call; above, put it once
 now = time.perf_counter
 
 
@@ -85,6 +88,12 @@ class ShardClient:
         self.timeout = timeout
         self.sliced = len(shards) > 1 and sliceable(codec)
         self.ray = import_ray()
+        self.chunks = [chunk_count(b - a) if chunked(4 * (b - a)) else 0 for a, b in bounds]
+        """Per shard: the chunks a whole answer comes in (0: one object, in the store if large)."""
+        self.exchanges = [
+            shard.exchange.options(num_returns=1 + k) if k else shard.exchange
+            for shard, k in zip(shards, self.chunks, strict=True)
+        ]
         self.reserved = False
         """Shard 0 reserved a slot in the budget for this learner's next push."""
 
@@ -93,15 +102,31 @@ class ShardClient:
 
     def pull(self, call: Call, held: list[int]) -> list[Reply]:
         """Every shard's parameters; ``held``: the version of each the learner's copy holds."""
-        calls = [replace(call, have=h) for h in held]
-        replies = self._get(
-            [shard.exchange.remote(c, None) for shard, c in zip(self.shards, calls, strict=True)]
-        )
+        calls = [replace(call, have=h, chunks=k) for h, k in zip(held, self.chunks, strict=True)]
+        replies = self._send(range(len(calls)), calls, [None] * len(calls))
         self.reserved = replies[0].reserved
         return replies
 
     def _send(self, shards: range, calls: list[Call], parts: list[Any]) -> list[Reply]:
-        return self._get([self.shards[s].exchange.remote(calls[s], parts[s]) for s in shards])
+        """Call ``exchange`` on ``shards`` at once, each payload part inline in chunks when it is
+        of a size for that; every answer as one :class:`Reply`."""
+        refs = []
+        for s in shards:
+            k = self.chunks[s]
+            part, inline = parts[s], ()
+            if isinstance(part, tuple) and chunked(wire_nbytes(part)):
+                part, inline = split(part)
+            ref = self.exchanges[s].remote(calls[s], part, *inline)
+            refs.append(ref if k else [ref])
+        flat = self._get([ref for group in refs for ref in group])
+        replies, i = [], 0
+        for group in refs:
+            reply, rest = flat[i], flat[i + 1 : i + len(group)]
+            i += len(group)
+            if rest and rest[0] is not None:
+                reply = reply._replace(params=np.concatenate(rest))
+            replies.append(reply)
+        return replies
 
     def push(self, push: Push, pulled: list[int], held: list[int], call: Call) -> tuple[list[Reply], float]:
         """Send ``push`` (computed at versions ``pulled``) to every shard; (replies, seconds of
@@ -111,7 +136,8 @@ class ShardClient:
         wire = to_wire(push.payload)
         shards = len(self.shards)
         calls = [
-            replace(call, pulled=v, have=h, reserved=self.reserved) for v, h in zip(pulled, held, strict=True)
+            replace(call, pulled=v, have=h, reserved=self.reserved, chunks=k)
+            for v, h, k in zip(pulled, held, self.chunks, strict=True)
         ]
         if shards == 1:
             (reply,) = self._send(range(1), calls, [wire])
@@ -126,7 +152,8 @@ class ShardClient:
         if self.sliced:
             parts: list[Any] = [slice_wire(wire, a, b) for a, b in self.bounds]
         else:
-            parts = [self.ray.put(wire) if wire_nbytes(wire) > INLINE_BYTES else wire] * shards
+            large = wire_nbytes(wire) > INLINE_BYTES and not chunked(wire_nbytes(wire))
+            parts = [self.ray.put(wire) if large else wire] * shards  # a put object travels once
         if self.reserved:
             replies = self._send(range(shards), calls, parts)
             apply = max(r.apply for r in replies)

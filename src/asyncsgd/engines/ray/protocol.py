@@ -1,11 +1,12 @@
 """What a learner actor and a shard actor say to each other, and what a shard logs per push.
 
-One remote call per shard and cycle, ``exchange(call, payload)``, does both halves of Downpour's
-round trip: it applies this push and answers with the shard's fresh parameters and version (the
-next cycle's pull). Ray costs milliseconds per call, so fusing them halves the calls per update.
-When the shard knows which coordinates changed since the version the learner holds
+One remote call per shard and cycle, ``exchange(call, payload, *chunks)``, does both halves of
+Downpour's round trip: it applies this push and answers with the shard's fresh parameters and
+version (the next cycle's pull). Ray costs milliseconds per call, so fusing them halves the calls
+per update. When the shard knows which coordinates changed since the version the learner holds
 (:mod:`asyncsgd.engines.changes`), the answer carries only those: a reply of a few kilobytes
-travels inside the call's message, while a whole slice goes through the object store.
+travels inside the call's message, while a whole slice goes through the object store, or, up to
+``INLINE_LIMIT`` bytes, as chunks inside the message (:mod:`.wire`; the payload likewise).
 
 Shard 0 also *admits* pushes (see :mod:`.admission`), so its answer carries a status: ``OK``
 (handled; go on), ``END`` (handled; the run is ending or pausing, return to the driver) or
@@ -51,6 +52,9 @@ class Call:
     """(push, apply) seconds of this learner's push ``n − 1``, known only once its reply came."""
     want: bool = True
     """Answer with the parameters (False when the learner pulls separately: local steps first)."""
+    chunks: int = 0
+    """Answer as a :class:`Reply` and this many more objects: the slice's chunks, each inside the
+    reply's message (``None`` each when the reply carries no whole slice); 0: the reply alone."""
     reserved: bool = False
     """Shard 0 reserved a slot in the budget for this push (several shards)."""
     have: int = -1

@@ -41,7 +41,7 @@ from asyncsgd.engines.common import rejection_code
 from asyncsgd.engines.ray.admission import Admission
 from asyncsgd.engines.ray.cluster import import_ray
 from asyncsgd.engines.ray.protocol import OK, PULL, REFUSED, REJECTED, Call, Reply, ShardRow
-from asyncsgd.engines.ray.wire import Wire, from_wire, receive_read_only, sliceable
+from asyncsgd.engines.ray.wire import Head, Wire, chunks, from_wire, join, receive_read_only, sliceable
 from asyncsgd.job import Job
 
 SNAPSHOT_BYTES = 64 * 2**20  # memory for evaluation snapshots: 8 of them, fewer for big slices
@@ -120,7 +120,17 @@ class ShardActor:
         return {"pid": os.getpid(), "node": _node(), "memory_bytes": self.server.memory_bytes()}
 
     # -- the fused push and pull -------------------------------------------------------------
-    def exchange(self, call: Call, payload: Wire | None) -> Reply:
+    def exchange(self, call: Call, payload: Wire | Head | None, *parts: np.ndarray) -> Any:
+        """Apply the push, if any (its arrays as inline ``parts`` when there are any) and answer:
+        a :class:`Reply`, followed by ``call.chunks`` chunks of the slice when the call asks for them."""
+        reply = self._exchange(call, join(payload, parts) if parts else payload)
+        if not call.chunks:
+            return reply
+        if reply.params is None or reply.changed is not None:
+            return (reply, *[None] * call.chunks)
+        return (reply._replace(params=None), *chunks(reply.params))
+
+    def _exchange(self, call: Call, payload: Wire | None) -> Reply:
         server, admission = self.server, self.admission
         if call.kind == PULL:
             status, reserved = admission.pull(call.learner, call.samples) if admission else (0, False)

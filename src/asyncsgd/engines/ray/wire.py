@@ -5,10 +5,16 @@ band (pickle protocol 5), so a large array is one copy into shared memory on the
 a zero-copy, read-only view on the receiving side, with no Python work per element. The server
 decodes straight from that view.
 
+Ray sends an object under 100 KiB inside the call's message (or its reply) and puts a larger one
+into the object store, a trip that costs about a millisecond more here whatever its size
+(``python -m benchmarks.ray_transport``). So a payload or an answer of up to ``INLINE_LIMIT``
+bytes travels as chunks of under 100 KiB, each inside the message (:func:`split`, :func:`join`,
+:func:`chunks`): at 400 KB that is faster than one object in the store, at 4 MB slower.
+
 With several shards a dense (``identity``) payload is cut into the shards' slices, each sent only
 to its shard, whose server then runs the identity codec over its slice; every other codec's
-payload (sparse, packed bits, scales) is sent whole, put into the object store once, and each
-shard decodes its part through a :class:`~asyncsgd.core.shards.SliceCodec`.
+payload (sparse, packed bits, scales) is sent whole, each shard decodes its part through a
+:class:`~asyncsgd.core.shards.SliceCodec`.
 """
 
 from __future__ import annotations
@@ -23,6 +29,15 @@ from asyncsgd.codecs.identity import Identity
 from asyncsgd.core.messages import Payload
 
 Wire = tuple[str, dict[str, np.ndarray], dict[str, float | int]]
+Head = tuple[str, dict[str, int], dict[str, float | int]]
+"""A wire whose arrays travel as chunks: each array's number of chunks, in order."""
+
+INLINE_BYTES = 100 * 1024
+"""Ray sends an object under this many bytes inside the call's message (or its reply)."""
+CHUNK_BYTES = 96 * 1024
+"""Bytes of one chunk: with its serialisation header it stays under ``INLINE_BYTES``."""
+INLINE_LIMIT = 512 * 1024
+"""Most bytes sent as inline chunks; beyond, one object through the object store is cheaper."""
 
 
 def sliceable(codec: Codec) -> bool:
@@ -71,3 +86,36 @@ def from_wire(wire: Wire) -> Payload:
 
 def wire_nbytes(wire: Wire) -> int:
     return sum(int(v.nbytes) for v in wire[1].values())
+
+
+def chunked(nbytes: int) -> bool:
+    """Whether ``nbytes`` travel as inline chunks (too big for one message, small enough for several)."""
+    return INLINE_BYTES < nbytes <= INLINE_LIMIT
+
+
+def chunks(array: np.ndarray) -> list[np.ndarray]:
+    """``array`` cut into views of at most ``CHUNK_BYTES`` (one, possibly empty, at least)."""
+    step = max(1, CHUNK_BYTES // array.itemsize)
+    return [array[i : i + step] for i in range(0, len(array), step)] or [array]
+
+
+def chunk_count(items: int, itemsize: int = 4) -> int:
+    """How many chunks :func:`chunks` cuts ``items`` values of ``itemsize`` bytes into."""
+    return max(1, -(-items // max(1, CHUNK_BYTES // itemsize)))
+
+
+def split(wire: Wire) -> tuple[Head, list[np.ndarray]]:
+    """A wire as its head and its arrays' chunks, to send each chunk inside the call's message."""
+    codec, arrays, scalars = wire
+    parts = {k: chunks(v) for k, v in arrays.items()}
+    return (codec, {k: len(v) for k, v in parts.items()}, scalars), [c for v in parts.values() for c in v]
+
+
+def join(head: Head, parts: tuple[np.ndarray, ...]) -> Wire:
+    """The wire :func:`split` cut into ``head`` and ``parts`` (one copy per array of several chunks)."""
+    codec, counts, scalars = head
+    arrays, i = {}, 0
+    for k, n in counts.items():
+        arrays[k] = parts[i] if n == 1 else np.concatenate(parts[i : i + n])
+        i += n
+    return codec, arrays, scalars

@@ -23,8 +23,12 @@ from benchmarks.common import write_result
 from benchmarks.ray_baseline import baseline_rate, ray_session
 from benchmarks.ray_engine import SECONDS, WARMUP, engine_run
 
-CASES = ((10**5, 1, "dense"), (10**5, 4, "dense"), (10**6, 1, "dense"))
-"""Where the engine was slower than the plain actor in ``benchmarks.ray_engine``."""
+CASES = (
+    (10**5, 1, "dense"), (10**5, 4, "dense"), (10**6, 1, "dense"), (10**6, 4, "dense"),
+    (10**6, 2, "top1%"), (10**6, 4, "top1%"),
+)  # fmt: skip
+"""Where the engine was slower than the plain actor in a run of ``benchmarks.ray_engine`` before
+answers and payloads travelled in inline chunks, and 10^6 with top-1% pushes at p = 4."""
 PAIRS = int(os.environ.get("RAY_OVERHEAD_PAIRS", 8))
 T_975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
 """Student's t, 97.5% quantile, by degrees of freedom (1.96 beyond)."""

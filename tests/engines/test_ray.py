@@ -119,24 +119,38 @@ def test_one_learner_is_the_simulator_bit_for_bit(synthetic, ray_head, shards, p
         assert changes == 0, changes
 
 
-INLINE = {"model": "mlp", "hidden": [3000]}
-"""111,004 parameters (444 kB): a whole answer or dense push travels as inline chunks, with one
-shard (five chunks) and with two (three each)."""
+MID = 3000
+"""mlp width of 111,004 parameters (444 kB): a whole answer or a dense push travels as inline
+chunks, with one shard (five chunks) and with two (three each)."""
+LARGE = 20000
+"""mlp width of 740,004 parameters (2.96 MB): a whole answer goes through the object store, and
+the changes of one push of 5% of them (37,000, 296 kB) come back as inline chunks."""
+CHUNKED = [
+    (MID, {"codec": "identity"}),
+    (MID, {"codec": "topk", "ratio": 0.5}),
+    (LARGE, {"codec": "topk", "ratio": 0.05, "error_feedback": True}),
+]
 
 
 @pytest.mark.parametrize("shards", [1, 2])
-@pytest.mark.parametrize("codec", ["identity", "topk"])
-def test_inline_chunks_carry_pushes_and_answers_bit_for_bit(synthetic, ray_head, shards, codec):
-    settings = {**INLINE, "learners": 1, "updates": 20, "codec": codec, "ratio": 0.5}
-    size = make_job(synthetic, **INLINE).layout().size
-    assert chunked(4 * size // shards), "the model must be of a size sent in chunks"
+@pytest.mark.parametrize("width, part", CHUNKED, ids=["dense", "whole", "changes"])
+def test_inline_chunks_carry_pushes_and_answers_bit_for_bit(synthetic, ray_head, shards, width, part):
+    settings = {"model": "mlp", "hidden": [width], "learners": 1, "updates": 20, **part}
+    size = make_job(synthetic, **settings).layout().size // shards
+    if width == MID:
+        assert chunked(4 * size), "a whole answer must come in chunks"
+    else:
+        assert not chunked(4 * size) and chunked(8 * int(part["ratio"] * size)), "changes must come in chunks"
     result, _ = run_ray(ray_job(synthetic, ray_head, shards=shards, **settings))
     reference, _ = run_sim(make_job(synthetic, delay="constant", **settings))
     assert torch.equal(result.params, reference.params)
+    if width == LARGE:  # every answer after the first pull and before the last push
+        assert result.extra["change_pulls"] == 19 * shards
 
 
-def test_inline_chunks_keep_staleness_exact(synthetic, ray_head, tmp_path):
-    settings = {**INLINE, "learners": 3, "updates": 60, "lr": 0.05}
+@pytest.mark.parametrize("width, part", [CHUNKED[0], CHUNKED[2]], ids=["dense", "changes"])
+def test_inline_chunks_keep_staleness_exact(synthetic, ray_head, tmp_path, width, part):
+    settings = {"model": "mlp", "hidden": [width], "learners": 3, "updates": 60, "lr": 0.05, **part}
     result, _ = run_ray(ray_job(synthetic, ray_head, **settings), tmp_path)
     replayed, _ = run_sim(make_job(synthetic, delay=f"trace:{tmp_path}", **settings))
     assert params_sha256(replayed.params) == params_sha256(result.params)

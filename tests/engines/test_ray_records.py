@@ -18,11 +18,14 @@ from asyncsgd.engines.ray.wire import (
     CHUNK_BYTES,
     INLINE_BYTES,
     INLINE_LIMIT,
+    answer_chunks,
     chunk_count,
     chunked,
     chunks,
     join,
+    pack_changes,
     split,
+    unpack_changes,
 )
 
 
@@ -184,3 +187,24 @@ def test_a_slice_comes_in_as_many_chunks_as_its_reader_expects(items):
 def test_only_answers_too_big_for_one_message_and_small_enough_for_several_are_chunked():
     assert not chunked(INLINE_BYTES) and chunked(INLINE_BYTES + 1)
     assert chunked(INLINE_LIMIT) and not chunked(INLINE_LIMIT + 1)
+
+
+def test_changes_packed_for_chunks_unpack_to_their_values_and_coordinates():
+    values = np.array([1.5, -2.0, np.inf], np.float32)
+    changed = np.array([7, 0, 2**31 - 1], np.int32)
+    got_values, got_changed = unpack_changes(pack_changes(values, changed), len(values))
+    assert np.array_equal(got_values, values) and np.array_equal(got_changed, changed)
+    assert got_changed.dtype == np.int32
+
+
+@pytest.mark.parametrize(
+    "size, changes, expected",
+    [
+        (INLINE_BYTES // 4, True, 0),  # a whole answer fits in the reply
+        (111_004, False, 5),  # a whole answer in chunks
+        (10**6, True, chunk_count(INLINE_LIMIT // 4)),  # whole through the store, changes in chunks
+        (10**6, False, 0),  # whole through the store, in the reply
+    ],
+)
+def test_a_learner_asks_for_the_chunks_its_answers_can_need(size, changes, expected):
+    assert answer_chunks(size, changes) == expected

@@ -41,7 +41,7 @@ from asyncsgd.engines.ray.cluster import import_ray
 from asyncsgd.engines.ray.protocol import END, PULL, PUSH, REFUSED, REJECTED, Call, Reply
 from asyncsgd.engines.ray.wire import (
     INLINE_BYTES,
-    chunk_count,
+    answer_chunks,
     chunked,
     from_buffer,
     receive_read_only,
@@ -49,6 +49,7 @@ from asyncsgd.engines.ray.wire import (
     sliceable,
     split,
     to_wire,
+    unpack_changes,
     wire_nbytes,
 )
 from asyncsgd.job import Job, check_device
@@ -79,8 +80,9 @@ class ShardClient:
     """A learner's side of the sharded server: one exchange per shard, all issued at once."""
 
     def __init__(
-        self, shards: list[Any], bounds: list[tuple[int, int]], codec: Codec, learners: int, timeout: float
-    ) -> None:
+        self, shards: list[Any], bounds: list[tuple[int, int]], codec: Codec, learners: int, timeout: float,
+        changes: bool,
+    ) -> None:  # fmt: skip
         self.shards = shards
         self.bounds = bounds
         self.codec = codec
@@ -88,8 +90,8 @@ class ShardClient:
         self.timeout = timeout
         self.sliced = len(shards) > 1 and sliceable(codec)
         self.ray = import_ray()
-        self.chunks = [chunk_count(b - a) if chunked(4 * (b - a)) else 0 for a, b in bounds]
-        """Per shard: the chunks a whole answer comes in (0: one object, in the store if large)."""
+        self.chunks = [answer_chunks(b - a, changes) for a, b in bounds]
+        """Per shard: the objects an answer comes in beyond the reply (``Call.chunks``)."""
         self.exchanges = [
             shard.exchange.options(num_returns=1 + k) if k else shard.exchange
             for shard, k in zip(shards, self.chunks, strict=True)
@@ -121,10 +123,15 @@ class ShardClient:
         flat = self._get([ref for group in refs for ref in group])
         replies, i = [], 0
         for group in refs:
-            reply, rest = flat[i], flat[i + 1 : i + len(group)]
+            reply, got = flat[i], [part for part in flat[i + 1 : i + len(group)] if part is not None]
             i += len(group)
-            if rest and rest[0] is not None:
-                reply = reply._replace(params=np.concatenate(rest))
+            if got:
+                params = got[0] if len(got) == 1 else np.concatenate(got)
+                if reply.count >= 0:
+                    values, changed = unpack_changes(params, reply.count)
+                    reply = reply._replace(params=values, changed=changed, count=-1)
+                else:
+                    reply = reply._replace(params=params)
             replies.append(reply)
         return replies
 
@@ -190,10 +197,10 @@ class LearnerActor:
         self.bounds = bounds
         self.versions = [-1] * len(shards)
         """Per shard: the version last pulled (−1: none yet)."""
-        self.client = ShardClient(shards, bounds, job.codec(self.flat.layout), cfg.learners, cfg.timeout)
-        self.copy = (
-            np.zeros(self.flat.size, np.float32) if sparse_updates(self.client.codec, job.rule()) else None
-        )
+        codec = job.codec(self.flat.layout)
+        sparse = sparse_updates(codec, job.rule())
+        self.client = ShardClient(shards, bounds, codec, cfg.learners, cfg.timeout, sparse)
+        self.copy = np.zeros(self.flat.size, np.float32) if sparse else None
         """With ``parts``, the shards' parameters as last pulled, kept by this learner when updates
         are sparse, so that answers may carry only the coordinates changed since (its model may
         move off them)."""
@@ -235,12 +242,13 @@ class LearnerActor:
     def install(self, replies: list[Reply]) -> None:
         """Make the replies' parameters the pulled point, with one copy into the model at most.
 
-        One shard's whole answer is read in place: the reply's buffer, a read-only view of the
-        object store (learners only read what they pulled; the model copies it in for its passes,
-        as it would any point). S shards' slices are written into the model's buffer, which the
-        model then reads in place. When updates are sparse the learner also keeps the pulled
-        point, for answers with only the changed coordinates: a whole slice as the answer's view,
-        a changed one in its ``copy`` (which first takes the view it replaces).
+        One shard's whole answer is read in place: the reply's buffer (learners only read what
+        they pulled; the model copies it in for its passes, as it would any point). Without
+        changes, S shards' slices are written into the model's buffer, which the model then reads
+        in place. When updates are sparse the learner also keeps the pulled point, for answers
+        with only the changed coordinates: a whole slice as the answer's view, a changed one in
+        its ``copy`` (which first takes the view it replaces); when every slice is in the copy, the
+        copy is read in place, else the slices are written into the model's buffer.
         """
         self.versions = [reply.version for reply in replies]
         self.down = sum(reply.nbytes for reply in replies)
@@ -250,8 +258,9 @@ class LearnerActor:
             return
         for s, ((a, b), reply) in enumerate(zip(self.bounds, replies, strict=True)):
             if reply.changed is None:
-                np.copyto(self.params[a:b], reply.params)
-                if self.copy is not None:
+                if self.copy is None:
+                    np.copyto(self.params[a:b], reply.params)
+                else:
                     self.parts[s] = reply.params
                 continue
             assert self.copy is not None  # shards answer with changes only to a learner that keeps a copy
@@ -260,9 +269,15 @@ class LearnerActor:
                 np.copyto(kept, part)
                 self.parts[s] = None
             kept[reply.changed] = reply.params
-            np.copyto(self.params[a:b], kept)
             self.change_pulls += 1
-        self.pulled = self.flat.params
+        if self.copy is None:
+            self.pulled = self.flat.params
+        elif all(part is None for part in self.parts):
+            self.pulled = torch.from_numpy(self.copy)
+        else:
+            for (a, b), part in zip(self.bounds, self.parts, strict=True):
+                np.copyto(self.params[a:b], self.copy[a:b] if part is None else part)
+            self.pulled = self.flat.params
 
     def held(self) -> list[int]:
         """Per shard: the version the learner holds for answers with changes only (−1: none)."""

@@ -53,8 +53,10 @@ class Call:
     want: bool = True
     """Answer with the parameters (False when the learner pulls separately: local steps first)."""
     chunks: int = 0
-    """Answer as a :class:`Reply` and this many more objects: the slice's chunks, each inside the
-    reply's message (``None`` each when the reply carries no whole slice); 0: the reply alone."""
+    """Answer as a :class:`Reply` and this many more objects, the parameters of the answer: the
+    slice or its changes in chunks each inside the reply's message, or a whole slice too large for
+    that as the first object (``None`` for the rest, and for all when the :class:`Reply` holds
+    them); 0: the reply alone."""
     reserved: bool = False
     """Shard 0 reserved a slot in the budget for this push (several shards)."""
     have: int = -1
@@ -77,6 +79,9 @@ class Reply(NamedTuple):
     changed: np.ndarray | None = None
     """Coordinates of the slice (int32, repeats possible) the learner's copy must take from
     ``params``; ``None``: ``params`` is the whole slice."""
+    count: int = -1
+    """With chunks (``Call.chunks``): they hold ``count`` changed values, then their coordinates
+    (int32, as float32 bits); −1: they hold the whole slice."""
 
     @property
     def nbytes(self) -> int:

@@ -41,27 +41,40 @@ from asyncsgd.engines.common import rejection_code
 from asyncsgd.engines.ray.admission import Admission
 from asyncsgd.engines.ray.cluster import import_ray
 from asyncsgd.engines.ray.protocol import OK, PULL, REFUSED, REJECTED, Call, Reply, ShardRow
-from asyncsgd.engines.ray.wire import Head, Wire, chunks, from_wire, join, receive_read_only, sliceable
+from asyncsgd.engines.ray.wire import (
+    CHUNK_BYTES,
+    INLINE_LIMIT,
+    Head,
+    Wire,
+    chunked,
+    chunks,
+    from_wire,
+    join,
+    pack_changes,
+    receive_read_only,
+    sliceable,
+)
 from asyncsgd.job import Job
 
 SNAPSHOT_BYTES = 64 * 2**20  # memory for evaluation snapshots: 8 of them, fewer for big slices
 CHANGE_SLOTS = 8
-INLINE_CHANGES = 12_000
-"""Most changes an answer carries: 96,000 bytes of indices and values, under the 100 KiB below
-which Ray sends an object inside the call's message instead of through the object store, a trip
-of its own (``python -m benchmarks.ray_transport``). Larger answers go whole: read in place by a
+MAX_CHANGES = INLINE_LIMIT // 8
+"""Most changes an answer carries: 512 KiB of indices and values, the most that travels inside
+the reply's message, in chunks (``asyncsgd.engines.ray.wire``), instead of through the object
+store (``python -m benchmarks.ray_transport``). Larger answers go whole: read in place by a
 learner, a whole answer costs it nothing, while changes cost a gather in the shard and a scatter
-in the learner and still pay the object store (``python -m benchmarks.ray_engine`` with a limit of
-1/32 of the slice instead, 10^6 parameters, two learners, top-1% pushes: 178 and 258 updates/s in
-two runs, against 264 and 373 for the plain Ray actor)."""
+in the learner and, beyond the message, would still pay the object store
+(``python -m benchmarks.ray_engine`` with a limit of 1/32 of the slice sent through the store,
+10^6 parameters, two learners, top-1% pushes: 178 and 258 updates/s in two runs, against 264 and
+373 for the plain Ray actor)."""
 now = time.perf_counter
 
 
 def change_width(size: int) -> int:
     """Changes a shard of ``size`` parameters answers with, at most, before a whole slice: what
-    fits inside the call's message, and never more than 1/8 of the slice (8 bytes a change,
-    repeats possible, against 4 a coordinate)."""
-    return min(size // 8, INLINE_CHANGES)
+    fits inside the reply's message in chunks, and never more than 1/8 of the slice (8 bytes a
+    change, repeats possible, against 4 a coordinate)."""
+    return min(size // 8, MAX_CHANGES)
 
 
 def snapshot_slots(size: int) -> int:
@@ -124,11 +137,19 @@ class ShardActor:
         """Apply the push, if any (its arrays as inline ``parts`` when there are any) and answer:
         a :class:`Reply`, followed by ``call.chunks`` chunks of the slice when the call asks for them."""
         reply = self._exchange(call, join(payload, parts) if parts else payload)
-        if not call.chunks:
+        k = call.chunks
+        if not k:
             return reply
-        if reply.params is None or reply.changed is not None:
-            return (reply, *[None] * call.chunks)
-        return (reply._replace(params=None), *chunks(reply.params))
+        params = reply.params
+        if params is None or (reply.changed is not None and reply.nbytes <= CHUNK_BYTES):
+            return (reply, *[None] * k)  # nothing to send, or changes that fit in the reply itself
+        if reply.changed is not None:
+            header = reply._replace(params=None, changed=None, count=len(params))
+            params = pack_changes(params, reply.changed)
+        else:
+            header = reply._replace(params=None)
+        out = chunks(params) if chunked(params.nbytes) else [params]  # else: through the store
+        return (header, *out, *[None] * (k - len(out)))
 
     def _exchange(self, call: Call, payload: Wire | None) -> Reply:
         server, admission = self.server, self.admission

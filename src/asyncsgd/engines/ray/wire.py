@@ -104,6 +104,26 @@ def chunk_count(items: int, itemsize: int = 4) -> int:
     return max(1, -(-items // max(1, CHUNK_BYTES // itemsize)))
 
 
+def answer_chunks(size: int, changes: bool) -> int:
+    """Objects beyond the :class:`~asyncsgd.engines.ray.protocol.Reply` that a learner asks a shard
+    of ``size`` parameters to answer with (``Call.chunks``): a whole slice in chunks when it is of
+    a size for that; else, when the shard may answer with changes, as many as changes of up to
+    ``INLINE_LIMIT`` bytes take; else none (the slice travels in the reply)."""
+    if chunked(4 * size):
+        return chunk_count(size)
+    return chunk_count(INLINE_LIMIT // 4) if changes and 4 * size > INLINE_LIMIT else 0
+
+
+def pack_changes(values: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    """Changed values (float32) and their coordinates (int32) as one float32 array, to chunk."""
+    return np.concatenate([values, changed.view(np.float32)])
+
+
+def unpack_changes(packed: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The values and coordinates :func:`pack_changes` packed, ``count`` of each."""
+    return packed[:count], packed[count:].view(np.int32)
+
+
 def split(wire: Wire) -> tuple[Head, list[np.ndarray]]:
     """A wire as its head and its arrays' chunks, to send each chunk inside the call's message."""
     codec, arrays, scalars = wire

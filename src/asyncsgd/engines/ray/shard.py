@@ -134,8 +134,9 @@ class ShardActor:
 
     # -- the fused push and pull -------------------------------------------------------------
     def exchange(self, call: Call, payload: Wire | Head | None, *parts: np.ndarray) -> Any:
-        """Apply the push, if any (its arrays as inline ``parts`` when there are any) and answer:
-        a :class:`Reply`, followed by ``call.chunks`` chunks of the slice when the call asks for them."""
+        """Apply the push, if any (its arrays as inline ``parts`` when there are any), and answer:
+        a :class:`Reply`, followed, when the call asks for ``call.chunks`` more objects, by the
+        answer's parameters (see ``Call.chunks``)."""
         reply = self._exchange(call, join(payload, parts) if parts else payload)
         k = call.chunks
         if not k:

@@ -6,10 +6,10 @@ a zero-copy, read-only view on the receiving side, with no Python work per eleme
 decodes straight from that view.
 
 Ray sends an object under 100 KiB inside the call's message (or its reply) and puts a larger one
-into the object store, a trip that costs about a millisecond more here whatever its size
-(``python -m benchmarks.ray_transport``). So a payload or an answer of up to ``INLINE_LIMIT``
+into the object store, a trip of its own. So a payload or an answer of up to ``INLINE_LIMIT``
 bytes travels as chunks of under 100 KiB, each inside the message (:func:`split`, :func:`join`,
-:func:`chunks`): at 400 KB that is faster than one object in the store, at 4 MB slower.
+:func:`chunks`): answers of 400 and 800 kB came back faster so than as one object in the store,
+one of 4 MB slower (``python -m benchmarks.ray_transport``).
 
 With several shards a dense (``identity``) payload is cut into the shards' slices, each sent only
 to its shard, whose server then runs the identity codec over its slice; every other codec's
@@ -37,7 +37,8 @@ INLINE_BYTES = 100 * 1024
 CHUNK_BYTES = 96 * 1024
 """Bytes of one chunk: with its serialisation header it stays under ``INLINE_BYTES``."""
 INLINE_LIMIT = 512 * 1024
-"""Most bytes sent as inline chunks; beyond, one object through the object store is cheaper."""
+"""Most bytes sent as inline chunks: on the safe side of where chunks stop paying (between 800 kB
+and 4 MB for an answer here, not located closer)."""
 
 
 def sliceable(codec: Codec) -> bool:

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from asyncsgd.engines.ray.wire import INLINE_BYTES, chunk_count, chunks
+from asyncsgd.engines.ray.wire import INLINE_BYTES, chunk_count, chunks, unchunk
 from benchmarks.common import write_result
 from benchmarks.ray_baseline import ray_session
 
@@ -38,7 +38,7 @@ class Answerer:
     def call(self, arg: np.ndarray, nbytes: int) -> np.ndarray:
         return self.arrays[nbytes]
 
-    def call_chunks(self, arg: np.ndarray, nbytes: int) -> tuple[np.ndarray, ...]:
+    def call_chunks(self, arg: np.ndarray, nbytes: int) -> tuple[bytes, ...]:
         return tuple(chunks(self.arrays[nbytes]))
 
 
@@ -49,7 +49,7 @@ class Caller:
         arg = np.zeros(2048, np.float32)
         if chunked:
             method = answerer.call_chunks.options(num_returns=chunk_count(nbytes // 4))
-            call = lambda: np.concatenate(ray.get(method.remote(arg, nbytes)))  # noqa: E731
+            call = lambda: unchunk(ray.get(method.remote(arg, nbytes)), np.float32)  # noqa: E731
         else:
             call = lambda: ray.get(answerer.call.remote(arg, nbytes))  # noqa: E731
         for _ in range(50):  # warm: first transfers, the object store's first pages

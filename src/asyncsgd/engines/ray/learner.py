@@ -49,6 +49,7 @@ from asyncsgd.engines.ray.wire import (
     sliceable,
     split,
     to_wire,
+    unchunk,
     unpack_changes,
     wire_nbytes,
 )
@@ -125,8 +126,8 @@ class ShardClient:
         for group in refs:
             reply, got = flat[i], [part for part in flat[i + 1 : i + len(group)] if part is not None]
             i += len(group)
-            if got:
-                params = got[0] if len(got) == 1 else np.concatenate(got)
+            if got:  # chunks, or one whole slice through the object store
+                params = unchunk(got, np.float32) if isinstance(got[0], bytes) else got[0]
                 if reply.count >= 0:
                     values, changed = unpack_changes(params, reply.count)
                     reply = reply._replace(params=values, changed=changed, count=-1)

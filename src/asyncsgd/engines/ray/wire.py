@@ -29,8 +29,8 @@ from asyncsgd.codecs.identity import Identity
 from asyncsgd.core.messages import Payload
 
 Wire = tuple[str, dict[str, np.ndarray], dict[str, float | int]]
-Head = tuple[str, dict[str, int], dict[str, float | int]]
-"""A wire whose arrays travel as chunks: each array's number of chunks, in order."""
+Head = tuple[str, dict[str, tuple[str, int]], dict[str, float | int]]
+"""A wire whose arrays travel as chunks: each array's dtype and number of chunks, in order."""
 
 INLINE_BYTES = 100 * 1024
 """Ray sends an object under this many bytes inside the call's message (or its reply)."""
@@ -94,15 +94,22 @@ def chunked(nbytes: int) -> bool:
     return INLINE_BYTES < nbytes <= INLINE_LIMIT
 
 
-def chunks(array: np.ndarray) -> list[np.ndarray]:
-    """``array`` cut into views of at most ``CHUNK_BYTES`` (one, possibly empty, at least)."""
-    step = max(1, CHUNK_BYTES // array.itemsize)
-    return [array[i : i + step] for i in range(0, len(array), step)] or [array]
+def chunks(array: np.ndarray) -> list[bytes]:
+    """The bytes of ``array`` (contiguous) cut into chunks of at most ``CHUNK_BYTES`` (one, possibly
+    empty, at least). Bytes, not arrays: Ray serialises a bytes object without pickling it, about
+    30 µs less per object than an array (the copy costs a few µs)."""
+    data = memoryview(array).cast("B")
+    return [bytes(data[i : i + CHUNK_BYTES]) for i in range(0, len(data), CHUNK_BYTES)] or [b""]
+
+
+def unchunk(parts: list[bytes] | tuple[bytes, ...], dtype: np.dtype | str) -> np.ndarray:
+    """The array :func:`chunks` cut into ``parts`` (read-only; one copy when there are several)."""
+    return np.frombuffer(parts[0] if len(parts) == 1 else b"".join(parts), dtype)
 
 
 def chunk_count(items: int, itemsize: int = 4) -> int:
     """How many chunks :func:`chunks` cuts ``items`` values of ``itemsize`` bytes into."""
-    return max(1, -(-items // max(1, CHUNK_BYTES // itemsize)))
+    return max(1, -(-items * itemsize // CHUNK_BYTES))
 
 
 def answer_chunks(size: int, changes: bool) -> int:
@@ -125,18 +132,19 @@ def unpack_changes(packed: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarr
     return packed[:count], packed[count:].view(np.int32)
 
 
-def split(wire: Wire) -> tuple[Head, list[np.ndarray]]:
+def split(wire: Wire) -> tuple[Head, list[bytes]]:
     """A wire as its head and its arrays' chunks, to send each chunk inside the call's message."""
     codec, arrays, scalars = wire
     parts = {k: chunks(v) for k, v in arrays.items()}
-    return (codec, {k: len(v) for k, v in parts.items()}, scalars), [c for v in parts.values() for c in v]
+    head = {k: (arrays[k].dtype.str, len(v)) for k, v in parts.items()}
+    return (codec, head, scalars), [c for v in parts.values() for c in v]
 
 
-def join(head: Head, parts: tuple[np.ndarray, ...]) -> Wire:
-    """The wire :func:`split` cut into ``head`` and ``parts`` (one copy per array of several chunks)."""
+def join(head: Head, parts: tuple[bytes, ...]) -> Wire:
+    """The wire :func:`split` cut into ``head`` and ``parts`` (read-only arrays)."""
     codec, counts, scalars = head
     arrays, i = {}, 0
-    for k, n in counts.items():
-        arrays[k] = parts[i] if n == 1 else np.concatenate(parts[i : i + n])
+    for k, (dtype, n) in counts.items():
+        arrays[k] = unchunk(parts[i : i + n], dtype)
         i += n
     return codec, arrays, scalars

@@ -82,6 +82,20 @@ def test_a_full_copy_whenever_the_changes_are_not_all_known_or_too_many():
     assert changelog.changed(10, 9) is None  # a version ahead of the shard
 
 
+def test_an_update_is_narrow_while_the_log_knows_its_coordinates():
+    changelog = log(slots=4, width=8)
+    shard = Shard(changelog)
+    assert changelog.narrow(0)  # no update yet: nothing stands in the way of changes only
+    shard.update(3)
+    assert changelog.narrow(1)
+    shard.update(9)  # wider than the log
+    assert not changelog.narrow(2)
+    shard.update(None)  # dense
+    assert not changelog.narrow(3)
+    shard.update(1)
+    assert changelog.narrow(4) and not changelog.narrow(8)  # 8: a version the log has not seen
+
+
 def test_a_new_buffer_or_no_log_starts_with_a_full_copy():
     shard = Shard(log())
     copy, a, b = PulledCopy(1, [shard.changes]), torch.zeros(SIZE), torch.zeros(SIZE)

@@ -63,6 +63,12 @@ class ChangeLog:
         self.indices[slot, :n].copy_(support)
         self.tags[slot] = (version, n)
 
+    def narrow(self, version: int) -> bool:
+        """Whether update ``version`` is logged with its coordinates (not too many, not unknown):
+        otherwise no answer with changes only can include it."""
+        tag, n = (int(x) for x in self.tags[version % self.slots])
+        return tag == version and n != ANY
+
     def changed(self, have: int, version: int) -> torch.Tensor | None:
         """Coordinates (int32) updates ``have + 1 .. version`` changed (repeats possible), or
         ``None`` when they are not all known or number more than ``width``."""

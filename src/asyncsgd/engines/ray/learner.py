@@ -91,21 +91,35 @@ class ShardClient:
         self.timeout = timeout
         self.sliced = len(shards) > 1 and sliceable(codec)
         self.ray = import_ray()
-        self.chunks = [answer_chunks(b - a, changes) for a, b in bounds]
-        """Per shard: the objects an answer comes in beyond the reply (``Call.chunks``)."""
-        self.exchanges = [
-            shard.exchange.options(num_returns=1 + k) if k else shard.exchange
-            for shard, k in zip(shards, self.chunks, strict=True)
-        ]
+        self.changes = changes
+        self.narrow = [True] * len(shards)
+        """Per shard, from its last answer: whether its next one may carry changes only."""
+        self.methods: list[dict[int, Any]] = [{} for _ in shards]
         self.reserved = False
         """Shard 0 reserved a slot in the budget for this learner's next push."""
 
     def _get(self, refs: Any) -> Any:
         return self.ray.get(refs, timeout=self.timeout)
 
+    def chunks(self) -> list[int]:
+        """Per shard: the objects beyond the reply its next answer is to come in (``Call.chunks``)."""
+        return [
+            answer_chunks(b - a, self.changes and narrow)
+            for (a, b), narrow in zip(self.bounds, self.narrow, strict=True)
+        ]
+
+    def _method(self, s: int, chunks: int) -> Any:
+        """Shard ``s``'s ``exchange``, answering with ``chunks`` objects beyond the reply."""
+        method = self.methods[s].get(chunks)
+        if method is None:
+            exchange = self.shards[s].exchange
+            method = exchange.options(num_returns=1 + chunks) if chunks else exchange
+            self.methods[s][chunks] = method
+        return method
+
     def pull(self, call: Call, held: list[int]) -> list[Reply]:
         """Every shard's parameters; ``held``: the version of each the learner's copy holds."""
-        calls = [replace(call, have=h, chunks=k) for h, k in zip(held, self.chunks, strict=True)]
+        calls = [replace(call, have=h, chunks=k) for h, k in zip(held, self.chunks(), strict=True)]
         replies = self._send(range(len(calls)), calls, [None] * len(calls))
         self.reserved = replies[0].reserved
         return replies
@@ -115,11 +129,11 @@ class ShardClient:
         of a size for that; every answer as one :class:`Reply`."""
         refs = []
         for s in shards:
-            k = self.chunks[s]
+            k = calls[s].chunks
             part, inline = parts[s], ()
             if isinstance(part, tuple) and chunked(wire_nbytes(part)):
                 part, inline = split(part)
-            ref = self.exchanges[s].remote(calls[s], part, *inline)
+            ref = self._method(s, k).remote(calls[s], part, *inline)
             refs.append(ref if k else [ref])
         flat = self._get([ref for group in refs for ref in group])
         replies, i = [], 0
@@ -134,6 +148,8 @@ class ShardClient:
                 else:
                     reply = reply._replace(params=params)
             replies.append(reply)
+        for s, reply in zip(shards, replies, strict=True):
+            self.narrow[s] = reply.narrow
         return replies
 
     def push(self, push: Push, pulled: list[int], held: list[int], call: Call) -> tuple[list[Reply], float]:
@@ -145,7 +161,7 @@ class ShardClient:
         shards = len(self.shards)
         calls = [
             replace(call, pulled=v, have=h, reserved=self.reserved, chunks=k)
-            for v, h, k in zip(pulled, held, self.chunks, strict=True)
+            for v, h, k in zip(pulled, held, self.chunks(), strict=True)
         ]
         if shards == 1:
             (reply,) = self._send(range(1), calls, [wire])

@@ -82,6 +82,10 @@ class Reply(NamedTuple):
     count: int = -1
     """With chunks (``Call.chunks``): they hold ``count`` changed values, then their coordinates
     (int32, as float32 bits); −1: they hold the whole slice."""
+    narrow: bool = False
+    """The shard's last update is logged with its coordinates, so the learner's next answer may
+    carry changes only: its next call asks for chunks to carry them in. (Else it asks for none,
+    and a whole slice too large for the message travels in the reply, with no extra objects.)"""
 
     @property
     def nbytes(self) -> int:

@@ -208,13 +208,15 @@ class ShardActor:
         if not (call.want and status == OK):
             return Reply(status, server.version, apply, reserved, None)
         params, _ = server.pull(call.learner)
-        changed = None
-        if self.changes is not None and call.have >= 0:
-            changed = self.changes.changed(call.have, server.version)
+        changed, narrow = None, False
+        if self.changes is not None:
+            narrow = self.changes.narrow(server.version)
+            if call.have >= 0:
+                changed = self.changes.changed(call.have, server.version)
         if changed is None:
-            return Reply(status, server.version, apply, reserved, params.numpy())
+            return Reply(status, server.version, apply, reserved, params.numpy(), narrow=narrow)
         at = changed.numpy()
-        return Reply(status, server.version, apply, reserved, params.numpy()[at], at)
+        return Reply(status, server.version, apply, reserved, params.numpy()[at], at, narrow=narrow)
 
     # -- the driver's calls --------------------------------------------------------------------
     def go(self, origin: float) -> None:

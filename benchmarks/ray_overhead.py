@@ -1,10 +1,11 @@
-"""How much slower the ``ray`` engine is than the plain Ray actor, with a confidence interval.
+"""The ``ray`` engine against the plain Ray actor where they are close, with a confidence interval.
 
 On a shared 2-core machine two runs of one case differ by up to ×2, so a ratio of two medians of
 a few runs has no firm sign near 1. Here each case is run as pairs, the engine and the plain actor
 one right after the other (in alternating order, so neither always runs on the warmer machine),
 and the ratio is taken within each pair: its geometric mean over the pairs, with a 95% interval
-from Student's t over the pairs' log ratios, says whether the engine's overhead is measurable.
+from Student's t over the pairs' log ratios, says whether the engine is measurably slower (or
+faster) than the plain actor.
 
 The engine is run as in ``benchmarks.ray_engine`` (learners push a prepared payload, S = 1), the
 plain actor is ``benchmarks.ray_baseline``; the engine's own breakdown gives the µs per push of

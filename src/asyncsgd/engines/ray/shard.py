@@ -205,14 +205,13 @@ class ShardActor:
         """The answer: with the parameters (the learner's pull) when it wants them and goes on;
         only the changed ones when the log knows them since the version the learner holds."""
         server = self.server
+        narrow = self.changes is not None and self.changes.narrow(server.version)
         if not (call.want and status == OK):
-            return Reply(status, server.version, apply, reserved, None)
+            return Reply(status, server.version, apply, reserved, None, narrow=narrow)
         params, _ = server.pull(call.learner)
-        changed, narrow = None, False
-        if self.changes is not None:
-            narrow = self.changes.narrow(server.version)
-            if call.have >= 0:
-                changed = self.changes.changed(call.have, server.version)
+        changed = None
+        if self.changes is not None and call.have >= 0:
+            changed = self.changes.changed(call.have, server.version)
         if changed is None:
             return Reply(status, server.version, apply, reserved, params.numpy(), narrow=narrow)
         at = changed.numpy()

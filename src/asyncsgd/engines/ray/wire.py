@@ -1,19 +1,20 @@
-"""Payloads as Ray moves them: numpy arrays, so they travel through the object store as raw buffers.
+"""Payloads and answers as Ray moves them: raw buffers, inside the call's message or through the
+object store.
 
 A :class:`~asyncsgd.core.messages.Payload` holds torch tensors; Ray pickles numpy arrays out of
-band (pickle protocol 5), so a large array is one copy into shared memory on the sending side and
-a zero-copy, read-only view on the receiving side, with no Python work per element. The server
-decodes straight from that view.
+band (pickle protocol 5), so a large array is one copy into the object store's shared memory on
+the sending side and a zero-copy, read-only view on the receiving side, with no Python work per
+element. The server decodes straight from that view.
 
 Ray sends an object under 100 KiB inside the call's message (or its reply) and puts a larger one
 into the object store, a trip of its own. So a payload or an answer of up to ``INLINE_LIMIT``
 bytes travels as chunks of under 100 KiB, each inside the message (:func:`split`, :func:`join`,
-:func:`chunks`): answers of 400 and 800 kB came back faster so than as one object in the store,
-one of 4 MB slower (``python -m benchmarks.ray_transport``).
+:func:`chunks`): answers of 400 and 800 kB came back faster that way than as one object in the
+store, one of 4 MB slower (``python -m benchmarks.ray_transport``).
 
 With several shards a dense (``identity``) payload is cut into the shards' slices, each sent only
 to its shard, whose server then runs the identity codec over its slice; every other codec's
-payload (sparse, packed bits, scales) is sent whole, each shard decodes its part through a
+payload (sparse, packed bits, scales) is sent whole, and each shard decodes its part through a
 :class:`~asyncsgd.core.shards.SliceCodec`.
 """
 

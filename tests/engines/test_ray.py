@@ -132,8 +132,8 @@ CHUNKED = [
     (LARGE, {"codec": "topk", "ratio": 0.4, "error_feedback": True}),
 ]
 """Dense pushes and answers in chunks; sparse pushes and whole answers in chunks; answers with
-changes only, in chunks; pushes changing more coordinates than a shard logs (296,000), so every
-answer is whole and travels through the store, with no chunks asked for."""
+changes only, in chunks; pushes changing more coordinates than a shard logs (296,000 of
+740,004), so every answer is whole and travels through the store, with no chunks asked for."""
 
 
 @pytest.mark.parametrize("shards", [1, 2])

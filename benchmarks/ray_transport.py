@@ -7,8 +7,8 @@ under 100 KiB inside the call's message and puts larger ones into the object sto
 over 100 KiB can also come back as several return values of under 100 KiB each (the ``chunks``
 column: ``asyncsgd.engines.ray.wire.chunks``, as the ``ray`` engine cuts answers and payloads of
 up to ``INLINE_LIMIT`` bytes). This is why the engine's shards answer with only the changed
-coordinates when those fit in a message (``INLINE_CHANGES`` in ``asyncsgd.engines.ray.shard``),
-and why mid-sized answers travel in chunks.
+coordinates when those fit in the message, whole or in chunks (``MAX_CHANGES`` in
+``asyncsgd.engines.ray.shard``), and why mid-sized answers travel in chunks.
 
     python -m benchmarks.ray_transport
 """

@@ -40,7 +40,7 @@ from asyncsgd.engines.changes import sparse_updates
 from asyncsgd.engines.ray.cluster import import_ray
 from asyncsgd.engines.ray.protocol import END, PULL, PUSH, REFUSED, REJECTED, Call, Reply
 from asyncsgd.engines.ray.wire import (
-    INLINE_BYTES,
+    INLINE_LIMIT,
     answer_chunks,
     chunked,
     from_buffer,
@@ -176,8 +176,8 @@ class ShardClient:
         if self.sliced:
             parts: list[Any] = [slice_wire(wire, a, b) for a, b in self.bounds]
         else:
-            large = wire_nbytes(wire) > INLINE_BYTES and not chunked(wire_nbytes(wire))
-            parts = [self.ray.put(wire) if large else wire] * shards  # a put object travels once
+            large = wire_nbytes(wire) > INLINE_LIMIT  # too large for chunks: put once, read by every shard
+            parts = [self.ray.put(wire) if large else wire] * shards
         if self.reserved:
             replies = self._send(range(shards), calls, parts)
             apply = max(r.apply for r in replies)
@@ -221,6 +221,8 @@ class LearnerActor:
         """With ``parts``, the shards' parameters as last pulled, kept by this learner when updates
         are sparse, so that answers may carry only the coordinates changed since (its model may
         move off them)."""
+        self.copy_tensor = torch.from_numpy(self.copy) if self.copy is not None else None
+        """``copy`` as a tensor (the same memory): the pulled point when it holds every slice."""
         self.parts: list[np.ndarray | None] = [None] * len(shards)
         """Per shard, with ``copy``: the whole slice last pulled, read in place (a view of the
         answer) instead of copied; ``None``: ``copy`` holds that slice."""
@@ -290,7 +292,7 @@ class LearnerActor:
         if self.copy is None:
             self.pulled = self.flat.params
         elif all(part is None for part in self.parts):
-            self.pulled = torch.from_numpy(self.copy)
+            self.pulled = self.copy_tensor
         else:
             for (a, b), part in zip(self.bounds, self.parts, strict=True):
                 np.copyto(self.params[a:b], self.copy[a:b] if part is None else part)

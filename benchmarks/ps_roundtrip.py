@@ -9,8 +9,9 @@ the ``local`` engine's server path, run by learner processes: lock, ``pull``, co
 is not part of the round trip. Each learner pulls into the same buffer every cycle, as the
 engine's learners do, so with top-1% pushes a pull copies only the coordinates the pushes since
 its last pull changed (``engines/local/changes.py``); the buffer then holds the dense parameters of
-the current version exactly as a full copy would. The Ray baseline leaves out its first
-``RAY_WARMUP`` seconds.
+the current version exactly as a full copy would. Both sides leave out their first ``WARMUP``
+seconds of round trips (processes starting, first touches of shared and private pages, first
+transfers) and then measure: ours for ``SECONDS``, the Ray baseline for 1.5 times as long.
 
     python -m benchmarks.ps_roundtrip
 """
@@ -42,7 +43,7 @@ LEARNERS = (1, 2, 4)
 PAYLOADS = ("dense", "top1%")
 REPEATS = int(os.environ.get("PS_REPEATS", 3))
 SECONDS = float(os.environ.get("PS_SECONDS", 0.6))  # per measurement
-RAY_WARMUP = 1.0  # seconds of Ray round trips left out first (worker start-up, first transfers)
+WARMUP = float(os.environ.get("PS_WARMUP", 1.0))  # seconds of round trips left out first, both sides
 
 
 def make_job(payload: str) -> Job:
@@ -51,7 +52,7 @@ def make_job(payload: str) -> Job:
     return Job(cfg, load_dataset("synthetic"), lambda: None)
 
 
-def worker(i: int, address, spec: Spec, payload: str, out, seconds: float) -> None:
+def worker(i: int, address, spec: Spec, payload: str, out, seconds: float, warmup: float) -> None:
     torch.set_num_threads(1)
     job = make_job(payload)
     arena = Arena.attach(spec.layout(), *address)
@@ -65,18 +66,27 @@ def worker(i: int, address, spec: Spec, payload: str, out, seconds: float) -> No
     def done(*_: object) -> None:
         server.published(server.next_sequence())
 
-    while not shared.control[GO]:
-        time.sleep(0.0005)
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    def cycle() -> None:
         versions, _, _ = server.pull_into(local)
         server.push(Push(i, versions[0], push.payload), versions, 1, done)
+
+    while not shared.control[GO]:
+        time.sleep(0.0005)
+    start = time.perf_counter()
+    while time.perf_counter() - start < warmup:
+        cycle()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        cycle()
         n += 1
     out[i] = n / (time.perf_counter() - start)
 
 
-def ours(size: int, p: int, payload: str, change_log: bool = True, seconds: float = SECONDS) -> float:
-    """Updates/s of ``p`` learner processes; ``change_log=False``: every pull a full copy."""
+def ours(
+    size: int, p: int, payload: str, change_log: bool = True, seconds: float = SECONDS, warmup: float = WARMUP
+) -> float:
+    """Updates/s of ``p`` learner processes after ``warmup`` seconds of round trips, all at once;
+    ``change_log=False``: every pull a full copy."""
     layout = FlatLayout.single(size)
     template = make_job(payload).server(torch.zeros(size), layout, copy=False)
     log = change_log_shape(template, size) if change_log else (0, 0)  # as the engine sizes it
@@ -87,14 +97,15 @@ def ours(size: int, p: int, payload: str, change_log: bool = True, seconds: floa
     ctx = mp.get_context("forkserver")
     out = ctx.Array("d", p)
     procs = [
-        ctx.Process(target=worker, args=(i, arena.address, spec, payload, out, seconds)) for i in range(p)
+        ctx.Process(target=worker, args=(i, arena.address, spec, payload, out, seconds, warmup))
+        for i in range(p)
     ]
     for proc in procs:
         proc.start()
     time.sleep(0.2)
     shared.control[GO] = 1
     for proc in procs:
-        proc.join(60)
+        proc.join(60 + warmup)
     rate = float(sum(out[:]))
     del shared
     arena.close()
@@ -111,7 +122,7 @@ def bound(size: int) -> float:
 
 def ray_rates(cases: list[tuple[int, int, str]]) -> dict[tuple[int, int, str], float]:
     with ray_session(max(LEARNERS) + 1) as ray:
-        return {case: baseline_rate(ray, *case, 1.5 * SECONDS, RAY_WARMUP) for case in cases}
+        return {case: baseline_rate(ray, *case, 1.5 * SECONDS, WARMUP) for case in cases}
 
 
 def main() -> dict:

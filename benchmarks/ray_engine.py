@@ -12,7 +12,8 @@ pushes, all in one run and one Ray instance on loopback:
   into their model, as a learner that computes must: with one shard that is a copy of the reply
   buffer, with several the shards' slices are copied into the model's buffer on arrival and the
   load is free. (The plain comparison above lets S = 1 skip that copy, as the baseline does.)
-* **local**: the ``local`` engine's server path (``benchmarks.ps_roundtrip``), p learner processes.
+* **local**: the ``local`` engine's server path (``benchmarks.ps_roundtrip``), p learner processes,
+  after that benchmark's own warm-up.
 * **copy_ms_1e7**: a copy of 10^7 float32 values on one thread and in halves on two, the most
   that two shards working at once can gain on this machine's memory at 10^7.
 

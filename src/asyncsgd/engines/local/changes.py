@@ -5,9 +5,9 @@ write; when every update since changed only its push's coordinates, copying thos
 shard brings the buffer to the shard's version, bit for bit (the log and why it is exact:
 :mod:`asyncsgd.engines.changes`).
 
-It pays only while the changes are few: copying a scattered coordinate costs about 26 ns here
-(a cache miss), a contiguous one about 0.4 ns (10^7 float32: 2.6 ms to gather and scatter 10^5
-coordinates, 3.7 ms to copy all of them; ``python -m benchmarks.pull_changes``). So the
+It pays only while the changes are few: copying a scattered coordinate costs 20 to 26 ns here
+(a cache miss), a contiguous one about 0.4 ns (10^7 float32: 2.0 to 2.6 ms to gather and scatter
+10^5 coordinates, 3.7 to 3.9 ms to copy all of them; ``python -m benchmarks.pull_changes``). So the
 changes since a learner's last pull are copied one by one only when they number at most 1/64 of
 the shard (``width``), and only in shards of at least ``MIN_SHARD`` parameters, below which the
 fixed cost of the bookkeeping exceeds that of a full copy. That is one top-1% push, or up to 15
@@ -21,6 +21,8 @@ every learner's next pull of it is a full copy.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 
@@ -57,6 +59,16 @@ class PulledCopy:
     def refresh(self, s: int, dst: torch.Tensor, src: torch.Tensor, version: int, buffer: int) -> None:
         """Make ``dst`` (shard ``s`` of the learner's buffer) equal ``src`` at ``version``
         (under the shard's lock), by the changed coordinates when they are known."""
+        write = self.read(s, dst, src, version, buffer)
+        if write is not None:
+            write()
+
+    def read(
+        self, s: int, dst: torch.Tensor, src: torch.Tensor, version: int, buffer: int
+    ) -> Callable[[], None] | None:
+        """What :meth:`refresh` must do under the shard's lock: a whole copy, or a gather of the
+        changed values, returned with the scatter into ``dst`` still to do; ``dst`` is the
+        learner's own, so that half runs after the lock is released, where it delays no one."""
         if buffer != self.buffer:
             self.have = [None] * len(self.have)
             self.buffer = buffer
@@ -65,10 +77,11 @@ class PulledCopy:
         idx = None
         if have is not None and self.logs and have[0] == epoch:
             idx = self.logs[s].changed(have[1], version)
+        self.have[s] = (epoch, version)
         if idx is None:
             dst.copy_(src)
-        else:
-            idx = idx.long()  # index_copy_ takes int64
-            dst.index_copy_(0, idx, src.index_select(0, idx))
-            self.partial += 1
-        self.have[s] = (epoch, version)
+            return None
+        self.partial += 1
+        idx = idx.long()  # index_copy_ takes int64 (and the log may change once the lock is released)
+        values = src.index_select(0, idx)
+        return lambda: dst.index_copy_(0, idx, values)

@@ -114,9 +114,11 @@ class SharedServer:
                 server.version = int(self.shared.versions[s])
                 params, version = server.pull(self.learner)
                 start, stop = self.bounds[s]
-                self.copy.refresh(s, out[start:stop], params, version, out.data_ptr())
+                write = self.copy.read(s, out[start:stop], params, version, out.data_ptr())
             finally:
                 self._unlock(s)
+            if write is not None:
+                write()
             wait += t1 - t0
             copy += now() - t1
             versions.append(version)

@@ -136,18 +136,23 @@ def small_shards_logged(monkeypatch):
     monkeypatch.setattr(changes, "MIN_SHARD", 0)
 
 
+@pytest.mark.parametrize("ratio, pushes_logged", [(0.005, 3), (0.01, 1)])
 def test_learner_processes_pull_changes_and_train_exactly_as_the_simulator(
-    synthetic, tmp_path, no_leftovers, small_shards_logged
+    synthetic, tmp_path, no_leftovers, small_shards_logged, ratio, pushes_logged
 ):
-    """Three learner processes with top-0.5% pushes: most pulls copy only the changed coordinates,
-    and replaying the run's staleness in the simulator gives the same parameters, bit for bit
-    (a learner whose copy missed a change would compute a different gradient)."""
-    settings = {"learners": 3, "updates": 150, "lr": 0.05, "codec": "topk", "ratio": 0.005}
+    """Three learner processes with top-0.5% pushes: most pulls copy only the changed coordinates;
+    with top-1% pushes, only one push fits the log's width, so most pulls copy the shard whole,
+    without the lock, and repair what landed meanwhile. Either way, replaying the run's staleness
+    in the simulator gives the same parameters, bit for bit (a learner whose copy missed a change
+    would compute a different gradient)."""
+    settings = {"learners": 3, "updates": 150, "lr": 0.05, "codec": "topk", "ratio": ratio}
     job = local_job(synthetic, hidden=[64], **settings)
-    assert 3 * int(0.005 * job.layout().size) <= job.layout().size // 64  # three pushes fit the log
+    size, k = job.layout().size, int(ratio * job.layout().size)
+    assert pushes_logged * k <= size // 64 < (pushes_logged + 1) * k  # how many pushes fit the width
     result, rec = run_local(job, tmp_path, LocalEngine())
     no_leftovers.extend(rec.seen)
-    assert result.extra["change_pulls"] > 75
+    if pushes_logged == 3:
+        assert result.extra["change_pulls"] > 75
     recorded = read_trace(tmp_path / "trace.csv")
     assert max(int(r["tau"]) for r in recorded) >= 1
     replay = make_job(synthetic, hidden=[64], delay=f"trace:{tmp_path}", **settings)
@@ -179,3 +184,81 @@ def test_sharded_learner_pulls_changes_per_shard_and_matches_the_simulator(
     assert sharded.extra["change_pulls"] >= 2 * 59  # every pull after the first, on both shards
     reference, _ = run_sim(make_job(synthetic, delay="constant", **settings))
     assert torch.equal(sharded.params, reference.params)
+
+
+def copy_while_updating(dst: torch.Tensor, shard: Shard, counts: list[int | None], rng) -> None:
+    """Copy the shard into ``dst`` piece by piece while updates land in between, as a copy made
+    without the lock may see them (``None``: a dense update)."""
+    cuts = sorted(int(c) for c in rng.choice(np.arange(1, SIZE), size=len(counts), replace=False))
+    start = 0
+    for cut, count in zip(cuts, counts, strict=True):
+        dst[start:cut].copy_(shard.params[start:cut])
+        shard.update(count)
+        start = cut
+    dst[start:].copy_(shard.params[start:])
+
+
+def test_a_whole_copy_made_without_the_lock_is_repaired_from_the_log():
+    """The copy may mix versions at the coordinates of the updates that land during it; the next
+    read copies those again (or everything, when the log cannot tell), so the buffer ends equal
+    to the shard whichever updates landed."""
+    shard = Shard(log(slots=8, width=64))
+    copy, buffer = PulledCopy(1, [shard.changes]), torch.full((SIZE,), float("nan"))
+    rng = np.random.default_rng(2)
+    torn = repaired = 0
+    for _ in range(300):
+        for _ in range(rng.integers(0, 9)):  # often more changes than the log's width: a whole copy
+            shard.update(int(rng.choice([1, 5, 16])))
+        ptr = buffer.data_ptr()
+        if copy.whole_due(0, shard.version, ptr):
+            stamp = copy.stamp(0, shard.version)
+            landing = [
+                None if rng.random() < 0.03 else int(rng.choice([1, 5, 16, 65]))
+                for _ in range(rng.integers(0, 4))
+            ]
+            copy_while_updating(buffer, shard, landing, rng)
+            copy.hold(0, stamp, ptr)
+            torn += not torch.equal(buffer, shard.params)
+            partial = copy.partial
+            copy.refresh(0, buffer, shard.params, shard.version, ptr)
+            repaired += copy.partial > partial
+        else:
+            copy.refresh(0, buffer, shard.params, shard.version, ptr)
+        assert torch.equal(buffer, shard.params)
+    assert torn > 10 and repaired > 10, (torn, repaired)
+
+
+def test_an_update_half_applied_when_the_copy_starts_is_repaired_too():
+    """The stamp reads the version before the update in progress moves it on: that update is
+    among those the next read copies again."""
+    shard = Shard(log())
+    copy, buffer = PulledCopy(1, [shard.changes]), torch.zeros(SIZE)
+    support = torch.tensor([3, 300, 600], dtype=torch.int32)
+    shard.params[3] += 1.0  # the writer, holding the lock, has changed one coordinate so far
+    stamp = copy.stamp(0, shard.version)  # as read under the lock (or just before the writer took it)
+    buffer.copy_(shard.params)
+    shard.params[300] += 1.0
+    shard.params[600] += 1.0
+    shard.version += 1
+    shard.changes.record(shard.version, support)
+    copy.hold(0, stamp, buffer.data_ptr())
+    assert not torch.equal(buffer, shard.params)
+    copy.refresh(0, buffer, shard.params, shard.version, buffer.data_ptr())
+    assert torch.equal(buffer, shard.params) and copy.partial == 1
+
+
+def test_a_lock_taken_over_during_the_copy_makes_the_next_read_a_full_copy():
+    shard = Shard(log())
+    copy, buffer = PulledCopy(1, [shard.changes]), torch.zeros(SIZE)
+    assert copy.whole_due(0, shard.version, buffer.data_ptr())  # a buffer never pulled into
+    stamp = copy.stamp(0, shard.version)
+    buffer.copy_(shard.params)
+    shard.params[7] += 1.0  # a dead learner's partial write: no version, no log entry
+    shard.changes.invalidate()
+    copy.hold(0, stamp, buffer.data_ptr())
+    assert copy.whole_due(0, shard.version, buffer.data_ptr())
+    copy.refresh(0, buffer, shard.params, shard.version, buffer.data_ptr())
+    assert torch.equal(buffer, shard.params) and copy.partial == 0
+    shard.update(3)
+    assert not copy.whole_due(0, shard.version, buffer.data_ptr())
+    assert not PulledCopy(1, []).whole_due(0, shard.version, buffer.data_ptr())  # no log: under the lock

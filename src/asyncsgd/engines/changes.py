@@ -69,16 +69,26 @@ class ChangeLog:
         tag, n = (int(x) for x in self.tags[version % self.slots])
         return tag == version and n != ANY
 
-    def changed(self, have: int, version: int) -> torch.Tensor | None:
-        """Coordinates (int32) updates ``have + 1 .. version`` changed (repeats possible), or
+    def count(self, have: int, version: int) -> int | None:
+        """How many coordinates updates ``have + 1 .. version`` changed (repeats counted), or
         ``None`` when they are not all known or number more than ``width``."""
         if not 0 <= version - have <= self.slots:
             return None
-        parts, total = [], 0
+        total = 0
         for v in range(have + 1, version + 1):
             tag, n = (int(x) for x in self.tags[v % self.slots])
             total += n
             if tag != v or n == ANY or total > self.width:
                 return None
-            parts.append(self.indices[v % self.slots, :n])
+        return total
+
+    def changed(self, have: int, version: int) -> torch.Tensor | None:
+        """Coordinates (int32) updates ``have + 1 .. version`` changed (repeats possible), or
+        ``None`` when :meth:`count` does not know them."""
+        if self.count(have, version) is None:
+            return None
+        parts = [
+            self.indices[v % self.slots, : int(self.tags[v % self.slots][1])]
+            for v in range(have + 1, version + 1)
+        ]
         return torch.cat(parts) if parts else self.indices[0, :0].clone()

@@ -63,17 +63,48 @@ class PulledCopy:
         if write is not None:
             write()
 
+    def _held(self, s: int, buffer: int) -> tuple[int, int] | None:
+        if buffer != self.buffer:
+            self.have = [None] * len(self.have)
+            self.buffer = buffer
+        return self.have[s]
+
+    def _epoch(self, s: int) -> int:
+        return int(self.logs[s].epoch[0]) if self.logs else 0
+
+    def whole_due(self, s: int, version: int, buffer: int) -> bool:
+        """Whether a pull of shard ``s`` at ``version`` into ``buffer`` would copy it whole while
+        a log could repair a copy made unlocked (see :meth:`hold`); under the shard's lock."""
+        if not self.logs:
+            return False
+        have = self._held(s, buffer)
+        return have is None or have[0] != self._epoch(s) or self.logs[s].count(have[1], version) is None
+
+    def stamp(self, s: int, version: int) -> tuple[int, int]:
+        """(epoch, version) of shard ``s``, read under its lock before a copy made unlocked."""
+        return self._epoch(s), version
+
+    def hold(self, s: int, stamp: tuple[int, int], buffer: int) -> None:
+        """Record that shard ``s`` of ``buffer`` was copied whole, without the lock, after
+        :meth:`stamp` read ``stamp`` under it.
+
+        Updates may have landed during the copy, so some coordinates may hold any mix of values;
+        but only the coordinates those updates changed, and only updates after ``stamp``'s version
+        can have landed (one in progress then finished before the stamp's version moved on). So
+        the buffer holds that version but for the coordinates of later updates, which is what the
+        next :meth:`read` repairs from the log, or copies all over when the log cannot tell (or a
+        dead learner's lock was taken over meanwhile: the epoch moved on)."""
+        self._held(s, buffer)
+        self.have[s] = stamp
+
     def read(
         self, s: int, dst: torch.Tensor, src: torch.Tensor, version: int, buffer: int
     ) -> Callable[[], None] | None:
         """What :meth:`refresh` must do under the shard's lock: a whole copy, or a gather of the
         changed values, returned with the scatter into ``dst`` still to do; ``dst`` is the
         learner's own, so that half runs after the lock is released, where it delays no one."""
-        if buffer != self.buffer:
-            self.have = [None] * len(self.have)
-            self.buffer = buffer
-        epoch = int(self.logs[s].epoch[0]) if self.logs else 0
-        have = self.have[s]
+        have = self._held(s, buffer)
+        epoch = self._epoch(s)
         idx = None
         if have is not None and self.logs and have[0] == epoch:
             idx = self.logs[s].changed(have[1], version)

@@ -103,26 +103,43 @@ class SharedServer:
         """Copy every shard into ``out``: (versions pulled, seconds waiting for locks, copying).
 
         ``out`` must not be written between pulls: when it is the buffer of the last pull, only the
-        coordinates changed since are copied (see :mod:`.changes`)."""
+        coordinates changed since are copied (see :mod:`.changes`). When a shard must be copied
+        whole but its log can repair a copy, the copy is made without the lock, and the
+        coordinates of the updates that landed meanwhile are copied again under it."""
         versions, wait, copy = [], 0.0, 0.0
-        partial = self.copy.partial
+        buffer = out.data_ptr()
         for s, server in enumerate(self.servers):
+            start, stop = self.bounds[s]
+            dst = out[start:stop]
             t0 = now()
             self._lock(s)
             t1 = now()
+            held = True
             try:
+                version = int(self.shared.versions[s])
+                stamp = self.copy.stamp(s, version) if self.copy.whole_due(s, version, buffer) else None
+                if stamp is not None:  # copied whole, unlocked: no one waits for it
+                    self._unlock(s)
+                    held = False
+                    dst.copy_(server.params)
+                    self.copy.hold(s, stamp, buffer)
+                    t2 = now()
+                    self._lock(s)
+                    held = True
+                    t1 += now() - t2  # the second wait for the lock, counted as waiting
                 server.version = int(self.shared.versions[s])
                 params, version = server.pull(self.learner)
-                start, stop = self.bounds[s]
-                write = self.copy.read(s, out[start:stop], params, version, out.data_ptr())
+                write = self.copy.read(s, dst, params, version, buffer)
             finally:
-                self._unlock(s)
+                if held:
+                    self._unlock(s)
             if write is not None:
                 write()
+                if stamp is None:
+                    self.shared.change_pulls[self.learner] += 1
             wait += t1 - t0
             copy += now() - t1
             versions.append(version)
-        self.shared.change_pulls[self.learner] += self.copy.partial - partial
         return versions, wait, copy
 
     def push(self, push: Push, pulled: list[int], samples: int, finish: Finish) -> bool:

@@ -5,13 +5,17 @@ write; when every update since changed only its push's coordinates, copying thos
 shard brings the buffer to the shard's version, bit for bit (the log and why it is exact:
 :mod:`asyncsgd.engines.changes`).
 
-It pays only while the changes are few: copying a scattered coordinate costs 20 to 26 ns here
-(a cache miss), a contiguous one about 0.4 ns (10^7 float32: 2.0 to 2.6 ms to gather and scatter
-10^5 coordinates, 3.7 to 3.9 ms to copy all of them; ``python -m benchmarks.pull_changes``). So the
+It pays only while the changes are few: copying a scattered coordinate costs 20 to 27 ns here
+(a cache miss), a contiguous one about 0.4 ns (10^7 float32: 2.0 to 2.7 ms to gather and scatter
+10^5 coordinates, 3.65 to 3.9 ms to copy all of them; ``python -m benchmarks.pull_changes``). So the
 changes since a learner's last pull are copied one by one only when they number at most 1/64 of
 the shard (``width``), and only in shards of at least ``MIN_SHARD`` parameters, below which the
 fixed cost of the bookkeeping exceeds that of a full copy. That is one top-1% push, or up to 15
 top-0.1% pushes, between two pulls.
+
+When the changes are too many, the log still makes the full copy cheaper for everyone else: it
+is made without the shard's lock, and what updates changed during it is copied again under the
+lock (:meth:`PulledCopy.hold`), so no learner waits for a copy of the whole shard to push.
 
 Each shard keeps the index sets of its last ``SLOTS`` updates in the arena, written under the
 shard's lock by whoever applied the update and read under it by whoever pulls. Besides what the

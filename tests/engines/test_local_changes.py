@@ -228,14 +228,14 @@ def test_a_whole_copy_made_without_the_lock_is_repaired_from_the_log():
     assert torn > 10 and repaired > 10, (torn, repaired)
 
 
-def test_an_update_half_applied_when_the_copy_starts_is_repaired_too():
-    """The stamp reads the version before the update in progress moves it on: that update is
-    among those the next read copies again."""
+def test_an_update_begun_before_the_copy_and_ended_after_it_is_repaired_too():
+    """A writer takes the lock as soon as the puller releases it: its update, numbered after the
+    stamp, may be half applied when the copy starts and finish after it."""
     shard = Shard(log())
     copy, buffer = PulledCopy(1, [shard.changes]), torch.zeros(SIZE)
     support = torch.tensor([3, 300, 600], dtype=torch.int32)
-    shard.params[3] += 1.0  # the writer, holding the lock, has changed one coordinate so far
-    stamp = copy.stamp(0, shard.version)  # as read under the lock (or just before the writer took it)
+    stamp = copy.stamp(0, shard.version)  # under the lock
+    shard.params[3] += 1.0  # the writer, holding the lock now, has changed one coordinate so far
     buffer.copy_(shard.params)
     shard.params[300] += 1.0
     shard.params[600] += 1.0

@@ -93,11 +93,12 @@ class PulledCopy:
         :meth:`stamp` read ``stamp`` under it.
 
         Updates may have landed during the copy, so some coordinates may hold any mix of values;
-        but only the coordinates those updates changed, and only updates after ``stamp``'s version
-        can have landed (one in progress then finished before the stamp's version moved on). So
-        the buffer holds that version but for the coordinates of later updates, which is what the
-        next :meth:`read` repairs from the log, or copies all over when the log cannot tell (or a
-        dead learner's lock was taken over meanwhile: the epoch moved on)."""
+        but only the coordinates those updates changed, and every one of them is numbered after
+        ``stamp``'s version: no update runs while the stamp is read under the lock, so each that
+        the copy may have seen in part took the lock after it. So the buffer holds that version
+        but for the coordinates of later updates, which is what the next :meth:`read` repairs
+        from the log, or copies all over when the log cannot tell (or a dead learner's lock was
+        taken over meanwhile: the epoch moved on)."""
         self._held(s, buffer)
         self.have[s] = stamp
 

@@ -210,8 +210,8 @@ def test_a_whole_copy_made_without_the_lock_is_repaired_from_the_log():
         for _ in range(rng.integers(0, 9)):  # often more changes than the log's width: a whole copy
             shard.update(int(rng.choice([1, 5, 16])))
         ptr = buffer.data_ptr()
-        if copy.whole_due(0, shard.version, ptr):
-            stamp = copy.stamp(0, shard.version)
+        stamp = copy.stamp(0, shard.version, ptr)
+        if stamp is not None:
             landing = [
                 None if rng.random() < 0.03 else int(rng.choice([1, 5, 16, 65]))
                 for _ in range(rng.integers(0, 4))
@@ -234,7 +234,7 @@ def test_an_update_begun_before_the_copy_and_ended_after_it_is_repaired_too():
     shard = Shard(log())
     copy, buffer = PulledCopy(1, [shard.changes]), torch.zeros(SIZE)
     support = torch.tensor([3, 300, 600], dtype=torch.int32)
-    stamp = copy.stamp(0, shard.version)  # under the lock
+    stamp = copy.stamp(0, shard.version, buffer.data_ptr())  # under the lock
     shard.params[3] += 1.0  # the writer, holding the lock now, has changed one coordinate so far
     buffer.copy_(shard.params)
     shard.params[300] += 1.0
@@ -250,15 +250,15 @@ def test_an_update_begun_before_the_copy_and_ended_after_it_is_repaired_too():
 def test_a_lock_taken_over_during_the_copy_makes_the_next_read_a_full_copy():
     shard = Shard(log())
     copy, buffer = PulledCopy(1, [shard.changes]), torch.zeros(SIZE)
-    assert copy.whole_due(0, shard.version, buffer.data_ptr())  # a buffer never pulled into
-    stamp = copy.stamp(0, shard.version)
+    stamp = copy.stamp(0, shard.version, buffer.data_ptr())
+    assert stamp is not None  # a buffer never pulled into
     buffer.copy_(shard.params)
     shard.params[7] += 1.0  # a dead learner's partial write: no version, no log entry
     shard.changes.invalidate()
     copy.hold(0, stamp, buffer.data_ptr())
-    assert copy.whole_due(0, shard.version, buffer.data_ptr())
+    assert copy.stamp(0, shard.version, buffer.data_ptr()) is not None
     copy.refresh(0, buffer, shard.params, shard.version, buffer.data_ptr())
     assert torch.equal(buffer, shard.params) and copy.partial == 0
     shard.update(3)
-    assert not copy.whole_due(0, shard.version, buffer.data_ptr())
-    assert not PulledCopy(1, []).whole_due(0, shard.version, buffer.data_ptr())  # no log: under the lock
+    assert copy.stamp(0, shard.version, buffer.data_ptr()) is None  # by changes, under the lock
+    assert PulledCopy(1, []).stamp(0, shard.version, buffer.data_ptr()) is None  # no log: under the lock

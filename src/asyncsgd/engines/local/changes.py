@@ -76,17 +76,16 @@ class PulledCopy:
     def _epoch(self, s: int) -> int:
         return int(self.logs[s].epoch[0]) if self.logs else 0
 
-    def whole_due(self, s: int, version: int, buffer: int) -> bool:
-        """Whether a pull of shard ``s`` at ``version`` into ``buffer`` would copy it whole while
-        a log could repair a copy made unlocked (see :meth:`hold`); under the shard's lock."""
+    def stamp(self, s: int, version: int, buffer: int) -> tuple[int, int] | None:
+        """Under the shard's lock: (epoch, version) of shard ``s`` when a pull at ``version`` into
+        ``buffer`` would copy it whole and a log can repair a copy made without the lock (see
+        :meth:`hold`); ``None`` when the pull needs no whole copy or no log can repair one."""
         if not self.logs:
-            return False
-        have = self._held(s, buffer)
-        return have is None or have[0] != self._epoch(s) or self.logs[s].count(have[1], version) is None
-
-    def stamp(self, s: int, version: int) -> tuple[int, int]:
-        """(epoch, version) of shard ``s``, read under its lock before a copy made unlocked."""
-        return self._epoch(s), version
+            return None
+        have, epoch = self._held(s, buffer), self._epoch(s)
+        if have is not None and have[0] == epoch and self.logs[s].count(have[1], version) is not None:
+            return None
+        return epoch, version
 
     def hold(self, s: int, stamp: tuple[int, int], buffer: int) -> None:
         """Record that shard ``s`` of ``buffer`` was copied whole, without the lock, after

@@ -117,7 +117,7 @@ class SharedServer:
             held = True
             try:
                 version = int(self.shared.versions[s])
-                stamp = self.copy.stamp(s, version) if self.copy.whole_due(s, version, buffer) else None
+                stamp = self.copy.stamp(s, version, buffer)
                 if stamp is not None:  # copied whole, unlocked: no one waits for it
                     self._unlock(s)
                     held = False

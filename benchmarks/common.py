@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -14,6 +15,8 @@ from typing import Any
 import torch
 
 RESULTS = Path(__file__).parent / "results"
+T_975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
+"""Student's t, 97.5% quantile, by degrees of freedom (1.96 beyond)."""
 
 
 def median_time(fn: Callable[[], object], repeats: int = 7, warmup: int = 1) -> float:
@@ -26,6 +29,17 @@ def median_time(fn: Callable[[], object], repeats: int = 7, warmup: int = 1) -> 
         fn()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
+
+
+def interval(ratios: list[float]) -> tuple[float, float, float]:
+    """Geometric mean of ``ratios`` (one per pair of runs) and its 95% interval (t over the log
+    ratios; NaN bounds with a single pair)."""
+    logs = [math.log(r) for r in ratios]
+    mean = statistics.fmean(logs)
+    if len(logs) < 2:
+        return math.exp(mean), math.nan, math.nan
+    half = T_975.get(len(logs) - 1, 1.96) * statistics.stdev(logs) / math.sqrt(len(logs))
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
 
 
 def machine() -> dict[str, Any]:

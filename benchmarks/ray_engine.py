@@ -12,6 +12,9 @@ pushes, all in one run and one Ray instance on loopback:
   into their model, as a learner that computes must: with one shard that is a copy of the reply
   buffer, with several the shards' slices are copied into the model's buffer on arrival and the
   load is free. (The plain comparison above lets S = 1 skip that copy, as the baseline does.)
+  The two run in pairs (``SHARD_PAIRS`` a repeat), in alternating order (a Ray instance gets
+  faster over its first runs, which would favour whichever comes second), and ``s2_vs_s1`` is the
+  geometric mean of the pairs' ratios, with its 95% interval (``s2_vs_s1_95``).
 * **local**: the ``local`` engine's server path (``benchmarks.ps_roundtrip``), p learner processes,
   after that benchmark's own warm-up.
 * **copy_ms_1e7**: a copy of 10^7 float32 values on one thread and in halves on two, the most
@@ -52,7 +55,7 @@ from asyncsgd.data import load_dataset
 from asyncsgd.engines.base import PHASES
 from asyncsgd.job import Job
 from asyncsgd.metrics import Recorder
-from benchmarks.common import write_result
+from benchmarks.common import interval, write_result
 from benchmarks.ps_roundtrip import ours as local_rate
 from benchmarks.ray_baseline import LR, baseline_rate, ray_session
 
@@ -62,6 +65,7 @@ PAYLOADS = ("dense", "top1%")
 SHARDED = 10**7  # where S = 2 is measured beside S = 1
 REPEATS = int(os.environ.get("RAY_BENCH_REPEATS", 2))
 SECONDS = float(os.environ.get("RAY_BENCH_SECONDS", 3.0))  # measured time per run
+SHARD_PAIRS = 2  # pairs of S = 1 and S = 2 runs per repeat
 WARMUP = 2.0  # seconds left out at the start of every Ray measurement, engine and baseline
 CODECS = {"dense": {"codec": "identity"}, "top1%": {"codec": "topk", "ratio": 0.01}}
 
@@ -195,9 +199,9 @@ def main() -> dict:
                 run = engine_run(n, p, 1, payload)
                 got["ray"].append(run.rate())
                 phases[case].append(run.phase_us())
-                if n == SHARDED:
-                    got["ray_s1_load"].append(engine_rate(n, p, 1, payload, load=True))
-                    got["ray_s2_load"].append(engine_rate(n, p, 2, payload, load=True))
+                for _ in range(SHARD_PAIRS if n == SHARDED else 0):  # alternating which goes first
+                    for s in (1, 2) if len(got["ray_s1_load"]) % 2 == 0 else (2, 1):
+                        got[f"ray_s{s}_load"].append(engine_rate(n, p, s, payload, load=True))
                 shown = "  ".join(f"{k} {v[-1]:8.1f}/s" for k, v in got.items() if v)
                 print(f"n={n:>9,} p={p} {payload:6s} {shown}", flush=True)
     rows = []
@@ -211,7 +215,10 @@ def main() -> dict:
         if med["ray_s2_load"] is not None:
             row["ray_s1_load_per_s"] = med["ray_s1_load"]
             row["ray_s2_load_per_s"] = med["ray_s2_load"]
-            row["s2_vs_s1"] = med["ray_s2_load"] / med["ray_s1_load"]
+            got = samples[(n, p, payload)]
+            pairs = zip(got["ray_s2_load"], got["ray_s1_load"], strict=True)
+            ratio, low, high = interval([s2 / s1 for s2, s1 in pairs])
+            row["s2_vs_s1"], row["s2_vs_s1_95"] = ratio, [low, high]
         row["spread"] = {k: [min(v), max(v)] for k, v in samples[(n, p, payload)].items() if v}
         row["ray_phase_us"] = {k: statistics.median(r[k] for r in phases[(n, p, payload)]) for k in PHASES}
         rows.append(row)
@@ -223,6 +230,7 @@ def main() -> dict:
             "s2_faster_1e7": all(r["s2_vs_s1"] > 1.0 for r in rows if "s2_vs_s1" in r),
         },
         "repeats": REPEATS,
+        "shard_pairs": REPEATS * SHARD_PAIRS,
         "seconds": SECONDS,
         "warmup": WARMUP,
         "load_average": [load, os.getloadavg()[0]],

@@ -16,11 +16,10 @@ the shard's core ``apply`` and of the learner's ``pull`` bookkeeping, for where 
 
 from __future__ import annotations
 
-import math
 import os
 import statistics
 
-from benchmarks.common import write_result
+from benchmarks.common import interval, write_result
 from benchmarks.ray_baseline import baseline_rate, ray_session
 from benchmarks.ray_engine import SECONDS, WARMUP, engine_run
 
@@ -31,18 +30,6 @@ CASES = (
 """Every case where the engine was below the plain actor, or less than 10% above it, in the run of
 ``benchmarks.ray_engine`` of 2026-12-03 (two repeats each, medians)."""
 PAIRS = int(os.environ.get("RAY_OVERHEAD_PAIRS", 8))
-T_975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
-"""Student's t, 97.5% quantile, by degrees of freedom (1.96 beyond)."""
-
-
-def interval(ratios: list[float]) -> tuple[float, float, float]:
-    """Geometric mean of ``ratios`` and its 95% interval (t over the log ratios)."""
-    logs = [math.log(r) for r in ratios]
-    mean = statistics.fmean(logs)
-    if len(logs) < 2:
-        return math.exp(mean), math.nan, math.nan
-    half = T_975.get(len(logs) - 1, 1.96) * statistics.stdev(logs) / math.sqrt(len(logs))
-    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
 
 
 def main() -> dict:

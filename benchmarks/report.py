@@ -99,17 +99,22 @@ def codec_throughput(r: dict) -> str:
 
 def ps_roundtrip(r: dict) -> str:
     lines = [
-        "| parameters | p | payload | local updates/s | Ray actor updates/s | × Ray "
-        "| memcpy+axpy bound /s | local / bound |",
-        "|---|---|---|---|---|---|---|---|",
+        "| parameters | p | payload | local updates/s | Ray actor updates/s | × Ray (geometric mean) "
+        "| 95% interval | memcpy+axpy bound /s | local / bound |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in r["rows"]:
+        low, high = row["vs_ray_95"]
         lines.append(
             f"| {row['parameters']:.0e} | {row['learners']} | {row['payload']} | {row['ours_per_s']:,.0f} "
-            f"| {row['ray_per_s']:,.1f} | ×{row['vs_ray']:.1f} | {row['bound_per_s']:,.0f} "
-            f"| {row['vs_bound']:.2f} |"
+            f"| {row['ray_per_s']:,.1f} | ×{row['vs_ray']:.1f} | ×{low:.1f} to ×{high:.1f} "
+            f"| {row['bound_per_s']:,.0f} | {row['vs_bound']:.2f} |"
         )
-    lines.extend(load_line(r))
+    lines.append(
+        f"\nUpdates/s: medians of {r['pairs']} pairs of {r['seconds']:g} s (local) and "
+        f"{1.5 * r['seconds']:g} s (Ray) after {r['warmup']:g} s of warm-up; × Ray over the pairs."
+    )
+    lines.extend(load_line(r, gap=False))
     return "\n".join(lines)
 
 
@@ -141,19 +146,21 @@ def ray_engine(r: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in r["rows"]:
-        shards = (
-            f"{row['ray_s1_load_per_s']:,.1f} | {row['ray_s2_load_per_s']:,.1f} | ×{row['s2_vs_s1']:.2f}"
-            if "s2_vs_s1" in row
-            else " | | "
-        )
+        shards = " | | "
+        if "s2_vs_s1" in row:
+            s1, s2 = row["ray_s1_load_per_s"], row["ray_s2_load_per_s"]
+            shards = f"{s1:,.1f} | {s2:,.1f} | ×{row['s2_vs_s1']:.2f}"
+            if "s2_vs_s1_95" in row:  # results from before S = 1 and S = 2 ran in pairs have none
+                shards += " (95%: ×{:.2f} to ×{:.2f})".format(*row["s2_vs_s1_95"])
         lines.append(
             f"| {row['parameters']:.0e} | {row['learners']} | {row['payload']} | {row['ray_per_s']:,.1f} "
             f"| {row['baseline_per_s']:,.1f} | ×{row['vs_baseline']:.2f} | {shards} "
             f"| {row['local_per_s']:,.0f} |"
         )
+    pairs = f"; S = 2 / S = 1 over {r['shard_pairs']} pairs" if "shard_pairs" in r else ""
     lines.append(
         f"\nMedians of {r['repeats']} repeat(s) of {r['seconds']:g} s each, "
-        f"after {r['warmup']:g} s of warm-up."
+        f"after {r['warmup']:g} s of warm-up{pairs}."
     )
     lines.extend(load_line(r, gap=False))
     return "\n".join(lines)

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 
 RESULTS = Path(__file__).parent / "results"
+Samples = dict[tuple[int, int, str], dict[str, list[float]]]
+"""Per case (parameters, learners, payload), each column's measurements so far."""
 T_975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
 """Student's t, 97.5% quantile, by degrees of freedom (1.96 beyond)."""
 
@@ -52,9 +54,41 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_result(name: str, payload: dict[str, Any]) -> Path:
+def chosen(var: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """What a benchmark loops over (parameter counts, learners): ``default``, or the positive
+    integers listed in the environment variable ``var`` (comma-separated, ``1e7`` or
+    ``10000000``), to re-run a few cases."""
+    text = os.environ.get(var, "").strip()
+    if not text:
+        return default
+    try:
+        picked = tuple(int(float(item)) for item in text.split(","))
+    except ValueError:
+        raise SystemExit(
+            f"{var}={text!r}: expected comma-separated positive integers, e.g. 1e6,1e7"
+        ) from None
+    if any(n <= 0 for n in picked):
+        raise SystemExit(f"{var}={text!r}: expected positive integers")
+    return picked
+
+
+def write_result(name: str, payload: dict[str, Any], partial: bool = False, subset: bool = False) -> Path:
+    """``results/<name>.json``; ``<name>.subset.json`` when the run measured only some of its
+    cases (``subset``), so that it never replaces a whole table; with ``.<BENCH_MACHINE>`` before
+    ``.json`` when that variable names another machine the run was made on.
+
+    ``partial``: what a long benchmark has measured so far, in ``<...>.partial.json`` beside it,
+    so that a run stopped early keeps its cases and never overwrites the last complete result;
+    the complete result removes it."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    tag = os.environ.get("BENCH_MACHINE", "").strip()
+    stem = name + (".subset" if subset else "") + (f".{tag}" if tag else "")
+    path, scratch = RESULTS / f"{stem}.json", RESULTS / f"{stem}.partial.json"
     data = {"benchmark": name, "date": time.strftime("%Y-%m-%d"), "machine": machine(), **payload}
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    text = json.dumps(data, indent=2) + "\n"
+    if partial:
+        scratch.write_text(text)
+        return scratch
+    path.write_text(text)
+    scratch.unlink(missing_ok=True)
     return path

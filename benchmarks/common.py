@@ -62,14 +62,12 @@ def chosen(var: str, default: tuple[int, ...]) -> tuple[int, ...]:
     if not text:
         return default
     try:
-        picked = tuple(int(float(item)) for item in text.split(","))
+        values = [float(item) for item in text.split(",")]
     except ValueError:
-        raise SystemExit(
-            f"{var}={text!r}: expected comma-separated positive integers, e.g. 1e6,1e7"
-        ) from None
-    if any(n <= 0 for n in picked):
-        raise SystemExit(f"{var}={text!r}: expected positive integers")
-    return picked
+        values = []
+    if not values or not all(v.is_integer() and v > 0 for v in values):
+        raise SystemExit(f"{var}={text!r}: expected comma-separated positive integers, e.g. 1e6,1e7")
+    return tuple(int(v) for v in values)
 
 
 def write_result(name: str, payload: dict[str, Any], partial: bool = False, subset: bool = False) -> Path:

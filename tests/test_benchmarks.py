@@ -15,7 +15,7 @@ def test_chosen_reads_a_list_or_keeps_the_default(monkeypatch):
     assert common.chosen("BENCH_TEST_SIZES", (1, 2)) == (10**7, 10**5)
 
 
-@pytest.mark.parametrize("text", ["ten", "1e7,", "0", "-4", "1e6;1e7"])
+@pytest.mark.parametrize("text", ["ten", "1e7,", "0", "-4", "2.5", "inf", "nan", "1e6;1e7"])
 def test_chosen_names_the_variable_on_bad_input(monkeypatch, text):
     monkeypatch.setenv("BENCH_TEST_SIZES", text)
     with pytest.raises(SystemExit, match="BENCH_TEST_SIZES") as err:

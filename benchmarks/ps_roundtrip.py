@@ -33,7 +33,6 @@ measurement, and ``BENCH_MACHINE=<name>`` keeps the result of another machine ap
 
 from __future__ import annotations
 
-import math
 import multiprocessing as mp
 import os
 import statistics
@@ -61,8 +60,8 @@ SUBSET = (SIZES, LEARNERS) != (ALL_SIZES, ALL_LEARNERS)  # results kept apart fr
 PAYLOADS = ("dense", "top1%")
 PAIRS = int(os.environ.get("PS_PAIRS", 6))
 SECONDS = float(os.environ.get("PS_SECONDS", 0.6))  # per measurement
-RAY_TARGETS = {10**5: 20, 10**7: 3}  # at least this many times the Ray actor's updates/s
-BOUND_SIZES = (10**6, 10**7)  # where the dense round trip must reach half the memcpy + axpy bound
+RAY_TARGETS = {"ray_1e5": (10**5, 20), "ray_1e7": (10**7, 3)}  # at least this many times Ray's updates/s
+BOUND_SIZES = {"bound_1e6": 10**6, "bound_1e7": 10**7}  # dense within 2× of memcpy + axpy here
 LONG = 3.0  # windows this many times as long at 10^7
 WARMUP = float(os.environ.get("PS_WARMUP", 1.0))  # seconds of round trips left out first, both sides
 
@@ -133,11 +132,6 @@ def ours(
     return rate
 
 
-def label(size: int) -> str:
-    """``1e7`` for 10^7: the suffix of the result's ``met`` keys."""
-    return f"1e{round(math.log10(size))}"
-
-
 def window(size: int) -> float:
     """Seconds ours measures at ``size`` (the Ray baseline 1.5 times as long)."""
     return SECONDS * (LONG if size >= 10**7 else 1.0)
@@ -185,17 +179,17 @@ def summary(samples: Samples, bounds: dict[int, list[float]], load: float) -> di
     def least(n: int, key: int | None = None) -> float:
         return min(r["vs_ray"] if key is None else r["vs_ray_95"][key] for r in rows if r["parameters"] == n)
 
-    ray_targets = {n: times for n, times in RAY_TARGETS.items() if n in sizes}  # PS_SIZES may leave some out
+    ray_targets = {name: nt for name, nt in RAY_TARGETS.items() if nt[0] in sizes}  # PS_SIZES may omit some
     best = {
-        n: max(r["vs_bound"] for r in rows if r["parameters"] == n and r["payload"] == "dense")
-        for n in BOUND_SIZES
+        name: max(r["vs_bound"] for r in rows if r["parameters"] == n and r["payload"] == "dense")
+        for name, n in BOUND_SIZES.items()
         if n in sizes
     }
     result["met"] = {
-        **{f"ray_{label(n)}": least(n) >= times for n, times in ray_targets.items()},
-        **{f"bound_{label(n)}": b >= 0.5 for n, b in best.items()},
+        **{name: least(n) >= times for name, (n, times) in ray_targets.items()},
+        **{name: b >= 0.5 for name, b in best.items()},
     }
-    result["met_at_95_low"] = {f"ray_{label(n)}": least(n, 0) >= times for n, times in ray_targets.items()}
+    result["met_at_95_low"] = {name: least(n, 0) >= times for name, (n, times) in ray_targets.items()}
     return result
 
 

@@ -159,6 +159,27 @@ def sparse_apply(r: dict) -> str:
     return "\n".join(lines)
 
 
+def shard_decode(r: dict) -> str:
+    lines = [
+        "| parameters | S | coordinates (1%) | torch mask µs | SliceCodec µs | × "
+        "| SliceCodec, shuffled µs | × | cut + part µs | × |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        ways = " | ".join(
+            f"{row[f'{way}_us']:,.0f} | ×{row['vs_torch_mask'][way]:.1f}"
+            for way in ("slice_codec", "slice_codec_shuffled", "cut_and_part")
+        )
+        case = f"{row['parameters']:,} | {row['shards']} | {row['coordinates']:,}"
+        lines.append(f"| {case} | {row['torch_mask_us']:,.0f} | {ways} |")
+    lines.append(
+        f"\nµs per push for all S shards together, one thread, medians of {r['repeats']} interleaved "
+        f"calls; × is the torch mask's time over each; all four give every shard the same update."
+    )
+    lines.extend(load_line(r, gap=False))
+    return "\n".join(lines)
+
+
 def ray_engine(r: dict) -> str:
     lines = [
         "| parameters | p | payload | ray engine updates/s | plain Ray actor updates/s | × plain "
@@ -281,6 +302,7 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "ps_roundtrip": ps_roundtrip,
     "pull_changes": pull_changes,
     "sparse_apply": sparse_apply,
+    "shard_decode": shard_decode,
     "ray_engine": ray_engine,
     "ray_overhead": ray_overhead,
     "ray_transport": ray_transport,

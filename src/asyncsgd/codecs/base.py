@@ -121,6 +121,10 @@ class Codec(ABC):
     """The publication that defines the codec."""
     feedback: ClassVar[bool] = False
     """Defined with error feedback (see :attr:`Capabilities.feedback`), known without an instance."""
+    shard_cut: ClassVar[str] = ""
+    """How a payload is cut into the parts of S server shards (a key of
+    ``asyncsgd.core.shards.CUTS``: ``dense``, ``coordinates``); empty: it is sent whole and every
+    shard decodes all of it, keeping its own coordinates."""
 
     def __init__(self, layout: FlatLayout) -> None:
         self.layout = layout

@@ -32,6 +32,7 @@ class GradientDropping(Codec):
     """
 
     name = "dropping"
+    shard_cut = "coordinates"
     settings = ("ratio", "scope")
     feedback = True
     reference = "Aji & Heafield, Sparse communication for distributed gradient descent, EMNLP 2017"

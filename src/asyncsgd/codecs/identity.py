@@ -14,6 +14,7 @@ class Identity(Codec):
     """``C(x) = x``; sends ``4·d`` bytes."""
 
     name = "identity"
+    shard_cut = "dense"
     reference = "Dean et al., Large scale distributed deep networks, NeurIPS 2012 (Downpour)"
 
     def __init__(self, layout: FlatLayout) -> None:

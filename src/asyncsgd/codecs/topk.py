@@ -51,6 +51,7 @@ class TopK(Sparsifier):
     """``C(x)_i = x_i`` if ``|x_i|`` is among the k largest, else 0."""
 
     name = "topk"
+    shard_cut = "coordinates"
     settings = ("ratio", "scope")
     reference = (
         "Stich, Cordonnier & Jaggi, Sparsified SGD with memory, NeurIPS 2018; "

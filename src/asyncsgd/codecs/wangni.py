@@ -32,6 +32,7 @@ class MagnitudeSampling(Codec):
     """
 
     name = "wangni"
+    shard_cut = "coordinates"
     settings = ("ratio", "scope")
     reference = (
         "Wangni, Wang, Liu & Zhang, Gradient sparsification for communication-efficient "

@@ -36,6 +36,7 @@ from asyncsgd.core.flat import FlatModel
 from asyncsgd.core.learner import Learner
 from asyncsgd.core.messages import Push, Rejection
 from asyncsgd.core.server import ParameterServer
+from asyncsgd.core.shards import cut, cuttable
 from asyncsgd.engines.changes import sparse_updates
 from asyncsgd.engines.ray.cluster import import_ray
 from asyncsgd.engines.ray.protocol import END, PULL, PUSH, REFUSED, REJECTED, Call, Reply
@@ -45,8 +46,6 @@ from asyncsgd.engines.ray.wire import (
     chunked,
     from_buffer,
     receive_read_only,
-    slice_wire,
-    sliceable,
     split,
     to_wire,
     unchunk,
@@ -89,7 +88,8 @@ class ShardClient:
         self.codec = codec
         self.learners = learners
         self.timeout = timeout
-        self.sliced = len(shards) > 1 and sliceable(codec)
+        self.cut = len(shards) > 1 and cuttable(codec)
+        """Each shard is sent only its part of a push (else the whole push)."""
         self.ray = import_ray()
         self.changes = changes
         self.narrow = [True] * len(shards)
@@ -173,8 +173,8 @@ class ShardClient:
             replies = self._send(range(shards if call.want else 1), calls, [None] * shards)
             self.reserved = replies[0].reserved
             return replies, replies[0].apply
-        if self.sliced:
-            parts: list[Any] = [slice_wire(wire, a, b) for a, b in self.bounds]
+        if self.cut:
+            parts: list[Any] = [to_wire(cut(self.codec, push.payload, a, b)) for a, b in self.bounds]
         else:
             large = wire_nbytes(wire) > INLINE_LIMIT  # too large for chunks: put once, read by every shard
             parts = [self.ray.put(wire) if large else wire] * shards

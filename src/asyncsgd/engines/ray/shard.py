@@ -35,7 +35,7 @@ import torch
 from asyncsgd.core.flat import FlatLayout
 from asyncsgd.core.messages import ApplyRecord, Push
 from asyncsgd.core.server import ParameterServer
-from asyncsgd.core.shards import SliceCodec
+from asyncsgd.core.shards import part_codec
 from asyncsgd.engines.changes import ChangeLog, sparse_updates
 from asyncsgd.engines.common import rejection_code
 from asyncsgd.engines.ray.admission import Admission
@@ -52,7 +52,6 @@ from asyncsgd.engines.ray.wire import (
     join,
     pack_changes,
     receive_read_only,
-    sliceable,
 )
 from asyncsgd.job import Job
 
@@ -90,18 +89,12 @@ def change_log(server: ParameterServer, size: int) -> ChangeLog | None:
 
 
 def shard_server(job: Job, params: torch.Tensor, start: int, stop: int, whole: FlatLayout) -> ParameterServer:
-    """The core server of slice ``[start, stop)`` of a vector laid out as ``whole``.
-
-    A whole vector is the job's own server; a dense codec's slice is decoded by the same codec
-    over the slice (its payload is cut per shard), any other by a SliceCodec of the whole payload.
-    """
+    """The core server of slice ``[start, stop)`` of a vector laid out as ``whole``: the job's own
+    for the whole vector, else one whose codec decodes what a shard is sent (``part_codec``)."""
     if (start, stop) == (0, whole.size):
         return job.server(params, whole, copy=False)
-    codec = job.codec(whole)
-    if sliceable(codec):
-        return job.server(params, FlatLayout.single(stop - start), copy=False)
     server = job.server(params, FlatLayout.single(stop - start), copy=False)
-    server.codec = SliceCodec(codec, start, stop)
+    server.codec = part_codec(job.codec(whole), start, stop)
     return server
 
 

@@ -12,9 +12,9 @@ bytes travels as chunks of under 100 KiB, each inside the message (:func:`split`
 :func:`chunks`): answers of 400 and 800 kB came back faster that way than as one object in the
 store, one of 4 MB slower (``python -m benchmarks.ray_transport``).
 
-With several shards a dense (``identity``) payload is cut into the shards' slices, each sent only
-to its shard, whose server then runs the identity codec over its slice; every other codec's
-payload (sparse, packed bits, scales) is sent whole, and each shard decodes its part through a
+With several shards a payload that can be cut (a dense vector, or values at coordinates) is cut
+into the shards' parts, each sent only to its shard (:func:`asyncsgd.core.shards.cut`); any other
+(packed bits, scales, a seed) is sent whole, and each shard decodes its part through a
 :class:`~asyncsgd.core.shards.SliceCodec`.
 """
 
@@ -25,8 +25,6 @@ import warnings
 import numpy as np
 import torch
 
-from asyncsgd.codecs.base import Codec
-from asyncsgd.codecs.identity import Identity
 from asyncsgd.core.messages import Payload
 
 Wire = tuple[str, dict[str, np.ndarray], dict[str, float | int]]
@@ -42,19 +40,8 @@ INLINE_LIMIT = 512 * 1024
 and 4 MB for an answer here, not located closer)."""
 
 
-def sliceable(codec: Codec) -> bool:
-    """Whether a payload of ``codec`` is a coordinate-aligned dense vector, cut by slicing."""
-    return isinstance(codec, Identity)
-
-
 def to_wire(payload: Payload) -> Wire:
     return payload.codec, {k: v.detach().numpy() for k, v in payload.arrays.items()}, dict(payload.scalars)
-
-
-def slice_wire(wire: Wire, start: int, stop: int) -> Wire:
-    """The part of a dense payload that falls in ``[start, stop)`` (views, no copies)."""
-    codec, arrays, scalars = wire
-    return codec, {k: v[start:stop] for k, v in arrays.items()}, scalars
 
 
 READ_ONLY = "The given NumPy array is not writable"

@@ -103,14 +103,15 @@ def worker(i: int, address, spec: Spec, payload: str, out, seconds: float, warmu
 
 
 def ours(
-    size: int, p: int, payload: str, change_log: bool = True, seconds: float = SECONDS, warmup: float = WARMUP
-) -> float:
+    size: int, p: int, payload: str, change_log: bool = True, seconds: float = SECONDS,
+    warmup: float = WARMUP, shards: int = 1,
+) -> float:  # fmt: skip
     """Updates/s of ``p`` learner processes after ``warmup`` seconds of round trips, all at once;
-    ``change_log=False``: every pull a full copy."""
-    layout = FlatLayout.single(size)
-    template = make_job(payload).server(torch.zeros(size), layout, copy=False)
-    log = change_log_shape(template, size) if change_log else (0, 0)  # as the engine sizes it
-    spec = Spec(size, 1, p, 1, 1, ((),), *log)
+    ``change_log=False``: every pull a full copy; ``shards``: S shards of the server."""
+    largest = -(-size // shards)
+    template = make_job(payload).server(torch.zeros(largest), FlatLayout.single(largest), copy=False)
+    log = change_log_shape(template, largest) if change_log else (0, 0)  # as the engine sizes it
+    spec = Spec(size, shards, p, 1, 1, ((),) * shards, *log)
     arena = Arena.create(spec.layout())
     shared = Shared(spec, arena)
     shared.init_locks()

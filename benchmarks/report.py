@@ -160,7 +160,13 @@ def sparse_apply(r: dict) -> str:
 
 
 def shard_decode(r: dict) -> str:
-    lines = [
+    lines = ["| values | torch.isfinite(a).all() µs | torch.dot(a, a) µs | × |", "|---|---|---|---|"]
+    for c in r["finite_check"]:
+        lines.append(
+            f"| {c['values']:,} | {c['isfinite_us']:,.0f} | {c['dot_us']:,.0f} | ×{c['ratio']:.1f} |"
+        )
+    lines += [
+        "",
         "| parameters | S | coordinates (1%) | torch mask µs | SliceCodec µs | × "
         "| SliceCodec, shuffled µs | × | cut + part µs | × |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -175,6 +181,25 @@ def shard_decode(r: dict) -> str:
     lines.append(
         f"\nµs per push for all S shards together, one thread, medians of {r['repeats']} interleaved "
         f"calls; × is the torch mask's time over each; all four give every shard the same update."
+    )
+    lines.extend(load_line(r, gap=False))
+    return "\n".join(lines)
+
+
+def local_shards(r: dict) -> str:
+    lines = [
+        "| parameters | p | payload | S = 1 updates/s | S = 2 updates/s | S = 2 / S = 1 | 95% interval |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        low, high = row["s2_vs_s1_95"]
+        lines.append(
+            f"| {row['parameters']:.0e} | {row['learners']} | {row['payload']} | {row['s1_per_s']:,.1f} "
+            f"| {row['s2_per_s']:,.1f} | ×{row['s2_vs_s1']:.2f} | ×{low:.2f} to ×{high:.2f} |"
+        )
+    lines.append(
+        f"\nMedians of {r['pairs']} pairs of {r['seconds']:g} s each (after {r['warmup']:g} s of "
+        f"warm-up); the ratio is the geometric mean over the pairs."
     )
     lines.extend(load_line(r, gap=False))
     return "\n".join(lines)
@@ -303,6 +328,7 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "pull_changes": pull_changes,
     "sparse_apply": sparse_apply,
     "shard_decode": shard_decode,
+    "local_shards": local_shards,
     "ray_engine": ray_engine,
     "ray_overhead": ray_overhead,
     "ray_transport": ray_transport,

@@ -2,6 +2,7 @@
 
 from benchmarks import (
     codec_throughput,
+    local_shards,
     local_throughput,
     ps_roundtrip,
     pull_changes,
@@ -27,6 +28,7 @@ if __name__ == "__main__":
         pull_changes,
         sparse_apply,
         shard_decode,
+        local_shards,
         ray_engine,
         ray_overhead,
         ray_transport,

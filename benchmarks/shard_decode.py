@@ -1,7 +1,15 @@
-"""A sharded server's decode of a top-1% push: each shard's coordinates out of the payload.
+"""What a sharded server does to a push before applying it: check it whole, then find each
+shard's part.
 
-With S shards every shard applies only the coordinates of a push that fall inside it. Per push
-and for all S shards together, one thread, medians of ``REPEATS`` interleaved calls:
+With S shards a push is applied by every shard or by none, so it is first checked whole, NaN and
+Inf included (``ParameterServer.non_finite``), and every shard then applies only the
+coordinates of the push that fall inside it. One thread, medians of ``REPEATS`` interleaved calls.
+
+**finite_check**, for a float32 array of 10^5 to 10^7 values: ``torch.isfinite(a).all()`` (exact;
+it allocates a mask) against ``torch.dot(a, a)`` (a single pass, non-finite whenever any value
+is), which ``non_finite`` reads first, leaving the exact check to arrays whose dot is not finite.
+
+**rows**, a top-1% push, per push and for all S shards together:
 
 * **torch mask** (the baseline: what a shard did before): the whole payload decoded, then
   ``keep = (idx >= start) & (idx < stop)`` and ``values[keep]``, ``idx[keep] - start`` in torch;
@@ -20,6 +28,7 @@ All four give the same update for every shard (checked on every case).
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
@@ -82,9 +91,38 @@ def case(size: int, shards: int) -> dict:
     }  # fmt: skip
 
 
+def finite_check(size: int) -> dict:
+    a = torch.from_numpy(np.random.default_rng(size).standard_normal(size).astype(np.float32))
+    ways: dict[str, Callable[[], bool]] = {
+        "isfinite": lambda: bool(torch.isfinite(a).all()),
+        "dot": lambda: math.isfinite(float(torch.dot(a, a))),
+    }
+    got: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(REPEATS):
+        for name, way in ways.items():
+            start = time.perf_counter()
+            if not way():
+                raise AssertionError(f"{name} finds a finite array non-finite")
+            got[name].append(time.perf_counter() - start)
+    us = {name: 1e6 * statistics.median(v) for name, v in got.items()}
+    return {
+        "values": size,
+        "isfinite_us": us["isfinite"],
+        "dot_us": us["dot"],
+        "ratio": us["isfinite"] / us["dot"],
+    }
+
+
 def main() -> dict:
     torch.set_num_threads(1)
     load = os.getloadavg()[0]
+    checks = []
+    for size in (10**5, *SIZES):
+        checks.append(finite_check(size))
+        c = checks[-1]
+        print(
+            f"{size:>10,} values  isfinite {c['isfinite_us']:8.1f} µs  dot {c['dot_us']:7.1f} µs", flush=True
+        )
     rows = []
     for size in SIZES:
         for shards in SHARDS:
@@ -92,7 +130,10 @@ def main() -> dict:
             rows.append(row)
             shown = "  ".join(f"{k} {row[f'{k}_us']:8.1f} µs" for k in WAYS)
             print(f"p={size:>10,} S={shards}  {shown}", flush=True)
-    result = {"ratio": RATIO, "repeats": REPEATS, "rows": rows, "load_average": [load, os.getloadavg()[0]]}
+    result = {
+        "ratio": RATIO, "repeats": REPEATS, "finite_check": checks, "rows": rows,
+        "load_average": [load, os.getloadavg()[0]],
+    }  # fmt: skip
     write_result("shard_decode", result)
     return result
 

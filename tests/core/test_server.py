@@ -125,3 +125,30 @@ def test_record_names_the_changed_coordinates_only_when_the_rule_keeps_to_them()
     assert momentum.apply(Push(0, 0, topk.encode(g, 0))).support is None
     rejected = sgd.apply(Push(0, 5, topk.encode(g, 0)))  # a version from the future
     assert not rejected.accepted and rejected.support is None
+
+
+@pytest.mark.parametrize(
+    "values, rejected",
+    [
+        ([1.0, 2.0, 3.0], False),
+        ([1e30, -1e30, 2e38], False),  # finite, though the squared norm overflows float32
+        ([1e30, float("nan"), 0.0], True),
+        ([0.0, 1.0, float("-inf")], True),
+        ([float("inf"), float("-inf"), 1.0], True),  # inf · inf + inf · inf is inf, not nan
+    ],
+    ids=["small", "overflowing", "nan", "minus-inf", "both-infs"],
+)
+def test_non_finite_is_exact_whatever_the_squared_norm(values, rejected):
+    push = dense(0, 0, torch.tensor(values, dtype=torch.float32))
+    reason = ParameterServer.non_finite(push)
+    assert (reason is not None) == rejected
+    if rejected:
+        assert reason.code == "non_finite" and "'values'" in reason.message
+
+
+def test_a_finite_push_with_an_overflowing_norm_is_applied():
+    s = server()
+    values = torch.full((D,), 1e30)
+    record = s.apply(dense(0, 0, values))
+    assert record.accepted and record.applied and math.isinf(record.grad_norm)
+    assert torch.equal(s.params, torch.full((D,), -0.5e30))

@@ -79,12 +79,20 @@ class ParameterServer:
 
     @staticmethod
     def non_finite(push: Push) -> Rejection | None:
-        """Exact check that every float in the payload is finite (run only on a suspicious push)."""
+        """Why the payload holds a NaN or Inf, or ``None`` (exact).
+
+        Each float array is read once, by its dot product with itself, which NaN or Inf anywhere
+        makes non-finite; only an array whose dot is not finite (NaN/Inf, or a finite array whose
+        squared norm overflows float32) pays ``torch.isfinite``, which allocates a mask and takes
+        11 to 23 times as long as the dot here (``python -m benchmarks.shard_decode``)."""
         for key, value in push.payload.scalars.items():
             if isinstance(value, float) and not math.isfinite(value):
                 return Rejection("non_finite", f"non-finite scalar {key!r}")
         for key, arr in push.payload.arrays.items():
-            if arr.is_floating_point() and not bool(torch.isfinite(arr).all()):
+            if not arr.is_floating_point():
+                continue
+            flat = arr.reshape(-1)
+            if not math.isfinite(float(torch.dot(flat, flat))) and not bool(torch.isfinite(flat).all()):
                 return Rejection("non_finite", f"non-finite values in {key!r}")
         return None
 

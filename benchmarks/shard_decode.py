@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from asyncsgd.codecs import make_codec
+from asyncsgd.codecs.base import Codec
 from asyncsgd.core.flat import FlatLayout
 from asyncsgd.core.messages import Payload, Update
 from asyncsgd.core.shards import ShardPlan, SliceCodec, cut, part_codec
@@ -50,7 +51,7 @@ WAYS = ("torch_mask", "slice_codec", "slice_codec_shuffled", "cut_and_part")
 REPEATS = int(os.environ.get("SHARD_DECODE_REPEATS", 41))
 
 
-def torch_mask(payload: Payload, codec, start: int, stop: int) -> Update:
+def torch_mask(payload: Payload, codec: Codec, start: int, stop: int) -> Update:
     update = codec.decode(payload)
     idx = update.indices
     keep = (idx >= start) & (idx < stop)

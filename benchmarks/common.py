@@ -33,6 +33,22 @@ def median_time(fn: Callable[[], object], repeats: int = 7, warmup: int = 1) -> 
     return statistics.median(samples)
 
 
+def interleaved_us(
+    ways: dict[str, Callable[[], object]], repeats: int, before: Callable[[], object] | None = None
+) -> dict[str, float]:
+    """Median µs of each of ``ways`` over ``repeats`` rounds that call every way once, in turn (so
+    drift hits them alike); ``before``, untimed, ahead of every call (a cache flush, say)."""
+    got: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(repeats):
+        for name, way in ways.items():
+            if before is not None:
+                before()
+            start = time.perf_counter()
+            way()
+            got[name].append(time.perf_counter() - start)
+    return {name: 1e6 * statistics.median(v) for name, v in got.items()}
+
+
 def interval(ratios: list[float]) -> tuple[float, float, float]:
     """Geometric mean of ``ratios`` (one per pair of runs) and its 95% interval (t over the log
     ratios; NaN bounds with a single pair)."""

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import math
 import os
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -42,12 +40,11 @@ from asyncsgd.codecs.base import Codec
 from asyncsgd.core.flat import FlatLayout
 from asyncsgd.core.messages import Payload, Update
 from asyncsgd.core.shards import ShardPlan, SliceCodec, cut, part_codec
-from benchmarks.common import write_result
+from benchmarks.common import interleaved_us, write_result
 
 SIZES = (10**6, 10**7)
 SHARDS = (2, 4)
 RATIO = 0.01
-WAYS = ("torch_mask", "slice_codec", "slice_codec_shuffled", "cut_and_part")
 REPEATS = int(os.environ.get("SHARD_DECODE_REPEATS", 41))
 
 
@@ -79,13 +76,7 @@ def case(size: int, shards: int) -> dict:
     for name, way in ways.items():
         if not all(torch.equal(u.dense(), r) for u, r in zip(way(), reference, strict=True)):
             raise AssertionError(f"{name} decodes another update at {size} parameters, {shards} shards")
-    got: dict[str, list[float]] = {name: [] for name in ways}
-    for _ in range(REPEATS):
-        for name, way in ways.items():
-            start = time.perf_counter()
-            way()
-            got[name].append(time.perf_counter() - start)
-    us = {name: 1e6 * statistics.median(v) for name, v in got.items()}
+    us = interleaved_us(ways, REPEATS)
     return {
         "parameters": size, "shards": shards, "coordinates": codec.k, **{f"{k}_us": v for k, v in us.items()},
         "vs_torch_mask": {k: us["torch_mask"] / v for k, v in us.items() if k != "torch_mask"},
@@ -98,14 +89,10 @@ def finite_check(size: int) -> dict:
         "isfinite": lambda: bool(torch.isfinite(a).all()),
         "dot": lambda: math.isfinite(float(torch.dot(a, a))),
     }
-    got: dict[str, list[float]] = {name: [] for name in ways}
-    for _ in range(REPEATS):
-        for name, way in ways.items():
-            start = time.perf_counter()
-            if not way():
-                raise AssertionError(f"{name} finds a finite array non-finite")
-            got[name].append(time.perf_counter() - start)
-    us = {name: 1e6 * statistics.median(v) for name, v in got.items()}
+    for name, way in ways.items():
+        if not way():
+            raise AssertionError(f"{name} finds a finite array non-finite")
+    us = interleaved_us(ways, REPEATS)
     return {
         "values": size,
         "isfinite_us": us["isfinite"],
@@ -129,7 +116,9 @@ def main() -> dict:
         for shards in SHARDS:
             row = case(size, shards)
             rows.append(row)
-            shown = "  ".join(f"{k} {row[f'{k}_us']:8.1f} µs" for k in WAYS)
+            shown = "  ".join(
+                f"{k.removesuffix('_us')} {v:8.1f} µs" for k, v in row.items() if k.endswith("_us")
+            )
             print(f"p={size:>10,} S={shards}  {shown}", flush=True)
     result = {
         "ratio": RATIO, "repeats": REPEATS, "finite_check": checks, "rows": rows,

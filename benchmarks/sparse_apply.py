@@ -18,27 +18,17 @@ sizes bracket ``SCATTER_MIN`` (2^14 coordinates), where ``add_to`` switches.
 from __future__ import annotations
 
 import os
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from asyncsgd.core.messages import SCATTER_MIN
-from benchmarks.common import write_result
+from benchmarks.common import interleaved_us, write_result
 
 SIZES = (10**5, 4 * 10**5, 8 * 10**5, 100 * 2**14, 10**7)
 RATIO = 0.01  # top-1%: SIZES bracket SCATTER_MIN at 100 × 2^14
 REPEATS = int(os.environ.get("SPARSE_REPEATS", 41))
 ALPHA = -1e-3
-
-
-def timed(fn: Callable[[], object], flush: torch.Tensor) -> float:
-    flush.sum()
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def case(size: int) -> dict[str, float]:
@@ -52,13 +42,9 @@ def case(size: int) -> dict[str, float]:
         "index_add": lambda: a.index_add_(0, idx, values, alpha=ALPHA),
         "scatter_add": lambda: b.scatter_add_(0, idx.long(), values * ALPHA),
     }
-    got: dict[str, list[float]] = {name: [] for name in ways}
-    for _ in range(REPEATS):
-        for name, fn in ways.items():
-            got[name].append(timed(fn, flush))
+    med = interleaved_us(ways, REPEATS, before=flush.sum)
     if not torch.equal(a, b):
         raise AssertionError(f"index_add_ and scatter_add_ disagree at {size} parameters")
-    med = {name: 1e6 * statistics.median(v) for name, v in got.items()}
     return {
         "parameters": size, "coordinates": k, "index_add_us": med["index_add"],
         "scatter_add_us": med["scatter_add"], "ratio": med["scatter_add"] / med["index_add"],

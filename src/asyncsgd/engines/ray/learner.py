@@ -145,14 +145,13 @@ class ShardClient:
         ``apply`` on the critical path). ``held``: the versions the learner's copy holds.
 
         A refused push (``replies[0].status == REFUSED``) was applied by no shard."""
-        wire = to_wire(push.payload)
         shards = len(self.shards)
         calls = [
             replace(call, pulled=v, have=h, reserved=self.reserved, chunks=k)
             for v, h, k in zip(pulled, held, self.chunks(), strict=True)
         ]
         if shards == 1:
-            (reply,) = self._send(range(1), calls, [wire])
+            (reply,) = self._send(range(1), calls, [to_wire(push.payload)])
             return [reply], reply.apply
         rejection = whole_push_rejection(push, self.codec, self.learners)
         if rejection is not None:  # refused by all: shard 0 records it, the others only answer the pull
@@ -164,6 +163,7 @@ class ShardClient:
         if self.cut:
             parts: list[Any] = [to_wire(cut(self.codec, push.payload, a, b)) for a, b in self.bounds]
         else:
+            wire = to_wire(push.payload)
             large = wire_nbytes(wire) > INLINE_LIMIT  # too large for chunks: put once, read by every shard
             parts = [self.ray.put(wire) if large else wire] * shards
         if self.reserved:

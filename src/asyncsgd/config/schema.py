@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import math
 import re
 import types
@@ -196,6 +197,11 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, list) else v) for k, v in dataclasses.asdict(self).items()}
+
+    def canonical(self) -> str:
+        """These settings as canonical JSON: sorted keys, no spaces, shortest round-trip floats
+        (``Infinity`` for an infinite value); its hash is a run's id (``asyncsgd.sweep.spec.run_id``)."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
     def replace(self, **changes: Any) -> RunConfig:
         return RunConfig.from_dict({**self.to_dict(), **changes})

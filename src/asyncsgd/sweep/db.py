@@ -45,12 +45,6 @@ if TYPE_CHECKING:
     from asyncsgd.sweep.spec import Sweep
 
 
-def canonical_settings(config: Any) -> str:
-    """A run's settings as canonical JSON: sorted keys, no spaces, shortest round-trip floats
-    (``Infinity`` for an infinite value); its hash is the run id (see ``sweep/spec.py``)."""
-    return json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"))
-
-
 SCHEMA_VERSION = 1
 STATUSES = ("planned", "running", "done", "failed", "interrupted")
 PHASES = ("pull", "compute", "compress", "push", "wait", "apply")
@@ -230,7 +224,7 @@ class ResultsDB:
             for r in sweep.unique_runs():
                 settings = r.config.to_dict()
                 # the exact text the run id hashes (JSON, with Infinity where a setting is infinite)
-                exact = canonical_settings(r.config)
+                exact = r.config.canonical()
                 new = c.execute(
                     "INSERT OR IGNORE INTO runs (run_id, config, status, created) "
                     "VALUES (?, ?, 'planned', ?)",

@@ -43,7 +43,6 @@ from asyncsgd.config.experiment import NAME, load_toml, method_entries, parse_ov
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.errors import ConfigError
 from asyncsgd.job import check_names, effective_config
-from asyncsgd.sweep.db import canonical_settings
 
 SWEEP_KEYS = ("name", "description", "grid", "methods", "report")
 RUN_ID_VERSION = "asyncsgd-run-v1"
@@ -52,7 +51,7 @@ RUN_ID_VERSION = "asyncsgd-run-v1"
 def run_id(cfg: RunConfig) -> str:
     """First 16 hex digits of sha256 over the canonical resolved settings (a new setting in a later
     asyncsgd gives every run a new id: runs recorded before are kept, not reused)."""
-    text = f"{RUN_ID_VERSION}\n{canonical_settings(cfg)}"
+    text = f"{RUN_ID_VERSION}\n{cfg.canonical()}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -200,7 +200,7 @@ class RunConfig:
 
     def canonical(self) -> str:
         """These settings as canonical JSON: sorted keys, no spaces, shortest round-trip floats
-        (``Infinity`` for an infinite value); its hash is a run's id (``asyncsgd.sweep.spec.run_id``)."""
+        (``Infinity`` for an infinite value); a run's id hashes it (``asyncsgd.sweep.spec.run_id``)."""
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
     def replace(self, **changes: Any) -> RunConfig:

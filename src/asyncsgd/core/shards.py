@@ -53,6 +53,16 @@ def rebased(indices: np.ndarray, where: Where, start: int) -> torch.Tensor:
     return torch.from_numpy(part - part.dtype.type(start))
 
 
+def inside(
+    values: torch.Tensor, indices: torch.Tensor, start: int, stop: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The entries of values-at-``indices`` with a coordinate in ``[start, stop)``: their values
+    and their coordinates re-based to ``start``."""
+    idx = indices.numpy()
+    where = positions(idx, start, stop)
+    return take(values, where), rebased(idx, where, start)
+
+
 @dataclass(frozen=True)
 class ShardPlan:
     """``S`` contiguous, nearly equal slices ``[start, stop)`` of a vector of ``size`` floats."""
@@ -106,11 +116,8 @@ class SliceCodec(ShardCodec):
         update = self.inner.decode(payload)
         if update.indices is None:
             return Update(update.values[self.start : self.stop], self.size, scale=update.scale)
-        idx = update.indices.numpy()
-        where = positions(idx, self.start, self.stop)
-        return Update(
-            take(update.values, where), self.size, indices=rebased(idx, where, self.start), scale=update.scale
-        )
+        values, indices = inside(update.values, update.indices, self.start, self.stop)
+        return Update(values, self.size, indices=indices, scale=update.scale)
 
     def spec(self, payload: Payload) -> dict[str, ArraySpec]:
         return self.inner.spec(payload)
@@ -147,10 +154,8 @@ def cut_dense(payload: Payload, start: int, stop: int) -> Payload:
 
 
 def cut_coordinates(payload: Payload, start: int, stop: int) -> Payload:
-    idx = payload.arrays["indices"].numpy()
-    where = positions(idx, start, stop)
-    values = take(payload.arrays["values"], where)
-    return Payload(payload.codec, {"values": values, "indices": rebased(idx, where, start)})
+    values, indices = inside(payload.arrays["values"], payload.arrays["indices"], start, stop)
+    return Payload(payload.codec, {"values": values, "indices": indices})
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def test_a_killed_learner_is_detected_and_the_run_goes_on(
     assert death["learner"] == 1 and death["signal"] == "SIGKILL" and death["respawned"] is respawn
     assert 0 < death["time"] <= result.time
     trace = read_trace(tmp_path / "trace.csv")
-    after = [r for r in trace if float(r["end"]) > death["time"] + 0.05]
+    after = [r for r in trace if float(r["end_s"]) > death["time"] + 0.05]
     assert after, "the others went on"
     assert any(r["learner"] == "1" for r in after) is respawn
     assert learner_pids() == set()

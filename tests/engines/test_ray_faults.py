@@ -75,7 +75,7 @@ def test_a_killed_learner_is_detected_and_the_run_goes_on(synthetic, ray_head, t
     assert 0 < death["time"] <= result.time
     trace = read_trace(tmp_path / "trace.csv")
     assert sorted(int(r["version"]) for r in trace if r["applied"] == "1") == list(range(1, updates + 1))
-    after = [r for r in trace if float(r["end"]) > death["time"] + 0.05]
+    after = [r for r in trace if float(r["end_s"]) > death["time"] + 0.05]
     assert after, "the others went on"
     assert any(r["learner"] == "1" for r in after) is respawn
     assert wait_gone([recorder.victim, *actor_pids(result.extra)]) == []

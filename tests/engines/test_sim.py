@@ -142,7 +142,7 @@ def test_server_queue_is_fifo_and_measured(job_factory, tmp_path):
     job = job_factory(learners=4, delay="constant", delay_mean=1.0, server_time=0.5, updates=12)
     result, recorder = run_sim(job, tmp_path)
     # 4 learners × 0.5 s per apply ≥ 1 s of compute: from t = 1 the server never idles
-    ends = [float(r["end"]) for r in read_trace(tmp_path / "trace.csv")]
+    ends = [float(r["end_s"]) for r in read_trace(tmp_path / "trace.csv")]
     assert ends == pytest.approx([1.0 + 0.5 * (i + 1) for i in range(12)])
     assert result.time == pytest.approx(7.0)
     assert all(recorder.phase_totals[i]["wait"] > 0 for i in range(4))

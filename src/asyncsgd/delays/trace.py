@@ -43,23 +43,40 @@ class TraceSchedule:
     def load(cls, spec: str) -> TraceSchedule:
         """``spec`` is ``trace:PATH``: a trace.csv, a method directory, or a run with one method.
 
-        Raises ValueError (with a one-line reason) when no usable trace is found.
+        Only the ``learner``, ``tau`` and ``accepted`` columns are read, so traces written before
+        the columns had unique names (two named ``push``) replay as well. A trace may come from
+        anyone: every row is checked (learner ≥ 0, 0 ≤ τ ≤ the accepted pushes before it, which
+        bounds the versions the replay keeps). Raises ValueError (one line) otherwise.
         """
         path = find_trace(Path(spec.removeprefix(TRACE_PREFIX)))
         steps = []
-        with path.open(newline="") as f:
-            reader = csv.DictReader(f)
-            missing = {"learner", "tau", "accepted"} - set(reader.fieldnames or ())
-            if missing:
-                raise ValueError(f"{path} is not a trace (no column {sorted(missing)[0]!r})")
-            for n, row in enumerate(reader, start=2):
-                try:
-                    steps.append(TraceStep(int(row["learner"]), int(row["tau"]), row["accepted"] == "1"))
-                except (TypeError, ValueError):
-                    raise ValueError(f"{path}:{n}: malformed trace row") from None
+        try:
+            with path.open(newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                missing = {"learner", "tau", "accepted"} - set(reader.fieldnames or ())
+                if missing:
+                    raise ValueError(f"{path} is not a trace (no column {sorted(missing)[0]!r})")
+                accepted = 0
+                for n, row in enumerate(reader, start=2):
+                    steps.append(_step(row, accepted, f"{path}:{n}"))
+                    accepted += steps[-1].accepted
+        except (OSError, UnicodeDecodeError, csv.Error) as err:
+            raise ValueError(f"{path}: cannot read the trace ({type(err).__name__})") from None
         if not steps:
             raise ValueError(f"{path} has no pushes")
         return cls(path, tuple(steps))
+
+
+def _step(row: dict[str, str | None], accepted_before: int, where: str) -> TraceStep:
+    try:
+        learner, tau, flag = int(row["learner"] or ""), int(row["tau"] or ""), row["accepted"]
+    except ValueError:
+        raise ValueError(f"{where}: malformed trace row") from None
+    if flag not in ("0", "1") or learner < 0:
+        raise ValueError(f"{where}: malformed trace row")
+    if flag == "1" and not 0 <= tau <= accepted_before:
+        raise ValueError(f"{where}: τ={tau} after {accepted_before} accepted pushes")
+    return TraceStep(learner, tau, flag == "1")
 
 
 def find_trace(path: Path) -> Path:

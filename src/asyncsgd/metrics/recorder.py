@@ -22,9 +22,11 @@ from asyncsgd.core.messages import ApplyRecord
 from asyncsgd.engines.base import PHASES, Timing
 
 TRACE_COLUMNS = (
-    "push", "learner", "pulled_version", "version", "tau", "accepted", "applied",
-    "bytes_up", "bytes_down", "loss", "grad_norm", "lr", "end", *PHASES, "reason",
+    "push_index", "learner", "pulled_version", "version", "tau", "accepted", "applied",
+    "bytes_up", "bytes_down", "loss", "grad_norm", "lr", "end_s", *(f"{p}_s" for p in PHASES), "reason",
 )  # fmt: skip
+"""One row per push: its number (from 1), learner, versions and τ (in updates), 0/1 flags, bytes,
+loss, gradient norm and rate, then engine time at its end and the seconds of each phase (``_s``)."""
 METRIC_COLUMNS = (
     "update", "samples", "epoch", "time", "wall", "running_loss",
     "train_loss", "train_accuracy", "test_loss", "test_accuracy", "grad_norm_sq",

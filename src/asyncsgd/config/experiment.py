@@ -32,8 +32,9 @@ from typing import Any
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.errors import ConfigError
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-"""Names of experiments, sweeps and methods (they name files and directories)."""
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+"""Names of experiments, sweeps and methods: they name files and directories, so no separator,
+no leading dot, and nothing after the last character (``$`` would allow a final newline)."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,8 @@ def build_experiment(
     """Resolve a parsed experiment document and ``--set`` overrides into validated configs."""
     doc = dict(document)
     name = str(doc.pop("name", "experiment"))
+    if not NAME.match(name):
+        raise ConfigError("name", f"must be letters/digits/._- (it names the run directory), got {name!r}")
     common, per_method = parse_overrides(overrides or [])
     methods: list[Method] = []
     entries = method_entries(doc.pop("methods", [{"name": "run"}]), per_method)

@@ -93,16 +93,18 @@ class Learner:
         return Push(self.id, pulled_version, payload, loss)
 
     def state_dict(self) -> dict[str, Any]:
+        """Plain values only (tensors, numbers, strings, containers of them), so a checkpoint can be
+        read back without unpickling code: the seed block travels as an int64 tensor."""
         return {
             "memory": None if self.memory is None else self.memory.clone(),
             "rng": self._rng.bit_generator.state,
-            "seeds": self._seeds.copy(),
-            "pushes": self.pushes,
+            "seeds": torch.from_numpy(self._seeds.copy()),
+            "pushes": int(self.pushes),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state["memory"] is not None:
             self.memory = state["memory"].clone()
         self._rng.bit_generator.state = state["rng"]
-        self._seeds = state["seeds"].copy()
+        self._seeds = torch.as_tensor(state["seeds"], dtype=torch.int64).numpy().copy()
         self.pushes = int(state["pushes"])

@@ -9,6 +9,7 @@ of requests is the engine's schedule, so it is deterministic in the simulator).
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 PARTITIONS = ("disjoint", "shared")
 
@@ -68,12 +69,20 @@ class BatchStreams:
         return stream.take(self.batch_size)
 
     def state(self) -> list[dict]:
+        """Each stream's position as plain values (the current order as an int64 tensor), so a
+        checkpoint holds no numpy objects and loads without unpickling code."""
         return [
-            {"order": s._order.copy(), "pos": s._pos, "passes": s.passes, "rng": s.rng.bit_generator.state}
+            {
+                "order": torch.from_numpy(s._order.astype(np.int64)),
+                "pos": int(s._pos),
+                "passes": int(s.passes),
+                "rng": s.rng.bit_generator.state,
+            }
             for s in self._streams
         ]
 
     def load_state(self, states: list[dict]) -> None:
         for s, st in zip(self._streams, states, strict=True):
-            s._order, s._pos, s.passes = st["order"].copy(), int(st["pos"]), int(st["passes"])
+            s._order = torch.as_tensor(st["order"], dtype=torch.int64).numpy().copy()
+            s._pos, s.passes = int(st["pos"]), int(st["passes"])
             s.rng.bit_generator.state = st["rng"]

@@ -10,8 +10,6 @@ Layout of a run directory::
 
 from __future__ import annotations
 
-import csv
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +22,8 @@ from torch import nn
 from asyncsgd.config.experiment import Experiment, dump_experiment
 from asyncsgd.data import Dataset
 from asyncsgd.engines import ENGINES
-from asyncsgd.experiment.checkpoint import Checkpoints, load_checkpoint
+from asyncsgd.experiment.checkpoint import Checkpoints, Identity
+from asyncsgd.experiment.resume import Resume, plan_resume
 from asyncsgd.job import EstimatesCache, Job, dataset_key, effective_config, load_config_dataset
 from asyncsgd.metrics import Evaluator, Recorder, build_summary, write_json
 from asyncsgd.metrics.plots import accuracy_plot, breakdown_plot, staleness_plot
@@ -85,10 +84,12 @@ def run_job(
     stop: Callable[[], bool] = lambda: False,
     progress: Callable[[int, int], None] | None = None,
     checkpoint: dict[str, Any] | None = None,
+    identity: Identity | None = None,
 ) -> MethodResult:
     """Run one method and write its outputs into ``out_dir`` (if given).
 
     With ``checkpoint`` (see :mod:`asyncsgd.experiment.checkpoint`) the method continues from it.
+    Checkpoints it saves carry ``identity`` (default: the job's own, with no experiment name).
     """
     if job.config.threads:
         torch.set_num_threads(job.config.threads)
@@ -101,7 +102,8 @@ def run_job(
     )  # fmt: skip
     if out_dir is not None and job.config.checkpoint_every:
         saved_at = checkpoint["updates"] if checkpoint else 0
-        recorder.checkpoints = Checkpoints(out_dir, job.config.checkpoint_every, saved_at)
+        who = identity if identity is not None else Identity.of(job)
+        recorder.checkpoints = Checkpoints(out_dir, job.config.checkpoint_every, who, saved_at)
     if checkpoint is not None:
         recorder.resumed_engine_state = checkpoint["engine"]
     start = time.perf_counter()
@@ -117,19 +119,6 @@ def run_job(
     if out_dir is not None:
         write_json(out_dir / "summary.json", summary)
     return MethodResult(job.name, summary, result.params, recorder.metrics, out_dir)
-
-
-def finished(method_dir: Path) -> MethodResult | None:
-    """A method an earlier session completed (its summary says it was not interrupted)."""
-    path = method_dir / "summary.json"
-    if not path.is_file():
-        return None
-    summary = json.loads(path.read_text())
-    if summary.get("interrupted"):
-        return None
-    with (method_dir / "metrics.csv").open(newline="") as f:
-        metrics = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    return MethodResult(summary["method"], summary, torch.empty(0), metrics, method_dir)
 
 
 def write_plots(result: ExperimentResult) -> list[Path]:
@@ -174,23 +163,23 @@ def run_experiment(
     kept, a method with a checkpoint continues from it, the others run from the start.
     """
     jobs = prepare_jobs(exp, dataset, model)
+    plans = plan_resume(out_dir, exp, jobs) if resume and out_dir is not None else [Resume()] * len(jobs)
     result = ExperimentResult(exp.name, out_dir)
-    if out_dir is not None:
+    if out_dir is not None:  # nothing is written before every method passed its checks
         out_dir.mkdir(parents=True, exist_ok=True)
         if not resume:
             (out_dir / "config.toml").write_text(dump_experiment(exp))
     try:
-        for job in jobs:
+        for job, method, plan in zip(jobs, exp.methods, plans, strict=True):
             method_dir = out_dir / job.name if out_dir is not None else None
-            checkpoint = None
-            if resume and method_dir is not None:
-                done = finished(method_dir)
-                if done is not None:
-                    result.methods.append(done)
-                    continue
-                checkpoint = load_checkpoint(method_dir)
+            if plan.finished is not None:
+                summary, metrics = plan.finished
+                result.methods.append(MethodResult(job.name, summary, torch.empty(0), metrics, method_dir))
+                continue
+            saves = method_dir is not None and job.config.checkpoint_every
+            identity = Identity.of(job, exp.name, method.config) if saves else None
             reporter = progress(job) if progress else None
-            result.methods.append(run_job(job, method_dir, stop, reporter, checkpoint))
+            result.methods.append(run_job(job, method_dir, stop, reporter, plan.checkpoint, identity))
             if stop():
                 result.interrupted = True
                 break

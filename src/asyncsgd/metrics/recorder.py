@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import csv
 import math
+import numbers
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -20,6 +21,7 @@ import torch
 
 from asyncsgd.core.messages import ApplyRecord
 from asyncsgd.engines.base import PHASES, Timing
+from asyncsgd.errors import ConfigError
 
 TRACE_COLUMNS = (
     "push_index", "learner", "pulled_version", "version", "tau", "accepted", "applied",
@@ -34,6 +36,43 @@ METRIC_COLUMNS = (
 STALL_MIN = 100
 
 
+def _number(value: Any) -> int | float:
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def _cut(path: Path, lines: int) -> int:
+    """Keep the first ``lines`` complete lines of ``path`` (a torn last line goes); how many remain."""
+    with path.open("r+b") as f:
+        kept = 0
+        while kept < lines:
+            line = f.readline()
+            if not line.endswith(b"\n"):
+                f.seek(-len(line), 1)
+                break
+            kept += 1
+        f.truncate()
+    return kept
+
+
+def check_log(path: Path, columns: tuple[str, ...], rows: int) -> None:
+    """Refuse (one line naming ``path``) a log that lacks these columns or ``rows`` complete rows:
+    what a resumed run checks before it cuts the log back to the rows its checkpoint counts."""
+    if not path.is_file():
+        raise ConfigError(str(path), f"is missing (the checkpoint counts {rows} rows in it)")
+    try:
+        with path.open("rb") as f:
+            header = f.readline().rstrip(b"\r\n").decode("utf-8")
+            if header != ",".join(columns):
+                raise ConfigError(str(path), "does not have the columns this asyncsgd writes")
+            found = 0
+            while found < rows and (chunk := f.read(1 << 20)):
+                found += chunk.count(b"\n")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(str(path), f"cannot be read ({type(err).__name__})") from None
+    if found < rows:
+        raise ConfigError(str(path), f"holds {found} rows, the checkpoint counts {rows}: not this run's log")
+
+
 class _CsvLog:
     def __init__(
         self, path: Path | None, columns: tuple[str, ...], flush_every: int, keep: int | None = None
@@ -43,13 +82,12 @@ class _CsvLog:
         self.rows = 0
         self.flush_every = flush_every
         if path is not None and keep is not None:
-            lines = path.read_text().splitlines(keepends=True)[: keep + 1] if path.exists() else []
-            path.write_text("".join(lines))
+            lines = _cut(path, keep + 1) if path.exists() else 0
             self._file = path.open("a", newline="")
             self._writer = csv.writer(self._file)
             if not lines:
                 self._writer.writerow(columns)
-            self.rows = max(len(lines) - 1, 0)
+            self.rows = max(lines - 1, 0)
         elif path is not None:
             self._file = path.open("w", newline="")
             self._writer = csv.writer(self._file)
@@ -206,20 +244,33 @@ class Recorder:
     def restored_engine_state(self) -> dict[str, Any] | None:
         return self.resumed_engine_state
 
-    _STATE = ("tau", "pushes", "samples", "bytes_up", "bytes_down", "last_update", "_loss_sum",
-              "_loss_n", "_last_eval", "_rejected_run", "metrics")  # fmt: skip
+    _COUNTS = ("pushes", "samples", "bytes_up", "bytes_down", "last_update", "_loss_n", "_last_eval",
+               "_rejected_run")  # fmt: skip
+    STATE_KEYS = (*_COUNTS, "tau", "_loss_sum", "metrics", "per_learner", "phase_totals", "wall")
+    """The keys of :meth:`state_dict` (a checkpoint is checked for them before anything is written)."""
 
     def state_dict(self) -> dict[str, Any]:
-        """Totals so far (what a resumed run continues from)."""
-        state = {k: copy.deepcopy(getattr(self, k)) for k in self._STATE}
-        state["per_learner"] = {k: dict(v) for k, v in self.per_learner.items()}
-        state["phase_totals"] = {k: dict(v) for k, v in self.phase_totals.items()}
+        """Totals so far (what a resumed run continues from), as plain Python numbers: engines may
+        hand over numpy integers, which a checkpoint must not hold."""
+        state: dict[str, Any] = {k: int(getattr(self, k)) for k in self._COUNTS}
+        state["tau"] = {int(t): int(n) for t, n in self.tau.items()}
+        state["_loss_sum"] = float(self._loss_sum)
+        state["metrics"] = [{k: _number(v) for k, v in row.items()} for row in self.metrics]
+        state["per_learner"] = {
+            int(i): {k: int(v) for k, v in c.items()} for i, c in self.per_learner.items()
+        }
+        state["phase_totals"] = {
+            int(i): {k: float(v) for k, v in t.items()} for i, t in self.phase_totals.items()
+        }
         state["wall"] = self.wall_before + time.perf_counter() - self.wall_start
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for k in self._STATE:
-            setattr(self, k, copy.deepcopy(state[k]))
+        for k in self._COUNTS:
+            setattr(self, k, int(state[k]))
+        self.tau = Counter({int(t): int(n) for t, n in state["tau"].items()})
+        self._loss_sum = float(state["_loss_sum"])
+        self.metrics = copy.deepcopy(list(state["metrics"]))
         for k, v in state["per_learner"].items():
             self.per_learner[int(k)] = Counter(v)
         for k, v in state["phase_totals"].items():

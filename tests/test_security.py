@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,9 @@ import torch
 from asyncsgd.cli.main import main
 from asyncsgd.config.experiment import build_experiment
 from asyncsgd.errors import ConfigError
+from asyncsgd.report import build_report
+from asyncsgd.sweep.db import ResultsDB
+from asyncsgd.sweep.spec import build_sweep
 
 TINY = 'dataset = "synthetic"\nmodel = "logreg"\nupdates = 5\nepochs = 0\neval_every = 5\n'
 
@@ -101,3 +105,40 @@ def test_a_bare_crafted_pickle_runs_nothing_either(tmp_path, capsys):
     assert not marker.exists()
     assert err.startswith(f"asyncsgd: error: {run / 'run' / 'checkpoint.pt'}: ") and err.count("\n") == 1
     assert files(run) == before
+
+
+SWEEP = {"name": "s", "dataset": "synthetic", "model": "logreg", "updates": 10, "grid": {"seed": [0, 1]}}
+
+
+def database(path: Path, doc: dict, rename: str | None = None) -> Path:
+    """A results database with the sweep ``doc`` planned; ``rename``: its name, as a crafted file may say."""
+    with ResultsDB(path) as db:
+        db.save_sweep(build_sweep(doc))
+    if rename is not None:
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE sweeps SET name = ?", (rename,))
+            conn.execute("UPDATE sweep_runs SET sweep = ?", (rename,))
+        conn.close()
+    return path
+
+
+@pytest.mark.parametrize("name", ["../escaped", "VICTIM", ".", "a\n"])
+def test_a_sweep_name_from_a_database_cannot_leave_the_report_directory(tmp_path, capsys, name):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "01-holiday.png").write_bytes(b"a photo")  # what a report removes as a stale figure
+    db = database(tmp_path / "r.db", SWEEP, rename=name.replace("VICTIM", str(victim)))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert main(["report", str(db), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"asyncsgd: error: {db}: holds a sweep named ") and err.count("\n") == 1
+    assert (victim / "01-holiday.png").read_bytes() == b"a photo"
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_figure_names_from_a_recipe_stay_file_names(tmp_path):
+    figure = {"kind": "curve", "y": "../../../x/y", "facet": "a/b"}
+    db = database(tmp_path / "r.db", {**SWEEP, "report": {"figures": [figure]}})
+    (report,) = build_report(db, tmp_path / "out")
+    (png,) = (tmp_path / "out" / "s").glob("*.png")
+    assert png.name == "01-curve-..-..-..-x-y-vs-update-by-a-b.png" and report.parent == png.parent

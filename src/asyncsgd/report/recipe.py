@@ -22,6 +22,7 @@ picks tables and figures from what the sweep varies::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -61,7 +62,8 @@ class Figure:
             parts = [self.kind, "vs", self.x]
         else:
             parts = [self.kind, self.y.replace(":", "-"), "vs", self.x]
-        return "-".join([*parts, *(["by", self.facet] if self.facet else [])])
+        stem = "-".join([*parts, *(["by", self.facet] if self.facet else [])])
+        return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem)  # a recipe may come from anyone: no separators
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from asyncsgd.config.experiment import NAME
+from asyncsgd.errors import ConfigError
 from asyncsgd.sweep.db import Member, ResultsDB
 
 
@@ -60,6 +62,8 @@ class SweepView:
 
 
 def load_sweep_view(db: ResultsDB, name: str) -> SweepView:
+    if not NAME.match(name):  # a database may come from anyone, and a report names a directory after it
+        raise ConfigError(str(db.path), f"holds a sweep named {name!r}, which cannot name a report directory")
     info = db.sweep_info(name)
     runs = []
     for m in db.members(name):

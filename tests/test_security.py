@@ -142,3 +142,17 @@ def test_figure_names_from_a_recipe_stay_file_names(tmp_path):
     (report,) = build_report(db, tmp_path / "out")
     (png,) = (tmp_path / "out" / "s").glob("*.png")
     assert png.name == "01-curve-..-..-..-x-y-vs-update-by-a-b.png" and report.parent == png.parent
+
+
+@pytest.mark.parametrize("target", ["javascript:alert", "JavaScript:alert", "data:text/html,x", "vbscript:x"])
+def test_text_from_a_database_makes_no_script_link_in_an_html_report(target):
+    from asyncsgd.reproduce.document import inline_html
+
+    assert inline_html(f"see [this]({target})") == "see this"
+
+
+def test_ordinary_links_stay_links():
+    from asyncsgd.reproduce.document import inline_html
+
+    for target in ("https://arxiv.org/abs/1", "01-curve.png", "#runs", "mailto:a@b.c"):
+        assert inline_html(f"[t]({target})") == f'<a href="{target}">t</a>'

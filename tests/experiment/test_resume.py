@@ -147,6 +147,17 @@ def saved(state_of: Callable[[dict], object]) -> Callable[[Path, dict[str, Path]
     return put
 
 
+def link(rel: str) -> Callable[[Path, dict[str, Path]], None]:
+    """``rel`` becomes a symbolic link to a file outside the run (what a shared directory may hold)."""
+
+    def put(run: Path, runs: dict[str, Path]) -> None:
+        outside = run.parent / f"outside-{Path(rel).name}"
+        (run / rel).rename(outside)
+        (run / rel).symlink_to(outside)
+
+    return put
+
+
 def edit_config(run: Path, runs: dict[str, Path]) -> None:
     path = run / "config.toml"
     path.write_text(path.read_text().replace("lr = 0.05", "lr = 0.1"))
@@ -190,6 +201,8 @@ BAD = {
     "trace of other columns": (write("b/trace.csv", lambda b: b.replace(b"push_index", b"push", 1)),
                                "b/trace.csv", "columns"),
     "no metrics": (remove("b/metrics.csv"), "b/metrics.csv", "is missing"),
+    "a linked log": (link("b/trace.csv"), "b/trace.csv", "is a symbolic link"),
+    "a linked plot": (link("staleness.png"), "staleness.png", "is a symbolic link"),
 }  # fmt: skip
 
 
@@ -197,12 +210,12 @@ BAD = {
 def test_a_bad_resume_is_one_line_and_changes_no_file(run, runs, capsys, case):
     change, culprit, says = BAD[case]
     change(run, runs)
-    before = fingerprint(run)
+    before = fingerprint(run.parent)
     code, err = resume(run, capsys)
     assert code == 2
     assert err.startswith(f"asyncsgd: error: {run / culprit}: ") and err.count("\n") == 1, err
     assert says in err
-    assert fingerprint(run) == before
+    assert fingerprint(run.parent) == before
 
 
 def test_a_directory_that_is_not_a_run_is_refused(tmp_path, capsys):

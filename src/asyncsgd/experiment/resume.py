@@ -51,10 +51,22 @@ def plan_resume(out_dir: Path, exp: Experiment, jobs: Sequence[Any]) -> list[Res
         raise ConfigError(
             "--resume", f"{out_dir} is not a run directory (no summary.json, no directory of its methods)"
         )
+    _refuse_links(out_dir)
+    for job in jobs:
+        if (out_dir / job.name).is_dir():
+            _refuse_links(out_dir / job.name)
     return [
         _plan(out_dir / job.name, job, exp.name, method.config)
         for job, method in zip(jobs, exp.methods, strict=True)
     ]
+
+
+def _refuse_links(directory: Path) -> None:
+    """A run writes its logs, summaries and plots into these directories: a symbolic link there (a
+    run directory may come from anyone) would make it write elsewhere."""
+    for path in directory.iterdir():
+        if path.is_symlink():
+            raise ConfigError(str(path), "is a symbolic link: a run directory to resume holds none")
 
 
 def _plan(method_dir: Path, job: Any, experiment: str, config: Any) -> Resume:

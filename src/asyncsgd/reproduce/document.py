@@ -18,6 +18,9 @@ from asyncsgd.errors import ConfigError
 from asyncsgd.report.markdown import markdown_table
 
 _INLINE = re.compile(r"`([^`]+)`|\*\*([^*]+)\*\*|\*([^*\s][^*]*)\*|\[([^\]]+)\]\(([^)\s]+)\)")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+SAFE_SCHEMES = ("http:", "https:", "mailto:")
+"""Links are relative, or to these schemes; any other target is shown as its text."""
 
 
 def inline_html(text: str) -> str:
@@ -32,6 +35,8 @@ def inline_html(text: str) -> str:
             out.append(f"<strong>{inline_html(bold)}</strong>")
         elif italic is not None:
             out.append(f"<em>{inline_html(italic)}</em>")
+        elif _SCHEME.match(target) and not target.lower().startswith(SAFE_SCHEMES):
+            out.append(inline_html(label))  # text from a database may carry javascript: and the like
         else:
             out.append(f'<a href="{html.escape(target, quote=True)}">{inline_html(label)}</a>')
         pos = m.end()

@@ -5,7 +5,8 @@ Layout of a run directory::
     config.toml            the fully resolved experiment (every key of every method)
     summary.json           one entry per method (see metrics/summary.py)
     accuracy_vs_updates.png, accuracy_vs_samples.png, staleness.png
-    <method>/summary.json, trace.csv (one row per push), metrics.csv (one row per evaluation)
+    <method>/summary.json, trace.csv (one row per push), metrics.csv (one row per evaluation),
+             checkpoint.pt (with ``checkpoint_every``; see checkpoint.py and resume.py)
 """
 
 from __future__ import annotations

@@ -185,6 +185,8 @@ BAD = {
                             "b/checkpoint.pt", "refused: checkpoint.engine.blob is a builtins.bytes"),
     "old format": (saved(lambda s: {**s, "format": 1}), "b/checkpoint.pt", "another asyncsgd (format 1"),
     "no recorder": (saved(without("recorder")), "b/checkpoint.pt", "'recorder' missing"),
+    "bad recorder": (saved(lambda s: {**s, "recorder": {**s["recorder"], "tau": [1, 2]}}), "b/checkpoint.pt",
+                     "recorder 'tau' missing or malformed"),
     "not a dict": (saved(lambda s: [s]), "b/checkpoint.pt", "not an asyncsgd checkpoint"),
     "corrupt summary": (write("a/summary.json", lambda b: b[:-40]), "a/summary.json", "not a method summary"),
     "summary of nothing": (write("a/summary.json", b"[]"), "a/summary.json", "not a method summary"),

@@ -174,10 +174,9 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     for key, kind in KEYS.items():
         if type(state.get(key)) is not kind:
             raise ConfigError(where, f"is not a complete checkpoint ({key!r} missing or not {kind.__name__})")
-    recorder = state["recorder"]
-    missing = [k for k in Recorder.STATE_KEYS if k not in recorder]
-    if missing or type(recorder["pushes"]) is not int or type(recorder["metrics"]) is not list:
-        raise ConfigError(where, f"is not a complete checkpoint (recorder {(missing or ['pushes'])[0]!r})")
+    problem = Recorder.state_problem(state["recorder"])
+    if problem:
+        raise ConfigError(where, f"is not a complete checkpoint (recorder {problem!r} missing or malformed)")
     return state
 
 

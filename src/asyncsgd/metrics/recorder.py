@@ -265,6 +265,31 @@ class Recorder:
         state["wall"] = self.wall_before + time.perf_counter() - self.wall_start
         return state
 
+    @classmethod
+    def state_problem(cls, state: dict[str, Any]) -> str:
+        """The first key of ``state`` that is not as :meth:`state_dict` writes it ("" if none): a
+        checkpoint may come from anyone, and is checked before the logs are cut back to it."""
+
+        def table(value: Any, key_type: type, leaf: Callable[[Any], bool]) -> bool:
+            return type(value) is dict and all(type(k) is key_type and leaf(v) for k, v in value.items())
+
+        def number(value: Any) -> bool:
+            return type(value) in (int, float)
+
+        def count(value: Any) -> bool:
+            return type(value) is int
+
+        checks: dict[str, Callable[[Any], bool]] = {
+            **dict.fromkeys(cls._COUNTS, count),
+            "tau": lambda v: table(v, int, count),
+            "_loss_sum": number,
+            "metrics": lambda v: type(v) is list and all(table(row, str, number) for row in v),
+            "per_learner": lambda v: table(v, int, lambda c: table(c, str, count)),
+            "phase_totals": lambda v: table(v, int, lambda t: table(t, str, number)),
+            "wall": number,
+        }
+        return next((k for k in cls.STATE_KEYS if not checks[k](state.get(k))), "")
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for k in self._COUNTS:
             setattr(self, k, int(state[k]))

@@ -45,14 +45,16 @@ def start_and_kill(out: Path, *settings: str, watch) -> tuple[dict[int, str], fl
         seen.update({pid: c for pid in watch(run.pid) if (c := cmdline(pid))})
 
     deadline = time.monotonic() + 120
-    while not any(c.startswith("ray::LearnerActor.run") for c in seen.values()):
-        assert run.poll() is None, run.communicate()
-        assert time.monotonic() < deadline, "the learners did not start"
+    try:
+        while not any(c.startswith("ray::LearnerActor.run") for c in seen.values()):
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline, "the learners did not start"
+            look()
+            time.sleep(0.05)
+        time.sleep(0.5)  # learners running for a while
         look()
-        time.sleep(0.05)
-    time.sleep(0.5)  # learners running for a while
-    look()
-    run.kill()
+    finally:
+        run.kill()
     killed = time.monotonic()
     run.communicate(timeout=30)
     return seen, killed

@@ -11,9 +11,12 @@ import sys
 import numpy as np
 import pytest
 
+from asyncsgd.core.messages import ApplyRecord
+from asyncsgd.engines.base import Timing
+from asyncsgd.engines.ray.accounting import Accounts
 from asyncsgd.engines.ray.admission import Admission
 from asyncsgd.engines.ray.protocol import END, OK, PUSH, REFUSED, REJECTED, ShardRow
-from asyncsgd.engines.ray.records import Joiner
+from asyncsgd.engines.ray.records import Joined, Joiner
 from asyncsgd.engines.ray.wire import (
     CHUNK_BYTES,
     INLINE_BYTES,
@@ -126,15 +129,60 @@ def test_records_wait_for_every_shard_and_the_push_phase():
     assert joiner.pending == 1  # learner 0's second push: shard 1 has not reported it
 
 
-def test_an_ended_learner_no_longer_holds_records_back():
+def test_an_ended_learner_no_longer_holds_records_back_and_its_torn_push_is_reported():
     joiner = Joiner(shards=2)
     joiner.add(0, [row(1, 2, 4, 0, 1), row(2, 0, 1, 0, 2, kind=REJECTED, accepted=False, applied=False)])
     joiner.patch(0, 1, 1, 0.1, 0.0)
     assert joiner.ready() == []
     joiner.close(2, 1)  # learner 2 died after reaching only shard 0
-    dead, rejected = joiner.ready()
-    assert dead.timing.push == 0.0 and dead.shard_taus == [0]
+    (rejected,) = joiner.ready()  # its push is no whole update: set aside, not delivered
     assert not rejected.record.accepted and rejected.shard_taus == [0]  # no other shard saw it
+    assert joiner.pending == 0
+    late, torn = joiner.settle()
+    assert late == [] and torn == [
+        {"update": 1, "learner": 2, "incarnation": 1, "push": 4, "applied_by": [0], "missing": [1]}
+    ]
+
+
+def test_a_row_that_comes_late_completes_a_push_set_aside_and_one_only_other_shards_got_is_torn():
+    joiner = Joiner(shards=2)
+    joiner.add(0, [row(1, 2, 4, 0, 1)])
+    joiner.close(2, 1)
+    joiner.close(3, 1)
+    assert joiner.ready() == []
+    joiner.add(1, [row(0, 2, 4, 0, 1), row(0, 3, 7, 0, 5)])  # learner 3's push never reached shard 0
+    (late,), torn = joiner.settle()
+    assert (late.record.version, late.record.applied, late.timing.push) == (1, True, 0.0)
+    assert torn == [
+        {"update": None, "learner": 3, "incarnation": 1, "push": 7, "applied_by": [1], "missing": [0]}
+    ]
+
+
+def joined(version: int, applied: bool = True, accepted: bool = True, numbered: bool = True) -> Joined:
+    record = ApplyRecord(learner=0, pulled_version=0, version=version, tau=0, nbytes=4, accepted=accepted,
+                         applied=applied)  # fmt: skip
+    return Joined(record, Timing(), 0.0, 16, "", [0, 0], numbered)
+
+
+def test_accounts_tell_applied_torn_and_lost_updates_apart():
+    """Update 2 changed nothing anywhere (not an update), 3 and 7 never came (lost), 5 is torn."""
+    accounts = Accounts(shards=2)
+    for j in [joined(1), joined(2, applied=False), joined(4), joined(4, accepted=False, numbered=False)]:
+        accounts.count(j)
+    accounts.tear({"update": 5, "learner": 1, "incarnation": 1, "push": 9, "applied_by": [0], "missing": [1]})
+    accounts.count(joined(6))
+    report = accounts.report(issued=7)
+    assert report == {
+        "updates": 6, "applied": 3, "rejected": 1, "dropped": 1, "torn": 1, "lost": 2,
+        "torn_updates": [{"update": 5, "learner": 1, "incarnation": 1, "push": 9, "applied_by": [0],
+                          "missing": [1]}],
+        "lost_updates": [3, 7],
+    }  # fmt: skip
+    assert report["updates"] == report["applied"] + report["torn"] + report["lost"]
+    assert report["applied"] + report["rejected"] + report["dropped"] == 5  # the pushes counted
+    restored = Accounts(shards=2)
+    restored.load_state_dict(accounts.state_dict())
+    assert restored.report(issued=7) == report
 
 
 WRAP = """

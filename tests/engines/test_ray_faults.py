@@ -99,6 +99,44 @@ def check_accounting(result, recorder: Recorder) -> list[int]:
     return numbered
 
 
+class KillEach(Recorder):
+    """SIGKILLs learner 0, 1, 2 (their first incarnations) at pushes 80, 160, 240."""
+
+    at = (80, 160, 240)
+    engine: RayEngine
+
+    def on_push(self, record, timing, loss, samples):
+        super().on_push(record, timing, loss, samples)
+        if self.pushes in self.at:
+            os.kill(self.engine.current.handles[self.at.index(self.pushes)].info["pid"], signal.SIGKILL)
+
+
+def test_with_two_shards_and_learners_killed_every_update_is_accounted_for(synthetic, ray_head, tmp_path):
+    """A learner killed while its push is on its way to the shards may leave it applied by some
+    only (Ray does not run a dead caller's queued calls): the update is torn, and recorded so."""
+    updates = 3000
+    job = ray_job(synthetic, ray_head, learners=3, updates=updates, shards=2, respawn=True)
+    engine = RayEngine()
+    recorder = KillEach(tmp_path, job.dataset.n_train, 10**9, lambda p: {}, 3)
+    recorder.engine = engine
+    result = engine.run(job, recorder)
+    recorder.close()
+    assert result.version == updates and "stop_reason" not in result.extra
+    assert [(d["learner"], d["respawned"]) for d in result.extra["deaths"]] == [
+        (0, True),
+        (1, True),
+        (2, True),
+    ]
+    torn = check_accounting(result, recorder)
+    for entry in result.extra["accounting"]["torn_updates"]:
+        assert entry["applied_by"] and entry["missing"] and entry["incarnation"] == 1
+    trace = read_trace(tmp_path / "trace.csv")
+    assert sorted([int(r["version"]) for r in trace if r["applied"] == "1"] + torn) == list(
+        range(1, updates + 1)
+    )
+    assert wait_gone(actor_pids(result.extra)) == []
+
+
 def dies_near_the_end(job, i: int, flat):
     """Learner 1 stops just before the budget, holding a place in it (two shards: a reservation),
     while the others use up the rest and are turned away; then it dies."""

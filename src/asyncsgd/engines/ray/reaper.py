@@ -32,7 +32,9 @@ GIVE_UP = 10.0
 def holders(folder: str, spare: set[int]) -> list[int]:
     """Live processes, other than ``spare``, with a file open under ``folder``."""
     inside = folder.rstrip("/") + "/"
-    found = []
+    found: list[int] = []
+    if not os.path.isdir("/proc"):  # not Linux: the folder is removed, the processes left to Ray
+        return found
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) in spare:
             continue

@@ -1,5 +1,8 @@
 """Nothing of a ``ray`` run outlives its driver: SIGKILL ``asyncsgd run`` while its learners run.
 
+The reaper alone (no Ray): when its pipe closes it kills what holds a file in its folder, and
+nothing else, and removes the folder.
+
 A private instance (``ray_address`` empty) is ended by its reaper: every process of it (GCS,
 raylet, agents, actors) is gone within seconds, and so is its temporary folder. A joined cluster
 is not the run's: it keeps running, and Ray ends the dead driver's actors itself.
@@ -7,16 +10,17 @@ is not the run's: it keeps running, and Ray ends the dead driver's actors itself
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from asyncsgd.engines.ray.cluster import REAPER
 from tests.engines.test_local import descendants, process_exists
 from tests.engines.test_local_faults import cli
-
-pytestmark = pytest.mark.slow
 
 SETTINGS = ["engine=ray", "learners=2", "dataset=synthetic", "model=logreg", "epochs=0", "updates=100000000"]
 GRACE = 3.0
@@ -60,6 +64,7 @@ def start_and_kill(out: Path, *settings: str, watch) -> tuple[dict[int, str], fl
     return seen, killed
 
 
+@pytest.mark.slow
 def test_a_killed_driver_takes_its_private_instance_along(tmp_path, monkeypatch):
     # Ray's socket paths must stay short: a folder of the test's own for the instance, under /tmp
     with tempfile.TemporaryDirectory(prefix="rt-", dir="/tmp") as base:
@@ -94,6 +99,7 @@ def raylet_of(address: str) -> int:
     return pid
 
 
+@pytest.mark.slow
 def test_a_killed_driver_leaves_a_joined_cluster_running_and_ray_ends_its_actors(ray_head, tmp_path):
     raylet = raylet_of(ray_head)
     seen, killed = start_and_kill(
@@ -105,3 +111,27 @@ def test_a_killed_driver_leaves_a_joined_cluster_running_and_ray_ends_its_actors
         time.sleep(0.05)
     assert left == {}, f"outlived the driver by {GRACE} s: {left}"
     assert process_exists(raylet)  # the cluster is not the run's to end
+
+
+def test_the_reaper_kills_what_holds_a_file_in_its_folder_once_its_pipe_closes(tmp_path):
+    folder = tmp_path / "instance"
+    (folder / "logs").mkdir(parents=True)
+    hold = "import sys, time; f = open(sys.argv[1], 'w'); time.sleep(120)"
+    inside = subprocess.Popen([sys.executable, "-c", hold, str(folder / "logs" / "worker.out")])
+    outside = subprocess.Popen([sys.executable, "-c", hold, str(tmp_path / "elsewhere.out")])
+    spared = subprocess.Popen([sys.executable, "-c", hold, str(folder / "driver.log")])  # the driver
+    try:
+        while not all((p / n).exists() for p, n in [(folder / "logs", "worker.out"), (folder, "driver.log")]):
+            time.sleep(0.01)
+        reaper = subprocess.Popen([sys.executable, "-I", str(REAPER), str(folder), str(spared.pid)],
+                                  stdin=subprocess.PIPE, start_new_session=True)  # fmt: skip
+        time.sleep(0.3)
+        assert inside.poll() is None and reaper.poll() is None  # nothing happens while the pipe is open
+        assert reaper.stdin is not None
+        reaper.stdin.close()  # as when the driver ends, or dies
+        assert reaper.wait(10) == 0 and inside.wait(5) == -9
+        assert outside.poll() is None and spared.poll() is None and not folder.exists()
+    finally:
+        for p in (inside, outside, spared):
+            p.kill()
+            p.wait()

@@ -166,21 +166,22 @@ def test_a_learner_dying_with_the_last_updates_held_leaves_the_budget_to_the_oth
 
 
 def dies_again_when_replaced(job, i: int, flat):
-    """Learner 1 dies after 40 updates; its replacement dies as it is built."""
+    """Learners push at most 50 times a second (the run outlasts a replacement's start); learner 1
+    dies after 40 updates, and its replacement as it is built."""
     import ray
 
     if i == 1 and not ray.get_runtime_context().get_actor_name().endswith(".1"):
         os.kill(os.getpid(), signal.SIGKILL)
     made = job.learner(i, flat)
-    if i == 1:
-        push = made.push
+    push = made.push
 
-        def push_or_die():
-            if made._version >= 40:
-                os.kill(os.getpid(), signal.SIGKILL)
-            return push()
+    def slow_push_or_die():
+        if i == 1 and made._version >= 40:
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(0.02)
+        return push()
 
-        made.push = push_or_die
+    made.push = slow_push_or_die
     return made
 
 
@@ -188,7 +189,7 @@ def test_a_replacement_that_dies_as_it_starts_is_one_more_death_and_the_run_goes
                                                                                     tmp_path):  # fmt: skip
     job = ray_job(synthetic, ray_head, learners=3, updates=1500, respawn=True)
     result, recorder = run_ray(job, tmp_path, learner_factory=dies_again_when_replaced)
-    first, second = result.extra["deaths"]
+    first, second = result.extra["deaths"]  # not replaced again and again
     assert (first["learner"], first["incarnation"], first["started"], first["respawned"]) == (
         1,
         1,
@@ -201,6 +202,7 @@ def test_a_replacement_that_dies_as_it_starts_is_one_more_death_and_the_run_goes
         False,
         False,
     )
+    assert second["updates_when_detected"] < 1500  # it died while the others went on
     assert result.version == 1500 and "stop_reason" not in result.extra
     check_accounting(result, recorder)
 

@@ -113,8 +113,7 @@ class Admission:
 
     def status(self) -> dict[str, Any]:
         """What the driver judges the run on: the server's own counts, and a checkpoint due."""
-        return {"updates": self.updates, "samples": self.samples, "pushes": self.seq,
-                "checkpoint": self.checkpoint}  # fmt: skip
+        return {"updates": self.updates, "samples": self.samples, "checkpoint": self.checkpoint}
 
     def release(self, learner: int) -> bool:
         """Drop a gone learner's reservation; whether it held one."""

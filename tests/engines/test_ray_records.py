@@ -4,16 +4,22 @@ buffers, and the cutting of payloads and answers into inline chunks."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch
 
+from asyncsgd.core.messages import ApplyRecord
+from asyncsgd.engines.base import Timing
+from asyncsgd.engines.ray.accounting import Accounts
 from asyncsgd.engines.ray.admission import Admission
+from asyncsgd.engines.ray.plain import plain, restore
 from asyncsgd.engines.ray.protocol import END, OK, PUSH, REFUSED, REJECTED, ShardRow
-from asyncsgd.engines.ray.records import Joiner
+from asyncsgd.engines.ray.records import Joined, Joiner
 from asyncsgd.engines.ray.wire import (
     CHUNK_BYTES,
     INLINE_BYTES,
@@ -98,6 +104,36 @@ def test_a_released_reservation_frees_its_slot():
     assert adm.admit(1, PUSH, 8, reserved=False) == 1
 
 
+@pytest.mark.parametrize("shards", [1, 2])
+def test_shard_0_pauses_the_run_at_every_multiple_of_checkpoint_every_below_the_budget(shards):
+    """Two learners, pushing in turn: the run pauses itself once the updates reach 4 and 8 (each
+    learner returns after its push, so the other's, already on its way, lands too: 5 and 9), and
+    not at the budget of 10."""
+    adm = Admission(shards=shards, max_updates=10, max_samples=None, checkpoint_every=4)
+    paused_at, running = [], [0, 1]
+    reserved = {i: adm.pull(i, 8)[1] for i in running}
+    while running:
+        for i in list(running):
+            if adm.admit(i, PUSH, 8, reserved[i]) is None:
+                running.remove(i)
+                continue
+            if shards == 1:
+                adm.applied()
+            status, reserved[i] = adm.after(i, 8)
+            if status == END:
+                running.remove(i)
+        if adm.checkpoint and not running:
+            paused_at.append(adm.updates)
+            adm.resume()
+            assert adm.status()["checkpoint"] is False
+            running = [0, 1]
+            reserved = {i: adm.pull(i, 8)[1] for i in running}
+    assert paused_at == [5, 9] and adm.updates == 10
+    restored = Admission(shards=shards, max_updates=10, max_samples=None, checkpoint_every=4)
+    restored.load_state_dict({**adm.state_dict(), "updates": 5})
+    assert restored.checkpoint_at == 8  # the next multiple after a checkpoint at update 5
+
+
 def row(seq: int, learner: int, n: int, tau: int, version: int, **kw) -> ShardRow:
     fields = {
         "seq": seq, "kind": PUSH, "learner": learner, "incarnation": 1, "n": n, "pulled": version - 1 - tau,
@@ -126,15 +162,102 @@ def test_records_wait_for_every_shard_and_the_push_phase():
     assert joiner.pending == 1  # learner 0's second push: shard 1 has not reported it
 
 
-def test_an_ended_learner_no_longer_holds_records_back():
+def test_an_ended_learner_no_longer_holds_records_back_and_its_torn_push_is_reported():
     joiner = Joiner(shards=2)
     joiner.add(0, [row(1, 2, 4, 0, 1), row(2, 0, 1, 0, 2, kind=REJECTED, accepted=False, applied=False)])
     joiner.patch(0, 1, 1, 0.1, 0.0)
     assert joiner.ready() == []
     joiner.close(2, 1)  # learner 2 died after reaching only shard 0
-    dead, rejected = joiner.ready()
-    assert dead.timing.push == 0.0 and dead.shard_taus == [0]
+    (rejected,) = joiner.ready()  # its push is no whole update: set aside, not delivered
     assert not rejected.record.accepted and rejected.shard_taus == [0]  # no other shard saw it
+    assert joiner.pending == 0
+    late, torn = joiner.settle()
+    assert late == [] and torn == [
+        {"update": 1, "learner": 2, "incarnation": 1, "push": 4, "applied_by": [0], "missing": [1]}
+    ]
+
+
+def test_a_row_that_comes_late_completes_a_push_set_aside_and_one_only_other_shards_got_is_torn():
+    joiner = Joiner(shards=2)
+    joiner.add(0, [row(1, 2, 4, 0, 1)])
+    joiner.close(2, 1)
+    joiner.close(3, 1)
+    assert joiner.ready() == []
+    joiner.add(1, [row(0, 2, 4, 0, 1), row(0, 3, 7, 0, 5)])  # learner 3's push never reached shard 0
+    (late,), torn = joiner.settle()
+    assert (late.record.version, late.record.applied, late.timing.push) == (1, True, 0.0)
+    assert torn == [
+        {"update": None, "learner": 3, "incarnation": 1, "push": 7, "applied_by": [1], "missing": [0]}
+    ]
+
+
+def test_plain_state_reads_back_with_weights_only_and_restores_exactly(synthetic, tmp_path):
+    """A learner's state (numpy seeds, error-feedback memory), its data streams (numpy orders, RNG
+    state) and DC-ASGD's rule state (a dataclass) go through a file torch reads with
+    ``weights_only=True``, and come back in their own types, equal."""
+    from tests.conftest import make_job
+
+    job = make_job(synthetic, model="logreg", learners=2, codec="topk", ratio=0.1, error_feedback=True,
+                   remedy="dc_asgd")  # fmt: skip
+    flat = job.flat_model()
+    learner, streams = job.learner(0, flat), job.streams()
+    learner.receive(flat.params, 0)
+    learner.local_step(job.batch(streams.next(0)))
+    learner.push()
+    server = job.server(flat.params.clone(), flat.layout)
+    state = {"learner": learner.state_dict(), "streams": streams.state(), "rule": server.rule_state}
+    torch.save(plain(state), tmp_path / "state.pt")
+    back = torch.load(tmp_path / "state.pt", weights_only=True)
+    fresh = job.flat_model()
+    template = {"learner": job.learner(0, fresh).state_dict(), "streams": job.streams().state(),
+                "rule": job.server(fresh.params.clone(), fresh.layout).rule_state}  # fmt: skip
+    restored = restore(template, back)
+    assert type(restored["rule"]["remedies"][0]).__name__ == "DCState"
+    assert same(restored, state)
+
+
+def same(a, b) -> bool:
+    """Equal values of the same types, all the way down."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, torch.Tensor):
+        return a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, np.ndarray):
+        return a.dtype == b.dtype and np.array_equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if dataclasses.is_dataclass(a):
+        return same(vars(a), vars(b))
+    return a == b
+
+
+def joined(version: int, applied: bool = True, accepted: bool = True, numbered: bool = True) -> Joined:
+    record = ApplyRecord(learner=0, pulled_version=0, version=version, tau=0, nbytes=4, accepted=accepted,
+                         applied=applied)  # fmt: skip
+    return Joined(record, Timing(), 0.0, 16, "", [0, 0], numbered)
+
+
+def test_accounts_tell_applied_torn_and_lost_updates_apart():
+    """Update 2 changed nothing anywhere (not an update), 3 and 7 never came (lost), 5 is torn."""
+    accounts = Accounts(shards=2)
+    for j in [joined(1), joined(2, applied=False), joined(4), joined(4, accepted=False, numbered=False)]:
+        accounts.count(j)
+    accounts.tear({"update": 5, "learner": 1, "incarnation": 1, "push": 9, "applied_by": [0], "missing": [1]})
+    accounts.count(joined(6))
+    report = accounts.report(issued=7)
+    assert report == {
+        "updates": 6, "applied": 3, "rejected": 1, "dropped": 1, "torn": 1, "lost": 2,
+        "torn_updates": [{"update": 5, "learner": 1, "incarnation": 1, "push": 9, "applied_by": [0],
+                          "missing": [1]}],
+        "lost_updates": [3, 7],
+    }  # fmt: skip
+    assert report["updates"] == report["applied"] + report["torn"] + report["lost"]
+    assert report["applied"] + report["rejected"] + report["dropped"] == 5  # the pushes counted
+    restored = Accounts(shards=2)
+    restored.load_state_dict(accounts.state_dict())
+    assert restored.report(issued=7) == report
 
 
 WRAP = """

@@ -12,6 +12,12 @@ a run, or after a stop) sends its push to shard 0 alone first, and to the other 
 shard 0 admitted it. Update numbers are taken at shard 0, so the budget is exact with any S. A
 reservation of a learner that dies is released by the driver; pauses and stops hand out none, so a
 checkpoint never holds one.
+
+Checkpoints are due on the server's count, not on what the driver has read so far: once the
+updates reach the next multiple of ``checkpoint_every`` below the budget, shard 0 pauses the run
+itself (every learner returns after its push in flight, so the checkpoint lands within p − 1
+updates of the multiple) and the driver, which sees the flag in its next drain, saves and resumes.
+However far the driver lags, no multiple is skipped.
 """
 
 from __future__ import annotations
@@ -34,8 +40,20 @@ class Admission:
     """Pushes handled so far (the last one's position in the apply order)."""
     reservations: dict[int, int] = field(default_factory=dict)
     """Learner → the samples of the push its reservation holds."""
+    checkpoint_every: int = 0
+    """0: no checkpoints."""
     stopped: bool = False
     pausing: bool = False
+    checkpoint: bool = False
+    """Paused for a checkpoint, at the multiple of ``checkpoint_every`` the updates just reached."""
+    checkpoint_at: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self._next_checkpoint()
+
+    def _next_checkpoint(self) -> None:
+        every = self.checkpoint_every
+        self.checkpoint_at = (self.updates // every + 1) * every if every > 0 else 0
 
     def reached(self, updates: int = 0, samples: int = 0) -> bool:
         """The budget is spent by ``updates`` and ``samples`` more than admitted so far."""
@@ -82,9 +100,20 @@ class Admission:
 
     def after(self, learner: int, samples: int) -> tuple[int, bool]:
         """Once a push is handled: (status, reservation for the learner's next push)."""
+        if self.checkpoint_at and self.updates >= self.checkpoint_at and not self.reached():
+            self.pausing = self.checkpoint = True
         if self.stopped or self.pausing or self.reached():
             return END, False
         return OK, self._grant(learner, samples)
+
+    def resume(self) -> None:
+        """Go on after a pause; the next checkpoint is due at the next multiple."""
+        self.pausing = self.checkpoint = False
+        self._next_checkpoint()
+
+    def status(self) -> dict[str, Any]:
+        """What the driver judges the run on: the server's own counts, and a checkpoint due."""
+        return {"updates": self.updates, "samples": self.samples, "checkpoint": self.checkpoint}
 
     def release(self, learner: int) -> bool:
         """Drop a gone learner's reservation; whether it held one."""
@@ -100,3 +129,4 @@ class Admission:
         self.samples = int(state["samples"])
         self.seq = int(state["seq"])
         self.reservations = {int(k): int(v) for k, v in state["reservations"].items()}
+        self._next_checkpoint()

@@ -5,19 +5,19 @@ each a core server over one slice of the parameters (:mod:`.shard`), and p learn
 core learner that calls the shards itself, one fused push-and-pull per shard and cycle
 (:mod:`.learner`). The driver (the calling process) starts them and then only watches and reads:
 it drains the shards' record logs in batches and joins them into one record per push, in apply
-order (:mod:`.records`); evaluates the snapshots shards took at the versions due; holds a long
-``run`` call on every learner, which ends when the learner ends, pauses or dies (a death is
-recorded and the learner optionally restarted); pauses everyone at cycle boundaries for a
-checkpoint; and turns a stop request into a flag shard 0 answers every learner with. Every remote
-call it makes has a timeout derived from the ``timeout`` setting.
+order (:mod:`.records`), accounting for every update (:mod:`.accounting`); evaluates the
+snapshots shards took at the versions due; holds a long ``run`` call on every learner, which ends
+when the learner ends, pauses or dies (a death is recorded and the learner optionally restarted);
+saves a checkpoint when shard 0 has paused everyone at a multiple of ``checkpoint_every``; and
+turns a stop request into a flag shard 0 answers every learner with. Whether the budget was met is
+judged on shard 0's own counts, never on the rows the driver has read so far. Every remote call it
+makes has a timeout derived from the ``timeout`` setting.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -27,8 +27,10 @@ import torch
 from asyncsgd.core.shards import ShardPlan
 from asyncsgd.engines.base import ENGINES, Engine, EngineResult, Monitor
 from asyncsgd.engines.common import Ledger, check_wall_clock
+from asyncsgd.engines.ray.accounting import Accounts
 from asyncsgd.engines.ray.cluster import INSTALL, Cluster, connect, import_ray, ray_installed
 from asyncsgd.engines.ray.faults import ActorDeath, first_line
+from asyncsgd.engines.ray.lifecycle import Handle, Learners
 from asyncsgd.engines.ray.records import Joined, Joiner
 from asyncsgd.errors import ConfigError, EngineFailure
 from asyncsgd.job import Job
@@ -76,26 +78,7 @@ class RayEngine(Engine):
         return self.current.execute()
 
 
-@dataclass
-class Handle:
-    """A learner actor of this run, and the ``run`` call the driver holds on it."""
-
-    learner: int
-    incarnation: int
-    actor: Any
-    setup: Any = None
-    """The actor's ``setup`` call (its result: where it runs)."""
-    ref: Any = None
-    ended_round: int | None = None
-    """Drain round after which all its rows are in (it ended before that drain was sent)."""
-    state: dict[str, Any] | None = None
-    info: dict[str, Any] | None = None
-    alive: bool = True
-    change_pulls: int = 0
-    """Shard answers that carried only the changed coordinates, as of the end of its last run call."""
-
-
-class _Run:
+class _Run(Learners):
     def __init__(self, job: Job, monitor: Monitor, factory: Any) -> None:
         self.job, self.monitor, self.factory = job, monitor, factory
         cfg = self.cfg = job.config
@@ -110,8 +93,12 @@ class _Run:
         self.shards: list[Any] = []
         self.shard_info: list[dict[str, Any]] = []
         self.book = Ledger(self.p, self.S)  # what has reached the monitor
+        self.accounts = Accounts(self.S)
+        self.server: dict[str, Any] = {"updates": 0, "samples": 0, "checkpoint": False}
+        """Shard 0's admission, as of the last drain: the budget is judged on it."""
         if self.restored is not None:
             self.book.load_state_dict(self.restored, ActorDeath)
+            self.accounts.load_state_dict(self.restored["accounting"])
         self.stop_reason = ""
         self.origin = time.time()
         self.round = 0
@@ -155,8 +142,11 @@ class _Run:
         else:
             initial = self.job.flat_model("cpu").params.numpy()
         self.shards = [shard_cls.options(name=f"{self.prefix}-shard-{s}").remote() for s in range(self.S)]
+        # shard 0 pauses the run at every multiple of checkpoint_every, if checkpoints are kept
+        every = cfg.checkpoint_every if cfg.checkpoint_every and self.monitor.checkpoint_due(2**62) else 0
+        saved_shards = state["shards"] if state is not None else [None] * self.S
         setups = [
-            shard.setup.remote(self.job_ref, s, a, b, initial[a:b], state["shards"][s] if state else None)
+            shard.setup.remote(self.job_ref, s, a, b, initial[a:b], saved_shards[s], every)
             for s, (shard, (a, b)) in enumerate(zip(self.shards, self.bounds, strict=True))
         ]
         saved = dict(state["learners"]) if state is not None else {}
@@ -181,17 +171,6 @@ class _Run:
         for handle in self.handles.values():
             handle.ref = handle.actor.run.remote()
 
-    def _spawn(self, i: int, state: dict[str, Any] | None) -> Handle:
-        """Create learner ``i``'s actor (its setup call is queued before any other)."""
-        inc = self.book.incarnations[i]
-        actor = self.learner_cls.options(name=f"{self.prefix}-learner-{i}.{inc}").remote()
-        handle = Handle(i, inc, actor)
-        handle.setup = actor.setup.remote(self.job_ref, i, inc, self.shards, self.bounds, state, self.factory)
-        if i in self.handles:
-            self.retired.append(self.handles[i])
-        self.handles[i] = handle
-        return handle
-
     # -- the run ------------------------------------------------------------------------------
     def execute(self) -> EngineResult:
         cfg = self.cfg
@@ -212,9 +191,6 @@ class _Run:
     def _now(self) -> float:
         return time.time() - self.origin
 
-    def _running(self) -> list[Handle]:
-        return [h for h in self.handles.values() if h.ref is not None]
-
     def _loop(self) -> None:
         cfg, monitor = self.cfg, self.monitor
         last_rows = time.perf_counter()
@@ -223,10 +199,20 @@ class _Run:
             self._collect(DRAIN_EVERY)
             if self._drain():
                 last_rows = time.perf_counter()
+            if self.server["checkpoint"] and not self.stopping:
+                self._checkpoint()
+                last_rows = time.perf_counter()
+                continue
             if not self._running():
-                if self.book.deaths and not self._budget_reached() and not self.stopping:
+                if self.stopping or self._budget_reached():
+                    return
+                live = [h for h in self.handles.values() if h.alive]
+                if not live:
                     self.stop_reason = "learners_lost"
-                return
+                    return
+                # turned away while a dead learner's reservation still held the last updates
+                self._restart(live)
+                continue
             if self.stopping:
                 if time.perf_counter() - stopped_at > cfg.timeout:
                     return  # learners that do not end are killed
@@ -236,12 +222,10 @@ class _Run:
             elif time.perf_counter() - last_rows > cfg.timeout:
                 self.stop_reason = "stalled"
                 stopped_at = self._stop()
-            elif monitor.checkpoint_due(self.book.updates):
-                self._checkpoint()
-                last_rows = time.perf_counter()
 
     def _budget_reached(self) -> bool:
-        return self.job.budget_reached(self.book.updates, self.book.samples)
+        """On the server's counts (the driver may not have read every row yet)."""
+        return self.job.budget_reached(self.server["updates"], self.server["samples"])
 
     def _stop(self) -> float:
         self.stopping = True
@@ -253,48 +237,6 @@ class _Run:
             return bool(self._get(self.shards[0].control.remote(what, learner)))
         except self.ray.exceptions.RayError as err:
             raise self._shard_lost(0, err) from None
-
-    # -- learners ending, pausing, dying --------------------------------------------------------
-    def _collect(self, timeout: float) -> None:
-        """Wait up to ``timeout`` for a learner's ``run`` to end; handle every one that ended."""
-        running = {h.ref: h for h in self._running()}
-        if not running:
-            time.sleep(timeout)
-            return
-        ray = self.ray
-        ready, _ = ray.wait(list(running), num_returns=1, timeout=timeout)
-        if ready:
-            ready, _ = ray.wait(list(running), num_returns=len(running), timeout=0)
-        for ref in ready:
-            handle = running[ref]
-            handle.ref = None
-            handle.ended_round = self.round + 1
-            try:
-                result = self._get(ref)
-            except ray.exceptions.RayTaskError as err:  # its run raised: its own fault or a shard's
-                self._drain(deliver=False)  # raises if a shard is gone
-                ray.kill(handle.actor, no_restart=True)
-                self._death(handle, first_line(err))
-                continue
-            except ray.exceptions.RayError as err:
-                self._death(handle, first_line(err))
-                continue
-            handle.state = result["state"]
-            handle.change_pulls = result["change_pulls"]
-            if result["patch"] is not None:
-                self.joiner.patch(handle.learner, handle.incarnation, *result["patch"])
-
-    def _death(self, handle: Handle, cause: str) -> None:
-        handle.alive = False
-        death = ActorDeath(handle.learner, handle.incarnation, self._now(), cause, self.book.updates)
-        self.book.deaths.append(death)
-        if self.S > 1:
-            death.released_reservation = self._control("release", handle.learner)
-        if self.cfg.respawn and not self.stopping and not self._budget_reached():
-            self.book.incarnations[handle.learner] += 1
-            new = self._spawn(handle.learner, None)
-            new.ref = new.actor.run.remote()
-            death.respawned = True
 
     # -- records ------------------------------------------------------------------------------
     def _drain(self, deliver: bool = True) -> int:
@@ -308,8 +250,10 @@ class _Run:
             except ray.exceptions.RayError as err:
                 raise self._shard_lost(s, err) from None
         self.round += 1
-        for s, rows in enumerate(batches):
+        for s, (rows, status) in enumerate(batches):
             self.joiner.add(s, rows)
+            if status is not None:
+                self.server = status
         for handle in [*self.handles.values(), *self.retired]:
             if handle.ref is None and handle.ended_round is not None and handle.ended_round <= self.round:
                 self.joiner.close(handle.learner, handle.incarnation)
@@ -322,6 +266,7 @@ class _Run:
 
     def _deliver(self, joined: Joined, evaluate: bool = True) -> None:
         record, timing = joined.record, joined.timing
+        self.accounts.count(joined)
         self.book.count(record, joined.samples, timing.end, joined.code, joined.shard_taus)
         self.monitor.on_push(record, timing, joined.loss, joined.samples)
         if evaluate and record.applied and self.monitor.eval_due(record.version):
@@ -355,35 +300,47 @@ class _Run:
         )
 
     # -- checkpoints --------------------------------------------------------------------------
+    def _settle(self) -> None:
+        """Once every learner has ended and its rows are in: pushes set aside complete late or are torn."""
+        late, torn = self.joiner.settle()
+        for joined in late:
+            self._deliver(joined, evaluate=False)
+        for entry in torn:
+            self.accounts.tear(entry)
+
     def _checkpoint(self) -> None:
-        """Pause every learner after its push, save servers and learners, go on."""
+        """Shard 0 paused the run (every learner returns after its push): save servers and
+        learners as plain data, go on."""
         ray, cfg = self.ray, self.cfg
         self._control("pause")
         deadline = time.perf_counter() + cfg.timeout
         while self._running() or self.joiner.pending:
             if time.perf_counter() > deadline:
                 self._control("resume")
-                raise TimeoutError(f"learners did not pause for a checkpoint within {cfg.timeout:g} s")
+                late = f"engine 'ray': learners did not pause for a checkpoint within {cfg.timeout:g} s"
+                raise EngineFailure(late)
             self._collect(0.005)
             self._drain()
-        try:
-            shards = self._get([shard.state.remote() for shard in self.shards])
-        except ray.exceptions.RayError as err:
-            raise self._shard_lost(0, err) from None
-        self.book.checkpoints += 1
+        self._settle()
         live = [h for h in self.handles.values() if h.alive]
-        self.monitor.save_checkpoint(
-            {
-                "shards": shards,
-                "learners": {h.learner: h.state for h in live if h.state is not None},
-                **self.book.state_dict(),
-            }
-        )
+        if self.monitor.checkpoint_due(self.server["updates"]):
+            try:
+                shards = self._get([shard.state.remote() for shard in self.shards])
+            except ray.exceptions.RayError as err:
+                raise self._shard_lost(0, err) from None
+            self.book.checkpoints += 1
+            self.monitor.save_checkpoint(
+                {
+                    "shards": shards,
+                    "learners": {h.learner: h.state for h in live if h.state is not None},
+                    **self.book.state_dict(),
+                    "updates": int(self.server["updates"]),  # the server's: a checkpoint is due on it
+                    "accounting": self.accounts.state_dict(),
+                }
+            )
         self._control("resume")
-        for handle in live:
-            self.joiner.closed.discard((handle.learner, handle.incarnation))
-            handle.ended_round = None
-            handle.ref = handle.actor.run.remote()
+        self.server["checkpoint"] = False
+        self._restart(live)
 
     # -- the end ------------------------------------------------------------------------------
     def _finish(self) -> None:
@@ -396,25 +353,11 @@ class _Run:
         self._drain()
         for joined in self.joiner.ready(force=True):
             self._deliver(joined)
+        self._settle()
         try:
             self.finals = self._get([shard.final.remote() for shard in self.shards])
         except self.ray.exceptions.RayError as err:
             raise self._shard_lost(0, err) from None
-
-    def _kill_all(self) -> None:
-        ray = self.ray
-        for actor in [*(h.actor for h in [*self.retired, *self.handles.values()]), *self.shards]:
-            with contextlib.suppress(Exception):  # already gone
-                ray.kill(actor, no_restart=True)
-
-    def _placement(self, handle: Handle) -> dict[str, Any]:
-        """Where a learner actor ran (a respawned one reports once its setup finished)."""
-        if handle.info is None:
-            try:
-                handle.info = self._get(handle.setup, 1.0)
-            except self.ray.exceptions.RayError:
-                handle.info = {"learner": handle.learner, "incarnation": handle.incarnation}
-        return {**(handle.info or {}), "alive": handle.alive}
 
     def _result(self) -> EngineResult:
         cfg, finals = self.cfg, self.finals
@@ -433,6 +376,7 @@ class _Run:
             "actors": {"learners": learners, "shards": self.shard_info},
             "change_pulls": sum(h.change_pulls for h in every),
             **self.book.extra(),
+            "accounting": self.accounts.report(version),
         }  # fmt: skip
         if self.stop_reason:
             extra["stop_reason"] = self.stop_reason

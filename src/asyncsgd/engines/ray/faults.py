@@ -21,6 +21,8 @@ class ActorDeath:
     time: float
     cause: str
     updates: int = 0
+    started: bool = True
+    """False: it died before its setup finished (a replacement that never ran)."""
     respawned: bool = False
     released_reservation: bool = False
 
@@ -33,6 +35,7 @@ class ActorDeath:
             "exitcode": None,
             "signal": None,
             "updates_when_detected": self.updates,
+            "started": self.started,
             "respawned": self.respawned,
             "released_reservation": self.released_reservation,
         }

@@ -38,6 +38,7 @@ from asyncsgd.core.server import ParameterServer
 from asyncsgd.core.shards import cut, cuttable
 from asyncsgd.engines.changes import sparse_updates
 from asyncsgd.engines.ray.cluster import import_ray
+from asyncsgd.engines.ray.plain import plain, restore
 from asyncsgd.engines.ray.protocol import END, PULL, PUSH, REFUSED, REJECTED, Call, Reply
 from asyncsgd.engines.ray.wire import (
     INLINE_LIMIT,
@@ -194,9 +195,9 @@ class LearnerActor:
         self.flat = job.flat_model()
         self.learner = factory(job, learner, self.flat) if factory else job.learner(learner, self.flat)
         self.streams = job.streams()
-        if state is not None:
-            self.learner.load_state_dict(state["learner"])
-            self.streams.load_state(state["streams"])
+        if state is not None:  # plain data (a checkpoint's): in the types a fresh learner has
+            self.learner.load_state_dict(restore(self.learner.state_dict(), state["learner"]))
+            self.streams.load_state(restore(self.streams.state(), state["streams"]))
         self.params = self.flat.params.numpy()
         self.pulled = self.flat.params
         self.bounds = bounds
@@ -291,7 +292,8 @@ class LearnerActor:
         return self.versions if self.copy is not None else [-1] * len(self.versions)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"learner": self.learner.state_dict(), "streams": self.streams.state()}
+        """What a checkpoint keeps of this learner, as plain data (:mod:`.plain`)."""
+        return {"learner": plain(self.learner.state_dict()), "streams": plain(self.streams.state())}
 
     def _end(self, previous: tuple[float, float] | None) -> dict[str, Any]:
         self.ended_at = now()

@@ -10,7 +10,10 @@ order. A push is delivered to the monitor once its record is complete:
 
 A learner that ended (its run returned or it died) and whose last rows have been drained never
 completes anything again: its rows are delivered as they are (a dead learner's last push has
-``push = 0``, and with S shards only the shards it reached).
+``push = 0``). With S shards, a push of a dead learner that some shards never received is *torn*:
+it is set aside, not delivered (it is no whole update), and :meth:`Joiner.settle` reports it with
+the shards that applied it once no row can still come (a row sent just before the death may
+arrive late; it then completes the push after all).
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from asyncsgd.core.messages import ApplyRecord
 from asyncsgd.engines.base import Timing
-from asyncsgd.engines.ray.protocol import REJECTED, ShardRow
+from asyncsgd.engines.ray.protocol import PUSH, REJECTED, ShardRow
 
 Key = tuple[int, int, int]
 """(learner, incarnation, push number)."""
@@ -39,6 +43,8 @@ class Joined:
     samples: int
     code: str
     shard_taus: list[int]
+    numbered: bool = False
+    """Shard 0 gave it an update number (S shards: every push it admitted, applied or not)."""
 
 
 class Joiner:
@@ -48,6 +54,8 @@ class Joiner:
         self.parts: dict[Key, dict[int, ShardRow]] = {}
         self.patches: dict[Key, tuple[float, float]] = {}
         self.closed: set[tuple[int, int]] = set()
+        self.incomplete: dict[Key, ShardRow] = {}
+        """Shard 0's rows of pushes whose learner ended before every shard's row came."""
 
     def add(self, shard: int, rows: list[ShardRow]) -> None:
         for row in rows:
@@ -65,20 +73,50 @@ class Joiner:
         """Nothing more will come from this incarnation (call after draining past its end)."""
         self.closed.add((learner, incarnation))
 
+    def complete(self, head: ShardRow) -> bool:
+        """Every shard's row of this push is in."""
+        parts = self.parts.get(key(head), {})
+        return self.shards == 1 or head.kind == REJECTED or len(parts) == self.shards - 1
+
     def ready(self, force: bool = False) -> list[Joined]:
-        """Complete records in apply order (with ``force``: everything left)."""
+        """Complete records in apply order (with ``force``: everything left, as after the end)."""
         out = []
         while self.queue:
             head = self.queue[0]
             k = key(head)
-            gone = (head.learner, head.incarnation) in self.closed
-            parts = self.parts.get(k, {})
-            complete = self.shards == 1 or head.kind == REJECTED or len(parts) == self.shards - 1
-            if not (force or ((complete or gone) and (k in self.patches or gone))):
+            gone = force or (head.learner, head.incarnation) in self.closed
+            complete = self.complete(head)
+            if not ((complete or gone) and (k in self.patches or gone)):
                 break
             self.queue.popleft()
-            out.append(self.join(head, self.parts.pop(k, {}), self.patches.pop(k, None)))
+            if complete:
+                out.append(self.join(head, self.parts.pop(k, {}), self.patches.pop(k, None)))
+            else:
+                self.incomplete[k] = head
         return out
+
+    def settle(self) -> tuple[list[Joined], list[dict[str, Any]]]:
+        """Once every learner set aside has ended and the shards have been drained since: the
+        pushes completed late (delivered out of order), and the torn ones. A push only shards
+        other than 0 received (the learner died as it sent it) is torn too, with no update number."""
+        late, torn = [], []
+        for k, head in sorted(self.incomplete.items(), key=lambda item: item[1].seq):
+            if self.complete(head):
+                late.append(self.join(head, self.parts.pop(k, {}), self.patches.pop(k, None)))
+            else:
+                torn.append(self.torn(head.version, k, {0: head, **self.parts.pop(k, {})}))
+        self.incomplete.clear()
+        queued = {key(row) for row in self.queue}
+        for k in [k for k in self.parts if k not in queued and k[:2] in self.closed]:
+            torn.append(self.torn(None, k, self.parts.pop(k)))
+        return late, torn
+
+    def torn(self, update: int | None, k: Key, rows: dict[int, ShardRow]) -> dict[str, Any]:
+        return {
+            "update": update, "learner": k[0], "incarnation": k[1], "push": k[2],
+            "applied_by": sorted(s for s, r in rows.items() if r.applied),
+            "missing": sorted(set(range(self.shards)) - set(rows)),
+        }  # fmt: skip
 
     @property
     def pending(self) -> int:
@@ -107,4 +145,5 @@ class Joiner:
             apply=apply, end=max(r.end for r in rows), bytes_down=head.down,
         )  # fmt: skip
         code = next((r.code for r in rows if r.code), "")
-        return Joined(record, timing, head.loss, head.samples, code, taus)
+        numbered = self.shards > 1 and head.kind == PUSH
+        return Joined(record, timing, head.loss, head.samples, code, taus, numbered)

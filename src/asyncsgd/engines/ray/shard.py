@@ -23,7 +23,6 @@ rules that watch pulls (DC-ASGD keeps each learner's pulled point) see them as i
 
 from __future__ import annotations
 
-import copy
 import os
 import time
 from collections import Counter
@@ -40,6 +39,7 @@ from asyncsgd.engines.changes import ChangeLog, sparse_updates
 from asyncsgd.engines.common import rejection_code
 from asyncsgd.engines.ray.admission import Admission
 from asyncsgd.engines.ray.cluster import import_ray
+from asyncsgd.engines.ray.plain import plain, restore
 from asyncsgd.engines.ray.protocol import OK, PULL, REFUSED, REJECTED, Call, Reply, ShardRow
 from asyncsgd.engines.ray.wire import (
     CHUNK_BYTES,
@@ -100,8 +100,9 @@ def shard_server(job: Job, params: torch.Tensor, start: int, stop: int, whole: F
 
 class ShardActor:
     def setup(
-        self, job: Job, shard: int, start: int, stop: int, initial: np.ndarray, state: dict[str, Any] | None
-    ) -> dict[str, Any]:
+        self, job: Job, shard: int, start: int, stop: int, initial: np.ndarray, state: dict[str, Any] | None,
+        checkpoint_every: int = 0,
+    ) -> dict[str, Any]:  # fmt: skip
         torch.set_num_threads(max(1, int(job.config.ray_cpus_per_shard)))
         receive_read_only()
         self.shard = shard
@@ -109,7 +110,9 @@ class ShardActor:
         self.server = shard_server(job, self.params, start, stop, job.layout())
         self.changes = change_log(self.server, stop - start)
         self.admission = (
-            Admission(job.config.shards, job.max_updates, job.max_samples) if shard == 0 else None
+            Admission(job.config.shards, job.max_updates, job.max_samples, checkpoint_every=checkpoint_every)
+            if shard == 0
+            else None
         )
         self.eval_every = max(1, job.eval_every)
         self.slots = snapshot_slots(stop - start)
@@ -119,7 +122,7 @@ class ShardActor:
         self.origin = time.time()
         if state is not None:
             self.server.version = int(state["version"])
-            self.server.rule_state = copy.deepcopy(state["rule_state"])
+            self.server.rule_state = restore(self.server.rule_state, state["rule_state"])
             self.server.dropped = int(state["dropped"])
             if self.admission is not None:
                 self.admission.load_state_dict(state["admission"])
@@ -215,12 +218,13 @@ class ShardActor:
         """Engine time 0, as this machine's wall clock reads it (``time.time()``)."""
         self.origin = origin
 
-    def drain(self, discard_below: int) -> list[ShardRow]:
-        """Every row logged since the last drain; drops snapshots older than ``discard_below``."""
+    def drain(self, discard_below: int) -> tuple[list[ShardRow], dict[str, Any] | None]:
+        """Every row logged since the last drain, and on shard 0 the admission's status; drops
+        snapshots older than ``discard_below``."""
         rows, self.log = self.log, []
         for v in [v for v in self.snapshots if v < discard_below]:
             del self.snapshots[v]
-        return rows
+        return rows, self.admission.status() if self.admission is not None else None
 
     def snapshot(self, version: int) -> tuple[bool, np.ndarray]:
         """The slice at ``version`` (True) if kept, else the current slice (False)."""
@@ -236,7 +240,7 @@ class ShardActor:
         elif what == "pause":
             admission.pausing = True
         elif what == "resume":
-            admission.pausing = False
+            admission.resume()
         else:
             return admission.release(learner)
         return True
@@ -247,7 +251,7 @@ class ShardActor:
         state = {
             "params": self.params.clone(),
             "version": server.version,
-            "rule_state": server.rule_state,
+            "rule_state": plain(server.rule_state),
             "dropped": server.dropped,
         }
         if self.admission is not None:

@@ -221,16 +221,19 @@ resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
 @pytest.mark.slow
-def test_a_summary_that_cannot_be_written_leaves_no_temporary_file_and_one_line(tmp_path):
+@pytest.mark.parametrize(
+    ("limit", "culprit"),
+    # config.toml, trace.csv and metrics.csv fit in both; the method's summary.json only in the second
+    [(2000, "downpour/summary.json"), (10_000, "accuracy_vs_updates.png")],
+)
+def test_an_output_that_cannot_be_written_leaves_no_part_of_it_and_one_line(tmp_path, limit, culprit):
     out = tmp_path / "out"
-    # 2000 bytes: config.toml, trace.csv and metrics.csv fit, the method's summary.json does not
     proc = python(LIMITED + "sys.exit(main(sys.argv[2:]))\n",
-                  "2000", "run", "--out", str(out), *FAST, "--set", "updates=5")  # fmt: skip
+                  str(limit), "run", "--out", str(out), *FAST, "--set", "updates=5")  # fmt: skip
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1
-    summary = out / "downpour" / "summary.json"
-    assert one_line(err) == f"asyncsgd: error: cannot write {summary}: File too large"
-    assert (out / "downpour" / "trace.csv").exists() and not (out / "downpour" / "summary.json").exists()
+    assert one_line(err) == f"asyncsgd: error: cannot write {out / culprit}: File too large"
+    assert (out / "downpour" / "trace.csv").exists() and not (out / culprit).exists()
     assert not list(tmp_path.rglob("*.tmp"))
 
 

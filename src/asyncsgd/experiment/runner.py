@@ -29,8 +29,9 @@ from asyncsgd.engines.base import EngineResult
 from asyncsgd.experiment.checkpoint import Checkpoints, load_checkpoint
 from asyncsgd.experiment.interrupt import setting_up
 from asyncsgd.job import EstimatesCache, Job, dataset_key, effective_config, load_config_dataset
-from asyncsgd.metrics import Evaluator, Recorder, build_summary, write_json, write_text
+from asyncsgd.metrics import Evaluator, Recorder, build_summary, write_json
 from asyncsgd.metrics.plots import accuracy_plot, breakdown_plot, staleness_plot
+from asyncsgd.outputs import write_text
 
 ProgressFactory = Callable[[Job], Callable[[int, int], None] | None]
 

@@ -3,14 +3,6 @@
 from asyncsgd.metrics.evaluate import Evaluator
 from asyncsgd.metrics.recorder import Recorder
 from asyncsgd.metrics.staleness import staleness_summary
-from asyncsgd.metrics.summary import build_summary, params_sha256, write_json, write_text
+from asyncsgd.metrics.summary import build_summary, params_sha256, write_json
 
-__all__ = [
-    "Evaluator",
-    "Recorder",
-    "build_summary",
-    "params_sha256",
-    "staleness_summary",
-    "write_json",
-    "write_text",
-]
+__all__ = ["Evaluator", "Recorder", "build_summary", "params_sha256", "staleness_summary", "write_json"]

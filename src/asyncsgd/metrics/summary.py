@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -14,10 +13,10 @@ from typing import Any
 import torch
 
 from asyncsgd.engines.base import PHASES, EngineResult
-from asyncsgd.errors import OutputError
 from asyncsgd.job import Job
 from asyncsgd.metrics.recorder import Recorder
 from asyncsgd.metrics.staleness import staleness_summary
+from asyncsgd.outputs import write_text
 
 
 def params_sha256(params: torch.Tensor) -> str:
@@ -123,22 +122,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write atomically: a reader never sees a half-written file, and a failed write (disk full)
-    leaves the earlier file as it was, no temporary file, and one line naming the file."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with tmp.open("w") as f:
-            f.write(text)
-        tmp.replace(path)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
-        raise
-
-
 def write_json(path: Path, data: Any) -> None:
-    """Write atomically (see :func:`write_text`)."""
+    """Write atomically: a reader never sees a half-written file, a failed write (disk full)
+    leaves the earlier file as it was and no temporary file (see :mod:`asyncsgd.outputs`)."""
     write_text(path, json.dumps(_clean(data), indent=2) + "\n")

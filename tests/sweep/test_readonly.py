@@ -135,3 +135,19 @@ def test_a_missing_database_is_refused_where_it_must_exist(tmp_path):
     with pytest.raises(ConfigError, match="no such results database"):
         ResultsDB(tmp_path / "missing.db", create=False)
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_database_that_claims_the_schema_but_lacks_its_tables_is_refused(tmp_path, capsys):
+    fake = tmp_path / "fake.db"
+    conn = sqlite3.connect(fake)
+    conn.execute("CREATE TABLE sweeps (name TEXT)")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    before = digest(fake)
+    assert main(["report", str(fake), "--out", str(tmp_path / "report")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"asyncsgd: error: {fake}: not an asyncsgd results database (no table 'sweep_runs')"
+    with pytest.raises(ConfigError, match="no table 'sweep_runs'"):
+        ResultsDB(fake)
+    assert digest(fake) == before

@@ -84,21 +84,28 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         raise
 
 
-def _state(conn: sqlite3.Connection) -> tuple[int, bool]:
-    """The schema version and whether the database holds nothing."""
+REQUIRED = ("sweeps", "sweep_runs", "runs", "settings", "metrics", "staleness", "traces", "learners")
+"""Tables every results database has (since schema 1)."""
+
+
+def _state(conn: sqlite3.Connection) -> tuple[int, set[str]]:
+    """The schema version and the names of what the database holds."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    return version, not conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    return version, {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
 
 
-def _check(path: Path, version: int, empty: bool, readonly: bool) -> None:
+def _check(path: Path, version: int, names: set[str], readonly: bool) -> None:
     if version > SCHEMA_VERSION:
         raise ConfigError(
             str(path), f"results database of schema {version}; this asyncsgd reads {SCHEMA_VERSION}"
         )
-    if version == 0 and not empty:
+    if version == 0 and names:
         raise ConfigError(str(path), "not an asyncsgd results database")
     if version == 0 and readonly:
         raise ConfigError(str(path), "not an asyncsgd results database (it is empty)")
+    missing = [t for t in REQUIRED if t not in names]
+    if version > 0 and missing:
+        raise ConfigError(str(path), f"not an asyncsgd results database (no table {missing[0]!r})")
 
 
 def _side_files(path: Path) -> tuple[Path, Path]:
@@ -164,14 +171,12 @@ def connect_to_write(path: Path) -> sqlite3.Connection:
         _check(path, *_state(conn), readonly=False)  # before anything is written to it
         conn.execute("PRAGMA journal_mode=WAL")
         with transaction(conn):  # another process may be creating or upgrading it at the same time
-            version, empty = _state(conn)
-            _check(path, version, empty, readonly=False)
-            if version == 0:
-                _create(conn)
-            else:
-                for v in range(version, SCHEMA_VERSION):
-                    for statement in UPGRADES[v]:
-                        conn.execute(statement)
+            version, names = _state(conn)
+            _check(path, version, names, readonly=False)
+            for v in range(version or SCHEMA_VERSION, SCHEMA_VERSION):  # an older schema
+                for statement in UPGRADES[v]:
+                    conn.execute(statement)
+            _create(conn)  # every statement is "IF NOT EXISTS": what an older file lacks is added
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return conn
 

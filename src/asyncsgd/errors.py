@@ -14,3 +14,8 @@ class ConfigError(ValueError):
 
 class EngineFailure(RuntimeError):
     """A run that cannot go on because part of the engine was lost (one line: what, and what is kept)."""
+
+
+class OutputError(OSError):
+    """A result that could not be written (disk full, a file size limit, permissions): one line
+    naming the file. Whatever was half-written is removed; an earlier complete file is kept."""

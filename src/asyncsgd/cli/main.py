@@ -8,15 +8,26 @@ from collections.abc import Sequence
 
 from asyncsgd.cli import list_cmd, report_cmd, reproduce_cmd, run_cmd, sweep_cmd, theory_cmd
 from asyncsgd.errors import ConfigError, EngineFailure
+from asyncsgd.experiment.interrupt import describe
 from asyncsgd.registry import UnknownName
 
 COMMANDS = (run_cmd, list_cmd, theory_cmd, sweep_cmd, report_cmd, reproduce_cmd)
+
+EXIT_STATUS = {
+    0: "done: every run finished its budget (run), every run of the sweep is done (sweep, reproduce)",
+    1: "not done: a run stopped before its budget (stalled, learners lost, every learner timed out), "
+    "a sweep run failed, the engine failed, or a result could not be written",
+    2: "bad input (one line naming the culprit); nothing was run",
+    130: "interrupted (Ctrl-C or SIGTERM): what was measured is written, a rerun (or --resume) goes on",
+}
+"""What each exit status of ``asyncsgd`` means (the README's command line section lists them)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="asyncsgd",
         description="Asynchronous parameter-server SGD: measure, control and cure staleness.",
+        epilog="exit status: " + "; ".join(f"{c} {t.split(':')[0]}" for c, t in EXIT_STATUS.items()),
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
@@ -25,15 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args))
     except (ConfigError, UnknownName) as err:
         print(f"asyncsgd: error: {err}", file=sys.stderr)
         return 2
-    except EngineFailure as err:
+    except (EngineFailure, OSError) as err:  # OSError: a result that cannot be written (disk full, ...)
         print(f"asyncsgd: error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as err:  # a signal during set-up, or a second Ctrl-C
+        print(f"asyncsgd: interrupted ({describe(err)})", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

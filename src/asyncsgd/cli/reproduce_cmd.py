@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,17 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 
 def reproduce(args: argparse.Namespace) -> int:
-    from asyncsgd.cli.sweep_cmd import _describe
+    """Exit status: 0 every run done and the report written, 1 a run failed or stopped before its
+    budget, 130 interrupted (no report: ``--report-only`` writes it from what is there)."""
     from asyncsgd.experiment.interrupt import graceful_stop
+
+    with graceful_stop() as stop:  # from the start: set-up (preflight) stops at once
+        return _reproduce(args, stop)
+
+
+def _reproduce(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    from asyncsgd.cli.sweep_cmd import _describe
+    from asyncsgd.experiment.interrupt import describe
     from asyncsgd.reproduce import STUDIES, load_results, write_report
     from asyncsgd.reproduce.execute import pending, preflight, run_study
     from asyncsgd.reproduce.study import default_paths
@@ -62,14 +72,16 @@ def reproduce(args: argparse.Namespace) -> int:
     sweeps = study.sweeps(plan, args.set)  # every bad setting fails here, before any run
     if not args.dry_run:
         preflight(sweeps)  # and a missing device or dataset
+    if args.dry_run:  # reads the database (read-only), creates none
+        with ResultsDB(db_path, create=False, missing_ok=True) as db:
+            counts = pending(sweeps, db)
+        for part, sweep, todo, done in counts:
+            how = "one at a time" if part.exclusive else "in parallel"
+            print(f"{sweep.name}: {len(sweep.unique_runs())} runs, {done} done, {todo} to run ({how}); "
+                  f"definition {sweep.source}")  # fmt: skip
+        print(f"database: {db_path}")
+        return 0
     with ResultsDB(db_path) as db:
-        if args.dry_run:
-            for part, sweep, todo, done in pending(sweeps, db):
-                how = "one at a time" if part.exclusive else "in parallel"
-                print(f"{sweep.name}: {len(sweep.unique_runs())} runs, {done} done, {todo} to run ({how}); "
-                      f"definition {sweep.source}")  # fmt: skip
-            print(f"database: {db_path}")
-            return 0
         quiet = args.quiet
 
         def on_part(part, sweep, progress) -> None:  # type: ignore[no-untyped-def]
@@ -92,18 +104,17 @@ def reproduce(args: argparse.Namespace) -> int:
         before = sum(1 for s in db.statuses(runs).values() if s == "done")  # parts may share runs
         started, load_before = time.time(), os.getloadavg()
         parts: list[Any] = []
-        with graceful_stop() as stop:
-            try:
-                parts = run_study(study, sweeps, db, workers=args.workers, threads=args.threads, stop=stop,
-                                  listener=listener, on_part=on_part)  # fmt: skip
-            except SweepAborted as err:
-                print(f"asyncsgd: error: {err}", file=sys.stderr)
-                return 1
-            except KeyboardInterrupt:
-                print("aborted: runs in flight are marked interrupted; run the same command to resume",
-                      file=sys.stderr)  # fmt: skip
-                return 130
-            interrupted = stop()
+        try:
+            parts = run_study(study, sweeps, db, workers=args.workers, threads=args.threads, stop=stop,
+                              listener=listener, on_part=on_part)  # fmt: skip
+        except SweepAborted as err:
+            print(f"asyncsgd: error: {err}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt as err:
+            print(f"aborted ({describe(err)}): runs in flight are marked interrupted; run the same command "
+                  "to resume", file=sys.stderr)  # fmt: skip
+            return 130
+        interrupted = stop()
         progress = [p.progress for p in parts if p.progress is not None]
         ran = sum(sum(p.finished.values()) for p in progress)
         failed = sum(p.finished["failed"] for p in progress)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from asyncsgd.cli.progress import ProgressBars
@@ -24,7 +25,16 @@ def default_out(name: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit status: 0 every method finished its budget, 1 one did not (see ``EXIT_STATUS`` in
+    :mod:`asyncsgd.cli.main`), 130 interrupted."""
     from asyncsgd.experiment.interrupt import graceful_stop
+
+    with graceful_stop() as stop:  # from the start: set-up stops at once, writing nothing
+        return _run(args, stop)
+
+
+def _run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    from asyncsgd.experiment.interrupt import describe
     from asyncsgd.experiment.runner import run_experiment
 
     only = [m.strip() for m in args.methods.split(",")] if args.methods else None
@@ -41,11 +51,18 @@ def run(args: argparse.Namespace) -> int:
         if out.exists() and any(out.iterdir()):
             raise ConfigError("--out", f"output directory {out} is not empty")
     bars = ProgressBars(False if args.quiet else None)
-    with graceful_stop() as stop:
-        try:
-            result = run_experiment(exp, out, stop=stop, progress=bars, resume=bool(args.resume))
-        finally:
-            bars.close()
+    written = (out / "summary.json").stat().st_mtime_ns if (out / "summary.json").exists() else None
+    try:
+        result = run_experiment(exp, out, stop=stop, progress=bars, resume=bool(args.resume))
+    except KeyboardInterrupt as err:
+        bars.close()
+        summary = out / "summary.json"
+        now = summary.stat().st_mtime_ns if summary.exists() else None
+        kept = f"what was measured is in {summary}" if now != written else "nothing written"
+        print(f"asyncsgd: interrupted ({describe(err)}): {kept}", file=sys.stderr)
+        return 130
+    finally:
+        bars.close()
     print(format_table([m.summary for m in result.methods]))
     print(f"\nresults: {out}/summary.json (per method: {out}/<method>/)")
     for plot in result.plots:
@@ -53,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
     if result.interrupted:
         print("interrupted: partial results written", file=sys.stderr)
         return 130
+    if result.unfinished:
+        cut = ", ".join(f"{name} ({reason})" for name, reason in result.unfinished.items())
+        print(f"asyncsgd: not finished: {cut} stopped before its budget; see {out}/summary.json",
+              file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from asyncsgd.errors import ConfigError
@@ -20,7 +21,16 @@ def _describe(outcome_status: str, seconds: float, label: str, detail: str, done
 
 
 def sweep(args: argparse.Namespace) -> int:
+    """Exit status: 0 every run done (those left to another sweep aside), 1 a run failed or
+    stopped before its budget, 130 interrupted."""
     from asyncsgd.experiment.interrupt import graceful_stop
+
+    with graceful_stop() as stop:  # from the start: set-up stops at once, writing nothing
+        return _sweep(args, stop)
+
+
+def _sweep(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    from asyncsgd.experiment.interrupt import describe
     from asyncsgd.report.recipe import recipe_for
     from asyncsgd.sweep import ResultsDB, load_sweep, run_sweep
     from asyncsgd.sweep.runner import SweepAborted, plan
@@ -32,16 +42,17 @@ def sweep(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise ConfigError("--threads", f"must be >= 1, got {args.threads}")
     db_path = Path(args.db) if args.db else default_db(spec.name)
-    with ResultsDB(db_path) as db:
-        if args.dry_run:
+    if args.dry_run:  # reads the database (read-only), creates none
+        with ResultsDB(db_path, create=False, missing_ok=True) as db:
             todo, _ = plan(spec, db, not args.skip_failed)
             pending = {r.run_id for r in todo}
             status = db.statuses(r.run_id for r in spec.runs)
-            for r in spec.runs:
-                mark = "to run" if r.run_id in pending else status.get(r.run_id, "planned")
-                print(f"{r.run_id}  {mark:<11s} {r.label}")
-            print(f"{len(spec.unique_runs())} runs, {len(todo)} to run → {db_path}")
-            return 0
+        for r in spec.runs:
+            mark = "to run" if r.run_id in pending else status.get(r.run_id, "planned")
+            print(f"{r.run_id}  {mark:<11s} {r.label}")
+        print(f"{len(spec.unique_runs())} runs, {len(todo)} to run → {db_path}")
+        return 0
+    with ResultsDB(db_path) as db:
         quiet = args.quiet
 
         def listener(run, outcome, progress) -> None:  # type: ignore[no-untyped-def]
@@ -65,24 +76,24 @@ def sweep(args: argparse.Namespace) -> int:
             )
 
         start = time.time()
-        with graceful_stop() as stop:
-            try:
-                progress = run_sweep(
-                    spec, db, workers=args.workers, threads=args.threads,
-                    traces=Path(args.traces) if args.traces else None,
-                    retry_failed=not args.skip_failed, stop=stop, listener=listener, on_start=on_start,
-                )  # fmt: skip
-            except SweepAborted as err:
-                print(f"asyncsgd: error: {err}", file=sys.stderr)
-                return 1
-            except KeyboardInterrupt:  # a second Ctrl-C: the runs in flight were killed
-                print("aborted: runs in flight are marked interrupted; run the same command to resume",
-                      file=sys.stderr)  # fmt: skip
-                return 130
+        try:
+            progress = run_sweep(
+                spec, db, workers=args.workers, threads=args.threads,
+                traces=Path(args.traces) if args.traces else None,
+                retry_failed=not args.skip_failed, stop=stop, listener=listener, on_start=on_start,
+            )  # fmt: skip
+        except SweepAborted as err:
+            print(f"asyncsgd: error: {err}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt as err:  # a second Ctrl-C: the runs in flight were killed
+            print(f"aborted ({describe(err)}): runs in flight are marked interrupted; run the same command "
+                  "to resume", file=sys.stderr)  # fmt: skip
+            return 130
         counts = progress.finished
+        shared = f", {progress.elsewhere} left to another sweep" if progress.elsewhere else ""
         print(
             f"sweep {spec.name}: {counts['done']} done, {counts['failed']} failed, "
-            f"{counts['interrupted']} interrupted, {progress.left} not started "
+            f"{counts['interrupted']} interrupted, {progress.left} not started{shared} "
             f"({progress.skipped} done before) in {time.time() - start:.1f}s"
         )
         print(f"report: asyncsgd report {db_path}")

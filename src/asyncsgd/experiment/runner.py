@@ -11,6 +11,7 @@ Layout of a run directory::
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,11 +24,14 @@ from torch import nn
 from asyncsgd.config.experiment import Experiment, dump_experiment
 from asyncsgd.data import Dataset
 from asyncsgd.engines import ENGINES
+from asyncsgd.engines.base import EngineResult
 from asyncsgd.experiment.checkpoint import Checkpoints, Identity
+from asyncsgd.experiment.interrupt import setting_up
 from asyncsgd.experiment.resume import Resume, plan_resume
 from asyncsgd.job import EstimatesCache, Job, dataset_key, effective_config, load_config_dataset
 from asyncsgd.metrics import Evaluator, Recorder, build_summary, write_json
 from asyncsgd.metrics.plots import accuracy_plot, breakdown_plot, staleness_plot
+from asyncsgd.outputs import write_text
 
 ProgressFactory = Callable[[Job], Callable[[int, int], None] | None]
 
@@ -48,10 +52,27 @@ class ExperimentResult:
     methods: list[MethodResult] = field(default_factory=list)
     plots: list[Path] = field(default_factory=list)
     interrupted: bool = False
+    aborted: bool = False
+    """Cut off at once (a second Ctrl-C): the last method's summary holds what its recorder had."""
 
     @property
     def summary(self) -> dict[str, Any]:
         return {m.name: m.summary for m in self.methods}
+
+    @property
+    def unfinished(self) -> dict[str, str]:
+        """Methods that did not finish their budget, with their ``stop_reason``."""
+        reasons = {m.name: m.summary["stop_reason"] for m in self.methods}
+        return {name: reason for name, reason in reasons.items() if reason != "budget"}
+
+
+class MethodAborted(KeyboardInterrupt):
+    """A method cut off at once (the exception that cut it off is the cause); ``method`` holds its
+    summary of what the recorder had (written to its directory)."""
+
+    def __init__(self, method: MethodResult) -> None:
+        super().__init__(f"method {method.name} aborted")
+        self.method = method
 
 
 def prepare_jobs(
@@ -91,7 +112,10 @@ def run_job(
 
     With ``checkpoint`` (see :mod:`asyncsgd.experiment.checkpoint`) the method continues from it.
     Checkpoints it saves carry ``identity`` (default: the job's own, with no experiment name).
+    A ``KeyboardInterrupt`` (a second Ctrl-C, or a signal while the engine was starting) becomes
+    :class:`MethodAborted` once the summary of what was recorded is written.
     """
+    setting_up(stop)
     if job.config.threads:
         torch.set_num_threads(job.config.threads)
     if out_dir is not None:
@@ -113,6 +137,14 @@ def run_job(
             recorder.evaluate(job.flat_model("cpu").params, 0, 0, 0.0)
         result = ENGINES.get(job.config.engine)().run(job, recorder)
         final = recorder.finish(result.params, result.version, result.time)
+    except KeyboardInterrupt as err:
+        recorder.close()
+        wall = recorder.wall_before + time.perf_counter() - start
+        summary = aborted_summary(job, recorder, evaluator.flat.size, wall)
+        if out_dir is not None:
+            write_json(out_dir / "summary.json", summary)
+        cut = MethodResult(job.name, summary, torch.empty(0), recorder.metrics, out_dir)
+        raise MethodAborted(cut) from err
     finally:
         recorder.close()
     wall = recorder.wall_before + time.perf_counter() - start
@@ -120,6 +152,18 @@ def run_job(
     if out_dir is not None:
         write_json(out_dir / "summary.json", summary)
     return MethodResult(job.name, summary, result.params, recorder.metrics, out_dir)
+
+
+def aborted_summary(job: Job, recorder: Recorder, size: int, wall: float) -> dict[str, Any]:
+    """The summary of a method cut off between two updates, from what its recorder has: counts,
+    staleness and bytes of the pushes it saw, its last evaluation as ``final``. The server's
+    parameters at the cut are unknown (``params_sha256`` is null) and rejections have no reason."""
+    last = recorder.metrics[-1] if recorder.metrics else {"test_accuracy": math.nan, "train_loss": math.nan}
+    rejected = {i: {"unknown": c["rejected"]} for i, c in recorder.per_learner.items() if c["rejected"]}
+    stand_in = EngineResult(torch.zeros(size), recorder.last_update, math.nan, rejected)
+    summary = build_summary(job, recorder, stand_in, dict(last), wall)
+    summary.update(params_sha256=None, server_memory_bytes=None, stop_reason="aborted", interrupted=True)
+    return summary
 
 
 def write_plots(result: ExperimentResult) -> list[Path]:
@@ -169,7 +213,7 @@ def run_experiment(
     if out_dir is not None:  # nothing is written before every method passed its checks
         out_dir.mkdir(parents=True, exist_ok=True)
         if not resume:
-            (out_dir / "config.toml").write_text(dump_experiment(exp))
+            write_text(out_dir / "config.toml", dump_experiment(exp))
     try:
         for job, method, plan in zip(jobs, exp.methods, plans, strict=True):
             method_dir = out_dir / job.name if out_dir is not None else None
@@ -184,8 +228,14 @@ def run_experiment(
             if stop():
                 result.interrupted = True
                 break
+    except KeyboardInterrupt as err:  # cut off at once: keep what is known, skip the plots
+        if isinstance(err, MethodAborted):
+            result.methods.append(err.method)
+        result.interrupted = result.aborted = True
+        raise
     finally:
         if out_dir is not None and result.methods:
             write_json(out_dir / "summary.json", {"experiment": exp.name, "methods": result.summary})
-            result.plots = write_plots(result)
+            if not result.aborted:
+                result.plots = write_plots(result)
     return result

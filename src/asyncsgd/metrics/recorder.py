@@ -7,6 +7,7 @@ staleness histogram, bytes and the time breakdown for ``summary.json``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import math
@@ -21,7 +22,7 @@ import torch
 
 from asyncsgd.core.messages import ApplyRecord
 from asyncsgd.engines.base import PHASES, Timing
-from asyncsgd.errors import ConfigError
+from asyncsgd.errors import ConfigError, OutputError
 
 TRACE_COLUMNS = (
     "push_index", "learner", "pulled_version", "version", "tau", "accepted", "applied",
@@ -96,18 +97,35 @@ class _CsvLog:
     def write(self, row: list[Any]) -> None:
         self.rows += 1
         if self._file is not None:
-            self._writer.writerow(row)
-            if self.rows % self.flush_every == 0:
-                self._file.flush()
+            try:
+                self._writer.writerow(row)
+                if self.rows % self.flush_every == 0:
+                    self._file.flush()
+            except OSError as err:
+                raise self._failed(err) from None
 
     def flush(self) -> None:
         if self._file is not None:
-            self._file.flush()
+            try:
+                self._file.flush()
+            except OSError as err:
+                raise self._failed(err) from None
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as err:
+                raise self._failed(err) from None
             self._file = None
+
+    def _failed(self, err: OSError) -> OutputError:
+        """A failed write (disk full) as one line naming the log; the log is dropped, so closing
+        it on the way out does not hide the first error behind a second."""
+        file, self._file = self._file, None
+        with contextlib.suppress(OSError):
+            file.close()  # type: ignore[union-attr]
+        return OutputError(f"cannot write {getattr(file, 'name', 'a log')}: {err.strerror or err}")
 
 
 class Recorder:

@@ -16,6 +16,7 @@ from asyncsgd.engines.base import PHASES, EngineResult
 from asyncsgd.job import Job
 from asyncsgd.metrics.recorder import Recorder
 from asyncsgd.metrics.staleness import staleness_summary
+from asyncsgd.outputs import write_text
 
 
 def params_sha256(params: torch.Tensor) -> str:
@@ -122,7 +123,6 @@ def _clean(value: Any) -> Any:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write atomically: a reader never sees a half-written file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(_clean(data), indent=2) + "\n")
-    tmp.replace(path)
+    """Write atomically: a reader never sees a half-written file, a failed write (disk full)
+    leaves the earlier file as it was and no temporary file (see :mod:`asyncsgd.outputs`)."""
+    write_text(path, json.dumps(_clean(data), indent=2) + "\n")

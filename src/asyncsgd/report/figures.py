@@ -25,6 +25,7 @@ import numpy as np
 from matplotlib.ticker import NullLocator
 
 from asyncsgd.errors import ConfigError
+from asyncsgd.outputs import atomic
 from asyncsgd.registry import Registry
 from asyncsgd.report.measures import COMMUNICATION, COMPUTATION, Aggregate, measure, phase_shares
 from asyncsgd.report.recipe import CURVE_X, Figure
@@ -106,8 +107,12 @@ def _finish(f: Any, axes: list[Any], fig: Figure, path: Path) -> Path:
     if shared:  # the extra artists replace the default ones in the tight box: list them all
         extra.append(f.legend(list(handles.values()), list(handles), fontsize=8, loc="upper left",
                               bbox_to_anchor=(1.0, 0.95)))  # fmt: skip
-    f.savefig(path, dpi=100, bbox_extra_artists=extra, bbox_inches="tight" if shared else None)
-    plt.close(f)
+    try:
+        with atomic(path) as tmp:
+            f.savefig(tmp, dpi=100, format="png", bbox_extra_artists=extra,
+                      bbox_inches="tight" if shared else None)  # fmt: skip
+    finally:
+        plt.close(f)
     return path
 
 

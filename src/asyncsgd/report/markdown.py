@@ -7,6 +7,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from asyncsgd.outputs import write_text
 from asyncsgd.report.figures import FIGURES
 from asyncsgd.report.measures import Aggregate, measure
 from asyncsgd.report.recipe import Recipe, Table, recipe_for, replicates_of
@@ -144,7 +145,7 @@ def sweep_report(view: SweepView, out_dir: Path) -> Path:
         "",
     ]
     path = out_dir / "report.md"
-    path.write_text("\n".join(lines))
+    write_text(path, "\n".join(lines))
     return path
 
 

@@ -8,7 +8,8 @@ Tables (``asyncsgd report`` reads nothing else):
 ``runs``        run_id (hash of the resolved settings), config (those settings as canonical
                 JSON, the exact text hashed), status (planned,
                 running, done, failed, interrupted), attempts, created/started/finished
-                (Unix seconds), error (one line) and traceback, summary (``summary.json``)
+                (Unix seconds), error (one line) and traceback, summary (``summary.json``),
+                owner (host, pid, process start time) of the sweep that ran it last
 ``settings``    run_id, key, value (JSON): the settings again, one row each, for SQL queries
 ``metrics``     run_id, row, name, value: the evaluations over time (update, samples, epoch,
                 time, wall, losses, accuracies, and whatever else an evaluation reports)
@@ -23,8 +24,10 @@ Tables (``asyncsgd report`` reads nothing else):
 ==============  ==========================================================================
 
 A run that is redone (failed or interrupted before) has its measurements replaced, never mixed.
-Only the sweep's parent process writes, so there is one writer; WAL mode lets a report read
-while a sweep runs.
+In a sweep only the parent process writes. Several sweeps may share a database: each claims a run
+(:meth:`ResultsDB.claim`, one transaction) before it runs it, so no run is run twice at once. WAL
+mode lets a report read while sweeps run; a database opened only to read (``create=False``) is
+opened read-only and left byte for byte as it was.
 """
 
 from __future__ import annotations
@@ -40,57 +43,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asyncsgd.errors import ConfigError
+from asyncsgd.sweep.owner import Owner
+from asyncsgd.sweep.schema import (
+    LEARNER_COLUMNS,
+    PHASES,
+    SCHEMA_VERSION,
+    STATUSES,
+    TRACE_COLUMNS,
+    connect_to_read,
+    connect_to_read_missing_ok,
+    connect_to_write,
+    tidy,
+    transaction,
+)
 
 if TYPE_CHECKING:
     from asyncsgd.sweep.spec import Sweep
 
-
-SCHEMA_VERSION = 1
-STATUSES = ("planned", "running", "done", "failed", "interrupted")
-PHASES = ("pull", "compute", "compress", "push", "wait", "apply")
-"""The engines' time phases (``engines.base.PHASES``; repeated so reading a database needs no torch)."""
-TRACE_COLUMNS = (
-    "pushes", "applied", "rejected", "dropped", "bytes_up", "bytes_down", "compression",
-    "tau_mean", "tau_p50", "tau_p95", "tau_max", "engine_seconds", "wall_seconds", *PHASES,
-)  # fmt: skip
-LEARNER_COLUMNS = ("pushes", "applied", "rejected", "dropped", "bytes_up", "bytes_down", *PHASES)
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS sweeps (
-    name TEXT PRIMARY KEY, description TEXT NOT NULL, definition TEXT NOT NULL,
-    source TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, config TEXT NOT NULL, status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL, started REAL, finished REAL,
-    error TEXT, traceback TEXT, summary TEXT);
-CREATE TABLE IF NOT EXISTS sweep_runs (
-    sweep TEXT NOT NULL, position INTEGER NOT NULL, method TEXT NOT NULL, label TEXT NOT NULL,
-    point TEXT NOT NULL, run_id TEXT NOT NULL, PRIMARY KEY (sweep, position));
-CREATE INDEX IF NOT EXISTS sweep_runs_run ON sweep_runs (run_id);
-CREATE TABLE IF NOT EXISTS settings (
-    run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (run_id, key));
-CREATE TABLE IF NOT EXISTS metrics (
-    run_id TEXT NOT NULL, row INTEGER NOT NULL, name TEXT NOT NULL, value REAL,
-    PRIMARY KEY (run_id, row, name));
-CREATE TABLE IF NOT EXISTS staleness (
-    run_id TEXT NOT NULL, tau INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (run_id, tau));
-CREATE TABLE IF NOT EXISTS traces (run_id TEXT PRIMARY KEY, {", ".join(f"{c} REAL" for c in TRACE_COLUMNS)});
-CREATE TABLE IF NOT EXISTS learners (
-    run_id TEXT NOT NULL, learner INTEGER NOT NULL, {", ".join(f"{c} REAL" for c in LEARNER_COLUMNS)},
-    PRIMARY KEY (run_id, learner));
-CREATE TABLE IF NOT EXISTS sessions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, label TEXT NOT NULL, command TEXT NOT NULL,
-    started REAL NOT NULL, finished REAL NOT NULL, workers INTEGER NOT NULL, cores INTEGER NOT NULL,
-    load_before TEXT NOT NULL, load_after TEXT NOT NULL, ran INTEGER NOT NULL,
-    done_before INTEGER NOT NULL, interrupted INTEGER NOT NULL);
-CREATE VIEW IF NOT EXISTS results AS
-    SELECT m.sweep, m.position, m.method, m.label, m.run_id, r.status, r.attempts, r.error,
-           json_extract(r.summary, '$.final_test_accuracy') AS test_accuracy,
-           json_extract(r.summary, '$.final_train_loss') AS train_loss,
-           json_extract(r.summary, '$.updates') AS updates,
-           t.tau_mean, t.tau_max, t.bytes_up, t.wall_seconds, r.started, r.finished
-    FROM sweep_runs m JOIN runs r USING (run_id) LEFT JOIN traces t USING (run_id);
-"""
+__all__ = ["LEARNER_COLUMNS", "PHASES", "SCHEMA_VERSION", "STATUSES", "TRACE_COLUMNS", "Outcome", "ResultsDB"]
 
 
 def to_json(value: Any) -> str:
@@ -166,29 +136,24 @@ class Member:
 
 
 class ResultsDB:
-    def __init__(self, path: str | Path, create: bool = True) -> None:
+    def __init__(self, path: str | Path, create: bool = True, missing_ok: bool = False) -> None:
+        """Open (or create) the results database at ``path``. With ``create=False`` open an
+        existing one read-only: what only reads a database never changes it (nor makes one of a
+        file that is not one); with ``missing_ok`` too, a database not created yet reads as empty."""
         self.path = Path(path)
-        if not create and not self.path.is_file():
-            raise ConfigError(str(path), "no such results database")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.conn = sqlite3.connect(self.path, timeout=30.0)
-            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise ConfigError(
-                    str(path), f"results database of schema {version}; this asyncsgd reads {SCHEMA_VERSION}"
-                )
-            if version == 0 and self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                raise ConfigError(str(path), "not an asyncsgd results database")
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            with self.conn:
-                self.conn.executescript(_SCHEMA)
-                self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as err:
-            raise ConfigError(str(path), f"not a results database ({err})") from None
+        self.readonly = not create
+        self._tidy: set[Path] = set()
+        if self.readonly:
+            connect = connect_to_read_missing_ok if missing_ok else connect_to_read
+            self.conn, self._tidy = connect(self.path)
+        else:
+            self.conn = connect_to_write(self.path)
 
     def close(self) -> None:
-        self.conn.close()
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None  # type: ignore[assignment]
+            tidy(self.path, self._tidy)
 
     def __enter__(self) -> ResultsDB:
         return self
@@ -198,8 +163,10 @@ class ResultsDB:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self.conn:
-            yield self.conn
+        if self.readonly:
+            raise RuntimeError(f"{self.path} was opened read-only")
+        with transaction(self.conn) as c:
+            yield c
 
     # -- writing -------------------------------------------------------------------------------
     def save_sweep(self, sweep: Sweep) -> None:
@@ -243,6 +210,52 @@ class ResultsDB:
                 "error = NULL, traceback = NULL WHERE run_id = ?",
                 (time.time(), run_id),
             )
+
+    def claim(self, run_id: str, owner: Owner, retry_failed: bool = True) -> tuple[str, Owner | None]:
+        """Mark ``run_id`` running for ``owner``, unless it is done, failed (and not to be retried)
+        or running for an owner that is alive: ``("claimed", owner)``, else its status and holder.
+
+        The look and the change are one transaction holding the write lock, so of two sweeps
+        claiming one run at the same time exactly one gets it. A ``running`` run whose owner is
+        gone (a killed sweep) is claimed like any other.
+        """
+        with self._tx() as c:
+            row = c.execute(
+                "SELECT status, owner_host, owner_pid, owner_started FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            if row is None:
+                raise KeyError(f"run {run_id} is not in {self.path}")
+            status, host, pid, started = row
+            holder = Owner(host, pid, started) if host is not None else None
+            if status == "done" or (status == "failed" and not retry_failed):
+                return status, holder
+            if status == "running" and holder is not None and holder.alive():
+                return status, holder
+            c.execute(
+                "UPDATE runs SET status = 'running', attempts = attempts + 1, started = ?, finished = NULL, "
+                "error = NULL, traceback = NULL, owner_host = ?, owner_pid = ?, owner_started = ? "
+                "WHERE run_id = ?",
+                (time.time(), owner.host, owner.pid, owner.started, run_id),
+            )
+        return "claimed", owner
+
+    def release(self, owner: Owner, status: str = "interrupted", error: str = "sweep aborted") -> list[str]:
+        """Set ``status`` on every run ``owner`` still holds (an aborted sweep); their ids."""
+        who = (owner.host, owner.pid, owner.started)
+        with self._tx() as c:
+            held = [
+                rid
+                for (rid,) in c.execute(
+                    "SELECT run_id FROM runs WHERE status = 'running' AND owner_host = ? AND owner_pid = ? "
+                    "AND owner_started IS ?",
+                    who,
+                )
+            ]
+            c.executemany(
+                "UPDATE runs SET status = ?, error = ?, finished = ? WHERE run_id = ?",
+                [(status, error or None, time.time(), rid) for rid in held],
+            )
+        return held
 
     def mark(self, run_ids: Iterable[str], status: str, error: str = "") -> None:
         """Set the status of runs that ended without an outcome (e.g. an aborted sweep)."""

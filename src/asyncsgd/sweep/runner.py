@@ -4,6 +4,10 @@ Resuming is the default: a run whose id is ``done`` in the database is never run
 failed and interrupted runs (and ``running`` ones left by a sweep that was killed) are run.
 ``stop()`` (Ctrl-C) stops handing out runs and asks the running ones to end after their current
 update; they are recorded as ``interrupted`` with what they measured, and run again next time.
+
+Each run is claimed in the database just before it is handed to a worker
+(:meth:`~asyncsgd.sweep.db.ResultsDB.claim`): two sweeps of one database share its runs, and a
+run another live sweep holds, or finished meanwhile, is left to it (counted as ``elsewhere``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asyncsgd.sweep.db import Outcome, ResultsDB
+from asyncsgd.sweep.owner import Owner
 from asyncsgd.sweep.pool import WorkerPool
 from asyncsgd.sweep.spec import PlannedRun, Sweep
 from asyncsgd.sweep.worker import Task
@@ -43,10 +48,12 @@ class SweepProgress:
     workers: int = 0
     finished: Counter[str] = field(default_factory=Counter)
     interrupted: bool = False
+    elsewhere: int = 0
+    """Runs left to another sweep of the database: running there, or finished there meanwhile."""
 
     @property
     def left(self) -> int:
-        return self.todo - sum(self.finished.values())
+        return self.todo - sum(self.finished.values()) - self.elsewhere
 
 
 Listener = Callable[[PlannedRun, Outcome, SweepProgress], None]
@@ -85,6 +92,17 @@ def run_sweep(
         return progress
     by_id = {r.run_id: r for r in todo}
     queue = deque(todo)
+    me = Owner.me()
+
+    def claim_next() -> PlannedRun | None:
+        while queue:
+            run = queue.popleft()
+            got, _ = db.claim(run.run_id, me, retry_failed)
+            if got == "claimed":
+                return run
+            progress.elsewhere += 1
+        return None
+
     pool = WorkerPool(progress.workers, threads)
     try:
         while queue or pool.busy():
@@ -93,10 +111,9 @@ def run_sweep(
                 pool.request_stop()
             if not progress.interrupted:
                 for worker in pool.idle():
-                    if not queue:
+                    run = claim_next()
+                    if run is None:
                         break
-                    run = queue.popleft()
-                    db.mark_running(run.run_id)
                     out = str(traces / run.run_id) if traces is not None else ""
                     pool.submit(worker, Task(run.run_id, run.method, run.config.to_dict(), out))
             for outcome in pool.poll(POLL_SECONDS):
@@ -111,9 +128,10 @@ def run_sweep(
             if progress.interrupted and not pool.busy():
                 break
     except BaseException:
-        # a second Ctrl-C (or any error here): runs in flight end unrecorded
+        # a second Ctrl-C (or any error here): runs in flight (and any claimed, not yet handed
+        # out) end unrecorded
         pool.kill()
-        db.mark([t.run_id for t in pool.busy()], "interrupted", "sweep aborted")
+        db.release(me)
         raise
     finally:
         pool.close()

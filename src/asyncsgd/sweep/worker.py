@@ -84,6 +84,18 @@ class Reuse:
         return self.dataset
 
 
+def outcome_status(summary: dict[str, Any]) -> tuple[str, str]:
+    """A finished run's status and error: ``done`` only when it ran its whole budget; one that
+    stopped before it (stalled, learners lost) is ``failed``, its measurements kept, and is run
+    again by the next sweep unless ``--skip-failed``."""
+    if summary.get("interrupted"):
+        return "interrupted", ""
+    reason = summary.get("stop_reason", "budget")
+    if reason == "budget":
+        return "done", ""
+    return "failed", f"stopped before its budget: {reason} after {summary.get('updates')} updates"
+
+
 def execute(task: Task, stop: Callable[[], bool] = lambda: False, reuse: Reuse | None = None) -> Outcome:
     """Run ``task``; failures become a ``failed`` outcome with a one-line error and the traceback.
     With ``reuse``, the dataset and probe estimates of earlier runs in this process are reused: the
@@ -98,8 +110,8 @@ def execute(task: Task, stop: Callable[[], bool] = lambda: False, reuse: Reuse |
                 cfg, name=task.method, dataset=reuse.dataset_for(cfg), estimates=reuse.estimates
             )
         result = run_job(job, Path(task.out_dir) if task.out_dir else None, stop)
-        status = "interrupted" if result.summary.get("interrupted") else "done"
-        return Outcome(task.run_id, status, started, time.time(), result.summary, result.metrics)
+        status, error = outcome_status(result.summary)
+        return Outcome(task.run_id, status, started, time.time(), result.summary, result.metrics, error)
     except Exception as err:
         return Outcome(
             task.run_id, "failed", started, time.time(), error=one_line(err), traceback=traceback.format_exc()
@@ -121,8 +133,17 @@ def _next_task(inbox: Any) -> Task | None:
 def worker_main(worker: int, inbox: Any, outbox: Any, stop_flag: Event, threads: int) -> None:
     """Process entry: run tasks from ``inbox`` until ``None``; Ctrl-C is left to the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stop = stop_flag.is_set
+    parent = multiprocessing.parent_process()
+
+    def stop() -> bool:
+        # asked to, or the sweep is gone (killed): its run is another sweep's to redo, so this
+        # copy ends within a few pushes rather than run on beside the new one
+        return stop_flag.is_set() or (parent is not None and not parent.is_alive())
+
     reuse = Reuse()
     while (task := _next_task(inbox)) is not None:
         torch.set_num_threads(threads)  # a run's own `threads` setting must not outlive it
-        outbox.put((worker, execute(task, ThrottledStop(stop), reuse)))
+        outcome = execute(task, ThrottledStop(stop), reuse)
+        if parent is not None and not parent.is_alive():
+            return  # nobody reads the outcome
+        outbox.put((worker, outcome))

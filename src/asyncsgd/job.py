@@ -146,7 +146,11 @@ def check_names(cfg: RunConfig) -> None:
         known("staleness_dist", STALENESS)
         if cfg.protocol != "async":
             raise ConfigError("delay", f"delay={FIXED_DELAY!r} draws τ directly; it needs protocol='async'")
-    for name in parse_remedies(cfg.remedy):
+    try:
+        remedies = parse_remedies(cfg.remedy)
+    except ValueError as err:
+        raise ConfigError("remedy", str(err)) from None
+    for name in remedies:
         if name not in REMEDIES:
             raise ConfigError("remedy", f"unknown remedy {name!r} (known: {', '.join(REMEDIES.names())})")
     known("algorithm", ALGORITHMS)

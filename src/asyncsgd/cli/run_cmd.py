@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,11 +24,54 @@ def default_out(name: str) -> Path:
     return out
 
 
+def claim_out(out: Path) -> list[Path]:
+    """Make the run directory ``out`` (and missing parents) before any work, so an unusable
+    ``--out`` fails first, in one line; returns the directories made, for :func:`release`."""
+    try:
+        if out.is_dir():
+            if any(out.iterdir()):
+                raise ConfigError("--out", f"output directory {out} is not empty")
+            if not os.access(out, os.W_OK | os.X_OK):
+                raise ConfigError("--out", f"cannot write in {out} (permission denied or read-only)")
+            return []
+        if out.exists() or out.is_symlink():
+            raise ConfigError("--out", f"{out} exists and is not a directory")
+        missing = [out]
+        for parent in out.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise ConfigError("--out", f"{parent} is a file, so {out} cannot be made under it")
+                break
+            missing.append(parent)
+    except (OSError, ValueError) as err:  # a name too long, a NUL byte, an unreadable directory
+        raise ConfigError("--out", f"cannot use {out} ({getattr(err, 'strerror', None) or err})") from None
+    created: list[Path] = []
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except (OSError, ValueError) as err:
+            release(created)
+            why = getattr(err, "strerror", None) or err
+            raise ConfigError("--out", f"cannot create {directory} ({why})") from None
+        created.append(directory)
+    return created
+
+
+def release(created: list[Path]) -> None:
+    """Remove the directories :func:`claim_out` made, deepest first, where a failed run left
+    them empty (a run that wrote something keeps it)."""
+    for directory in reversed(created):
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+
+
 def run(args: argparse.Namespace) -> int:
     from asyncsgd.experiment.interrupt import graceful_stop
     from asyncsgd.experiment.runner import run_experiment
 
-    only = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    only = [m.strip() for m in args.methods.split(",")] if args.methods is not None else None
     if args.resume:
         out = Path(args.resume)
         if args.config or args.set or args.out:
@@ -38,14 +82,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         exp = load_experiment(args.config, args.set, only=only)
         out = Path(args.out) if args.out else default_out(exp.name)
-        if out.exists() and any(out.iterdir()):
-            raise ConfigError("--out", f"output directory {out} is not empty")
+    created = [] if args.resume else claim_out(out)
     bars = ProgressBars(False if args.quiet else None)
-    with graceful_stop() as stop:
-        try:
-            result = run_experiment(exp, out, stop=stop, progress=bars, resume=bool(args.resume))
-        finally:
-            bars.close()
+    try:
+        with graceful_stop() as stop:
+            try:
+                result = run_experiment(exp, out, stop=stop, progress=bars, resume=bool(args.resume))
+            finally:
+                bars.close()
+    except BaseException:
+        release(created)
+        raise
     print(format_table([m.summary for m in result.methods]))
     print(f"\nresults: {out}/summary.json (per method: {out}/<method>/)")
     for plot in result.plots:

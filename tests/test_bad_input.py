@@ -269,6 +269,7 @@ NPZ = [Case(f"npz-{name}", NPZ_RUN, culprit, setup) for name, culprit, setup in 
 # -- other commands ------------------------------------------------------------------------------
 SWEEP = write("s.toml", "name = 'sw'\ndataset = 'synthetic'\nmodel = 'logreg'\nupdates = 10\n")
 GRID = "name = 'sw'\ndataset = 'synthetic'\nupdates = 10\n[grid]\nlearners = "
+THOUSAND = list(range(1, 1001))
 OTHER = [Case(name, argv, culprit, setup) for name, argv, culprit, setup in [
     ("sweep-missing", ["sweep", "nope.toml", "--dry-run"], "nope.toml", None),
     ("sweep-directory", ["sweep", "d", "--dry-run"], "d", mkdir("d")),
@@ -280,6 +281,10 @@ OTHER = [Case(name, argv, culprit, setup) for name, argv, culprit, setup in [
     ("sweep-threads-zero", ["sweep", "s.toml", "--threads", "0"], "--threads", SWEEP),
     ("sweep-set-bad", ["sweep", "s.toml", "--set", "lr=-1"], "lr", SWEEP),
     ("sweep-set-remedy", ["sweep", "s.toml", "--set", "remedy=staleness_lr+"], "remedy", SWEEP),
+    ("sweep-grid-explodes", ["sweep", "s.toml", "--dry-run"], "grid", write("s.toml", GRID + f"{THOUSAND}\n"
+     f"seed = {THOUSAND}\ndata_seed = {THOUSAND}\n")),
+    ("sweep-grid-explodes-per-method", ["sweep", "s.toml", "--dry-run"], "m.grid", write("s.toml",
+     f"updates = 1\n[[methods]]\nname = 'm'\ngrid = {{ seed = {THOUSAND}, data_seed = {THOUSAND} }}\n")),
     ("theory-ratio-p-zero", ["theory", "ratio", "--p", "0"], "--p", None),
     ("theory-ratio-alpha-nan", ["theory", "ratio", "--alpha", "nan"], "--alpha", None),
     ("theory-ratio-alpha-negative", ["theory", "ratio", "--alpha", "-1"], "--alpha", None),
@@ -289,6 +294,8 @@ OTHER = [Case(name, argv, culprit, setup) for name, argv, culprit, setup in [
     ("theory-lr-bad-setting", ["theory", "lr", "tiny.toml", "--set", "theory_batches=2"], "theory_batches",
      None),
     ("theory-lr-config-dir", ["theory", "lr", "e"], "e", mkdir("e")),
+    ("theory-lr-methods-empty", ["theory", "lr", "tiny.toml", "--methods", ""], "--methods", None),
+    ("theory-lr-npz-nan", ["theory", "lr", "tiny.toml", *NPZ_RUN[5:]], "x_train", npz(x_train=NAN_X)),
     ("reproduce-unknown-study", ["reproduce", "nosuch", "--dry-run"], "nosuch", None),
     ("reproduce-quick-and-full", ["reproduce", "cong2016", "--quick", "--full", "--dry-run"], "--full",
      None),

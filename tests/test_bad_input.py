@@ -265,8 +265,36 @@ NPZ = [Case(f"npz-{name}", NPZ_RUN, culprit, setup) for name, culprit, setup in 
     ("object-array", "object", npz(y_train=np.array([None] * 64, dtype=object))),
     ("num-classes-not-int", "num_classes", npz(num_classes=np.array([1.5, 2.0]))),
 ]]
+# fmt: on
+
+# -- other datasets read from user files ---------------------------------------------------------
+TAB = b"Category\tText\nd\tstring\nclass\t\n"
+
+
+def corpus(train: bytes) -> Callable[[Path], object]:
+    """A 20news folder whose test file is sound and whose train file is ``train``."""
+
+    def make(cwd: Path) -> None:
+        write("c/20newsgroups-test.tab", TAB + b"a\tsome words\n")(cwd)
+        write("c/20newsgroups-train.tab", train)(cwd)
+
+    return make
+
+
+# fmt: off
+DATA = [Case(f"data-{name}", run_with(*sets), culprit, setup) for name, sets, culprit, setup in [
+    ("cifar-dev-null", ["dataset=cifar10", "data_path=/dev/null"], "data_path", None),
+    ("cifar-not-an-archive", ["dataset=cifar10", "data_path=tiny.toml"], "tiny.toml", None),
+    ("20news-a-file", ["dataset=20news", "data_path=tiny.toml"], "data_path", None),
+    ("20news-not-utf8", ["dataset=20news", "data_path=c"], "20newsgroups-train.tab", corpus(b"\xff\xfe")),
+    ("20news-bad-line", ["dataset=20news", "data_path=c"], "20newsgroups-train.tab:4",
+     corpus(TAB + b"no tab here\n")),
+]]
+# fmt: on
+
 
 # -- other commands ------------------------------------------------------------------------------
+# fmt: off
 SWEEP = write("s.toml", "name = 'sw'\ndataset = 'synthetic'\nmodel = 'logreg'\nupdates = 10\n")
 GRID = "name = 'sw'\ndataset = 'synthetic'\nupdates = 10\n[grid]\nlearners = "
 THOUSAND = list(range(1, 1001))
@@ -304,7 +332,7 @@ OTHER = [Case(name, argv, culprit, setup) for name, argv, culprit, setup in [
 ]]
 # fmt: on
 
-CASES = [*SETTINGS, *SYNTAX, *CONFIGS, *OUT, *NPZ, *OTHER]
+CASES = [*SETTINGS, *SYNTAX, *CONFIGS, *OUT, *NPZ, *DATA, *OTHER]
 RESUME_CASES: list[Case] = []
 """``run --resume`` cases (corrupt, truncated or foreign checkpoints, edited run directories): the
 same harness runs them; each case's ``setup`` builds the run directory it resumes."""
@@ -361,7 +389,7 @@ def test_the_table_is_large_and_its_ids_unique():
     assert len(ids) >= 100 and len(set(ids)) == len(ids)
 
 
-CONSOLE = ("set-learners=nan", "config-directory", "npz-features-nan", "out-under-a-file")
+CONSOLE = ("set-learners=nan", "npz-features-nan", "out-under-a-file")
 
 
 def test_the_console_command_prints_the_same_one_line(tmp_path):

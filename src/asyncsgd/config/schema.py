@@ -30,6 +30,8 @@ MAX_LAYERS = 64
 MAX_COUNT = 10**12
 """Largest update budget, checkpoint or evaluation interval: more than any machine runs."""
 MAX_RATE = 1e6
+MAX_LR = 1e38
+"""Rates go into float32 tensors (largest 3.4e38); a huge rate is a legitimate way to make a run diverge."""
 MAX_SIM_SECONDS = 1e9
 """Largest simulated time of one event (compute time, latency, apply): sums stay finite."""
 MAX_RAY_UNITS = 1024.0
@@ -131,7 +133,7 @@ class RunConfig:
         '(gradients are batch means), or "auto": predicted from the convergence bound with measured '
         "constants (docs/theory.md)",
         0,
-        MAX_RATE,
+        MAX_LR,
         True,
     )
     rule: str = setting("sgd", "server optimizer: sgd (x ← x − γg), momentum, async_momentum or adagrad")
@@ -269,7 +271,7 @@ class RunConfig:
     )
     theory_steps: int = setting(50, "SGD steps between probe points", 1, 10**6)
     theory_probe_lr: float = setting(
-        0.05, "learning rate of the probe's SGD steps (batch-mean gradients)", 0, MAX_RATE, True
+        0.05, "learning rate of the probe's SGD steps (batch-mean gradients)", 0, MAX_LR, True
     )
     theory_batches: int = setting(
         32, "mini-batches drawn at each probe point to estimate σ² (pairs)", 4, 10**5

@@ -198,6 +198,7 @@ OUT = [Case(f"out-{name}", ["run", "tiny.toml", "--quiet", "--out", out, *extra]
     ("new-with-bad-data", "new/run", ["--set", "dataset=npz", "--set", "data_path=no.npz"], "data_path",
      None, ""),
 ]]
+OUT.append(Case("out-default-with-bad-data", ["run", "tiny.toml", "--set", "dataset=npz"], "data_path"))
 # fmt: on
 
 

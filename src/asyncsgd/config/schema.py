@@ -54,6 +54,15 @@ def _show(v: float) -> str:
     return f"{sign}{text}"
 
 
+def _brief(value: Any) -> str:
+    """``repr(value)``, with integers of more than 20 digits (1e308 read as an integer) in e-notation."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_brief(v) for v in value) + "]"
+    if isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) > 20:
+        return f"{value:.3e}"
+    return repr(value)
+
+
 @dataclass(frozen=True)
 class Bounds:
     """The values a numeric setting accepts: ``low`` to ``high``, either end open; an infinite
@@ -330,7 +339,7 @@ class RunConfig:
 
         def need(ok: bool, key: str, message: str) -> None:
             if not ok:
-                raise ConfigError(key, f"{message}, got {getattr(self, key)!r}")
+                raise ConfigError(key, f"{message}, got {_brief(getattr(self, key))}")
 
         for f in dataclasses.fields(self):
             bounds = f.metadata.get("bounds")

@@ -72,8 +72,9 @@ NUMERIC = [
     "theory_batches", "theory_hvp", "theory_samples",
 ]
 UNBOUNDED_ABOVE = ["stale_bound", "bandwidth"]  # infinity means "no limit" for these two
-HOSTILE = ["nan", "-1e308", str(2**63), "[1]"]
-SETTINGS = [Case(f"set-{k}={v}", run_with(f"{k}={v}"), k) for k in NUMERIC for v in HOSTILE]
+HUGE = {"lr": "1e39", "theory_probe_lr": "1e39"}  # a rate may be huge (to diverge), not beyond float32
+SETTINGS = [Case(f"set-{k}={v}", run_with(f"{k}={v}"), k)
+            for k in NUMERIC for v in ("nan", "-1e308", HUGE.get(k, str(2**63)), "[1]")]
 SETTINGS += [Case(f"set-{k}={v}", run_with(f"{k}={v}"), k) for k in UNBOUNDED_ABOVE for v in ("nan", "-1")]
 SETTINGS += [Case(f"set-{k}={v}", run_with(f"{k}={v}"), culprit) for k, v, culprit in [
     ("hidden", f"[16, {2**63}]", "hidden"),

@@ -46,8 +46,10 @@ from asyncsgd.delays import (
 from asyncsgd.delays.trace import TRACE_PREFIX, TraceSchedule
 from asyncsgd.errors import ConfigError
 from asyncsgd.models import MODELS, build_model
+from asyncsgd.models.base import activations_per_sample, count_parameters
 from asyncsgd.registry import UnknownName
 from asyncsgd.rules import OPTIMIZERS, REMEDIES, Optimizer, Remedy, ServerRule, parse_remedies
+from asyncsgd.sizing import check_memory
 from asyncsgd.theory import LIPSCHITZ, RATES, Estimates, Prediction, ProbeSettings, Problem, estimate, predict
 from asyncsgd.theory.report import provenance
 
@@ -146,7 +148,11 @@ def check_names(cfg: RunConfig) -> None:
         known("staleness_dist", STALENESS)
         if cfg.protocol != "async":
             raise ConfigError("delay", f"delay={FIXED_DELAY!r} draws τ directly; it needs protocol='async'")
-    for name in parse_remedies(cfg.remedy):
+    try:
+        remedies = parse_remedies(cfg.remedy)
+    except ValueError as err:
+        raise ConfigError("remedy", str(err)) from None
+    for name in remedies:
         if name not in REMEDIES:
             raise ConfigError("remedy", f"unknown remedy {name!r} (known: {', '.join(REMEDIES.names())})")
     known("algorithm", ALGORITHMS)
@@ -166,6 +172,22 @@ def check_device(device: str) -> None:
         raise ConfigError(
             "device", f"{device!r} is not available here: torch {torch.__version__} sees {have}"
         )
+
+
+def check_model_fits(cfg: RunConfig, dataset: Dataset) -> None:
+    """Build the configured model only once it is known to fit in memory (counted on the meta
+    device), then refuse a run whose passes would not fit either; ConfigError naming the setting."""
+    shape, classes = dataset.input_shape, dataset.num_classes
+    options = {"hidden": tuple(cfg.hidden), "embed_dim": cfg.embed_dim}
+    try:
+        parameters = count_parameters(cfg.model, shape, classes, dataset.vocab_size, **options)
+        check_memory(cfg, dataset, parameters)
+        module = build_model(cfg.model, shape, classes, cfg.seed, dataset.vocab_size, **options)
+    except ValueError as err:
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError("model", str(err)) from None
+    check_memory(cfg, dataset, parameters, activations_per_sample(module, shape, dataset.is_tokens))
 
 
 def dataset_options(cfg: RunConfig) -> dict[str, object]:
@@ -222,10 +244,7 @@ class Job:
                 build_model, cfg.model, dataset.input_shape, dataset.num_classes, cfg.seed,
                 hidden=tuple(cfg.hidden), vocab_size=dataset.vocab_size, embed_dim=cfg.embed_dim,
             )  # fmt: skip
-            try:
-                factory()
-            except ValueError as err:
-                raise ConfigError("model", str(err)) from None
+            check_model_fits(cfg, dataset)
         key = ("module", id(model)) if model is not None else (cfg.model, tuple(cfg.hidden), cfg.seed)
         job = cls(cfg, dataset, factory, name, model_key=key)
         job.streams()  # fail now, not mid-run, on an impossible batch/partition

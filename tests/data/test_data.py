@@ -71,3 +71,14 @@ def test_npz_missing_array(tmp_path):
     np.savez(path, x_train=np.zeros((2, 2)))
     with pytest.raises(ConfigError, match="lacks array 'y_train'"):
         load_dataset("npz", path=str(path))
+
+
+def test_npz_classes_come_from_num_classes_or_the_largest_label(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.normal(size=(20, 3)), "y_train": np.arange(20) % 2,
+              "x_test": rng.normal(size=(6, 3)), "y_test": np.zeros(6)}  # fmt: skip
+    np.savez(tmp_path / "two.npz", **arrays)  # whole-valued float labels are taken as they are
+    assert load_dataset("npz", path=str(tmp_path / "two.npz")).num_classes == 2
+    np.savez(tmp_path / "five.npz", **arrays, num_classes=np.array(5))  # classes absent from the data
+    ds = load_dataset("npz", path=str(tmp_path / "five.npz"))
+    assert ds.num_classes == 5 and ds.y_test.dtype == torch.int64

@@ -75,6 +75,12 @@ def test_remedy_spec_parsing():
     assert "staleness_lr" in REMEDIES
 
 
+@pytest.mark.parametrize("chain", ["a+", "+a", "a++b", "a,,b", "a+ +b", "", "none+a"])
+def test_a_remedy_chain_with_an_empty_or_none_link_is_refused(chain):
+    with pytest.raises(ValueError, match="remed"):
+        parse_remedies(chain)
+
+
 def test_error_feedback_on_g_equals_stich_memory_on_lr_times_g_at_constant_rate():
     """Docs claim: storing g (ours) or γ·g (Stich et al.) is the same algorithm at constant γ."""
     layout = FlatLayout.single(D)

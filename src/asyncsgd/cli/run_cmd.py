@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -24,6 +25,49 @@ def default_out(name: str) -> Path:
     return out
 
 
+def claim_out(out: Path) -> list[Path]:
+    """Make the run directory ``out`` (and missing parents) before any work, so an unusable
+    ``--out`` fails first, in one line; returns the directories made, for :func:`release`."""
+    try:
+        if out.is_dir():
+            if any(out.iterdir()):
+                raise ConfigError("--out", f"output directory {out} is not empty")
+            if not os.access(out, os.W_OK | os.X_OK):
+                raise ConfigError("--out", f"cannot write in {out} (permission denied or read-only)")
+            return []
+        if out.exists() or out.is_symlink():
+            raise ConfigError("--out", f"{out} exists and is not a directory")
+        missing = [out]
+        for parent in out.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise ConfigError("--out", f"{parent} is a file, so {out} cannot be made under it")
+                break
+            missing.append(parent)
+    except (OSError, ValueError) as err:  # a name too long, a NUL byte, an unreadable directory
+        raise ConfigError("--out", f"cannot use {out} ({getattr(err, 'strerror', None) or err})") from None
+    created: list[Path] = []
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except (OSError, ValueError) as err:
+            release(created)
+            why = getattr(err, "strerror", None) or err
+            raise ConfigError("--out", f"cannot create {directory} ({why})") from None
+        created.append(directory)
+    return created
+
+
+def release(created: list[Path]) -> None:
+    """Remove the directories :func:`claim_out` made, deepest first, where a failed run left
+    them empty (a run that wrote something keeps it)."""
+    for directory in reversed(created):
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+
+
 def run(args: argparse.Namespace) -> int:
     """Exit status: 0 every method finished its budget, 1 one did not (see ``EXIT_STATUS`` in
     :mod:`asyncsgd.cli.main`), 130 interrupted."""
@@ -37,7 +81,7 @@ def _run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from asyncsgd.experiment.interrupt import describe
     from asyncsgd.experiment.runner import run_experiment
 
-    only = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    only = [m.strip() for m in args.methods.split(",")] if args.methods is not None else None
     if args.resume:
         out = Path(args.resume)
         if args.config or args.set or args.out:
@@ -48,19 +92,22 @@ def _run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     else:
         exp = load_experiment(args.config, args.set, only=only)
         out = Path(args.out) if args.out else default_out(exp.name)
-        if out.exists() and any(out.iterdir()):
-            raise ConfigError("--out", f"output directory {out} is not empty")
+    created = [] if args.resume else claim_out(out)
     bars = ProgressBars(False if args.quiet else None)
     written = (out / "summary.json").stat().st_mtime_ns if (out / "summary.json").exists() else None
     try:
         result = run_experiment(exp, out, stop=stop, progress=bars, resume=bool(args.resume))
     except KeyboardInterrupt as err:
         bars.close()
+        release(created)
         summary = out / "summary.json"
         now = summary.stat().st_mtime_ns if summary.exists() else None
         kept = f"what was measured is in {summary}" if now != written else "nothing written"
         print(f"asyncsgd: interrupted ({describe(err)}): {kept}", file=sys.stderr)
         return 130
+    except BaseException:
+        release(created)
+        raise
     finally:
         bars.close()
     print(format_table([m.summary for m in result.methods]))

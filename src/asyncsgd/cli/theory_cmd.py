@@ -85,7 +85,7 @@ def lr_(args: argparse.Namespace) -> int:
     from asyncsgd.theory.report import lr_text
 
     start = time.perf_counter()
-    only = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    only = [m.strip() for m in args.methods.split(",")] if args.methods is not None else None
     document = lr_document(load_experiment(args.config, args.set, only=only))
     if args.json:
         print(_dump(document))

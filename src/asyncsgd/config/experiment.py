@@ -99,14 +99,33 @@ def parse_overrides(items: list[str]) -> tuple[dict[str, Any], dict[str, dict[st
     return common, per_method
 
 
+MAX_CONFIG_BYTES = 16 * 2**20
+"""Largest config file read (a settings file is a few KiB; this refuses a disk image or a pipe)."""
+
+
 def load_toml(path: Path) -> dict[str, Any]:
+    """The TOML document in ``path``; a ConfigError naming the path for anything unreadable."""
     try:
+        if path.is_dir():
+            raise ConfigError(str(path), "is a directory, not a config file")
         with path.open("rb") as f:
-            return tomllib.load(f)
+            data = f.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(str(path), "config file not found") from None
+    except OSError as err:  # a symlink loop, no permission, a device that fails to read
+        raise ConfigError(str(path), f"cannot read the config file ({err.strerror or err})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(str(path), f"larger than {MAX_CONFIG_BYTES // 2**20} MiB: not a config file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(str(path), f"not UTF-8 text (byte {err.start}): not a TOML config file") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(str(path), f"not valid TOML ({err})") from None
+    except RecursionError:
+        raise ConfigError(str(path), "not valid TOML (nested too deeply)") from None
 
 
 def default_document() -> dict[str, Any]:

@@ -23,7 +23,74 @@ AUTO_LR = "auto"
 DEVICE = re.compile(r"cpu|mps|(cuda|xpu)(:\d+)?")
 
 
-def setting(default: Any, help: str, **kw: Any) -> Any:
+MAX_LEARNERS = 4096
+MAX_THREADS = 1024
+MAX_WIDTH = 2**24
+MAX_LAYERS = 64
+MAX_COUNT = 10**12
+"""Largest update budget, checkpoint or evaluation interval: more than any machine runs."""
+MAX_RATE = 1e6
+MAX_LR = 1e38
+"""Rates go into float32 tensors (largest 3.4e38); a huge rate is a legitimate way to make a run diverge."""
+MAX_SIM_SECONDS = 1e9
+"""Largest simulated time of one event (compute time, latency, apply): sums stay finite."""
+MAX_RAY_UNITS = 1024.0
+RAY_UNIT = 1e-4
+"""Ray reserves fractional resources in steps of 0.0001."""
+
+
+def _show(v: float) -> str:
+    """A bound as people write it: 4096, 2^24, 2^63-1, 1e9, 0.5, inf."""
+    if math.isinf(v) or not float(v).is_integer():
+        return f"{v:g}"
+    n = abs(int(v))
+    sign = "-" if v < 0 else ""
+    for k in range(15, 64):
+        if n in (2**k, 2**k - 1):
+            return f"{sign}2^{k}{'' if n == 2**k else '-1'}"
+    text = str(n)
+    if n >= 10**5 and text.strip("0") == "1":
+        return f"{sign}1e{len(text) - 1}"
+    return f"{sign}{text}"
+
+
+def _brief(value: Any) -> str:
+    """``repr(value)``, with integers of more than 20 digits (1e308 read as an integer) in e-notation."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_brief(v) for v in value) + "]"
+    if isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) > 20:
+        return f"{value:.3e}"
+    return repr(value)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values a numeric setting accepts: ``low`` to ``high``, either end open; an infinite
+    end accepts infinity (where it means "no limit"); NaN never."""
+
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if isinstance(value, float) and math.isnan(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"{left}{_show(self.low)}, {_show(self.high)}{right}"
+
+
+def setting(default: Any, help: str, low: float | None = None, high: float | None = None,
+            low_open: bool = False, high_open: bool = False, **kw: Any) -> Any:  # fmt: skip
+    """A field with its help text and, for numbers (or lists of them), the range it accepts;
+    the range is checked by :meth:`RunConfig.validate` and shown in the help."""
+    if low is not None and high is not None:
+        kw["bounds"] = Bounds(low, high, low_open, high_open)
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata={"help": help, **kw})
     return field(default=default, metadata={"help": help, **kw})
@@ -38,9 +105,9 @@ class RunConfig:
         "async: Downpour, every push applied on arrival; sync: p gradients averaged behind a "
         "barrier; sequential: one learner, no delay (plain SGD through the same core)",
     )
-    learners: int = setting(8, "number of learners p")
-    seed: int = setting(0, "run seed: model init, data order, delays and codec randomness")
-    threads: int = setting(0, "torch intra-op threads per process (0: torch's default)")
+    learners: int = setting(8, "number of learners p", 1, MAX_LEARNERS)
+    seed: int = setting(0, "run seed: model init, data order, delays and codec randomness", 0, 2**63 - 1)
+    threads: int = setting(0, "torch intra-op threads per process (0: torch's default)", 0, MAX_THREADS)
     device: str = setting(
         "cpu",
         "torch device of the learners' forward and backward passes and of evaluation: cpu, cuda, "
@@ -49,11 +116,13 @@ class RunConfig:
     # data and model
     dataset: str = setting("mnist5k", "dataset (see `asyncsgd list datasets`)")
     data_path: str = setting("", "file or directory for datasets read from user files")
-    data_seed: int = setting(0, "seed of the train/test split")
+    data_seed: int = setting(0, "seed of the train/test split", 0, 2**63 - 1)
     partition: str = setting("disjoint", "disjoint: one shard per learner; shared: one stream")
     model: str = setting("mlp", "model (see `asyncsgd list models`)")
-    hidden: list[int] = setting([128], "hidden layer widths of the mlp model")
-    batch_size: int = setting(32, "mini-batch size M per gradient")
+    hidden: list[int] = setting(
+        [128], "hidden layer widths of the mlp model (at most 64 layers)", 1, MAX_WIDTH
+    )
+    batch_size: int = setting(32, "mini-batch size M per gradient", 1, MAX_WIDTH)
     # text datasets (20news, reuters8) and the textbag model
     text_features: str = setting(
         "tfidf",
@@ -63,26 +132,38 @@ class RunConfig:
     text_vocab: str = setting(
         "top", "text datasets: the vocab_size most frequent train words (top) or hashed buckets (hash)"
     )
-    vocab_size: int = setting(5000, "text datasets: vocabulary size (words or hash buckets)")
-    max_tokens: int = setting(256, "text_features=tokens: words kept per document")
-    embed_dim: int = setting(64, "width of the word embeddings of model=textbag")
+    vocab_size: int = setting(5000, "text datasets: vocabulary size (words or hash buckets)", 1, 2**24)
+    max_tokens: int = setting(256, "text_features=tokens: words kept per document", 1, 2**20)
+    embed_dim: int = setting(64, "width of the word embeddings of model=textbag", 1, 2**16)
     # server rule
     lr: float | str = setting(
         0.05,
         "learning rate γ of the server, and of the local steps of localsgd/easgd/eamsgd "
         '(gradients are batch means), or "auto": predicted from the convergence bound with measured '
         "constants (docs/theory.md)",
+        0,
+        MAX_LR,
+        True,
     )
     rule: str = setting("sgd", "server optimizer: sgd (x ← x − γg), momentum, async_momentum or adagrad")
     momentum: float = setting(
-        0.9, "momentum μ of rule=momentum; target total momentum of rule=async_momentum; δ of eamsgd"
+        0.9,
+        "momentum μ of rule=momentum; target total momentum of rule=async_momentum; δ of eamsgd",
+        0,
+        1,
+        False,
+        True,
     )
     nesterov: bool = setting(False, "Nesterov variant of rule=momentum")
     remedy: str = setting("none", "staleness remedies applied before the optimizer, joined by +")
     # learner-side compression
     codec: str = setting("identity", "gradient codec (see `asyncsgd list codecs`)")
     ratio: float = setting(
-        0.01, "fraction of coordinates kept by the sparsifiers (topk, randomk, dropping, wangni), in (0, 1]"
+        0.01,
+        "fraction of coordinates kept by the sparsifiers (topk, randomk, dropping, wangni)",
+        0,
+        1,
+        True,
     )
     scope: str = setting(
         "global", "groups a codec selects or scales in: the whole vector (global) or each layer (layer)"
@@ -98,59 +179,87 @@ class RunConfig:
         "downpour", "what learners do: downpour, localsgd, easgd, eamsgd (see `asyncsgd list algorithms`)"
     )
     local_steps: int = setting(
-        1, "localsgd: local steps H per push; easgd/eamsgd: local steps τ_c between exchanges"
+        1, "localsgd: local steps H per push; easgd/eamsgd: local steps τ_c between exchanges", 1, 10**6
     )
-    elastic_alpha: float = setting(0.1, "easgd/eamsgd: moving rate α of the elastic exchange (β = p·α)")
-    dc_lambda: float = setting(0.04, "dc_asgd: λ of the delay compensation; dc_asgd_adaptive: λ0")
-    dc_momentum: float = setting(0.95, "dc_asgd_adaptive: decay m of the running mean square of g")
-    stale_bound: float = setting(math.inf, "drop_stale: discard a push whose staleness τ exceeds this")
+    elastic_alpha: float = setting(
+        0.1, "easgd/eamsgd: moving rate α of the elastic exchange (β = p·α)", 0, 1, True
+    )
+    dc_lambda: float = setting(
+        0.04, "dc_asgd: λ of the delay compensation; dc_asgd_adaptive: λ0", 0, MAX_RATE
+    )
+    dc_momentum: float = setting(
+        0.95, "dc_asgd_adaptive: decay m of the running mean square of g", 0, 1, False, True
+    )
+    stale_bound: float = setting(
+        math.inf, "drop_stale: discard a push whose staleness τ exceeds this", 0, math.inf
+    )
     ssp_bound: int = setting(
         -1,
         "bounded staleness (SSP): a learner more than this many pushes ahead of the slowest "
         "waits (−1: off, 0: bulk-synchronous)",
+        -1,
+        10**9,
     )
-    adagrad_eps: float = setting(1e-10, "rule=adagrad: ε in x ← x − γ·g/(√G + ε)")
-    levels: int = setting(7, "qsgd: levels s per sign (codes take 2, 4, 8 or 16 bits)")
-    bucket: int = setting(512, "qsgd: coordinates sharing one norm (0: one per scope group)")
-    clip: float = setting(2.5, "terngrad: clip to ±clip·σ before ternarising (0: off, unbiased)")
-    threshold: float = setting(0.05, "threshold: Strom's τ; ±τ is sent where |m + g| ≥ τ")
+    adagrad_eps: float = setting(1e-10, "rule=adagrad: ε in x ← x − γ·g/(√G + ε)", 0, 1, True)
+    levels: int = setting(7, "qsgd: levels s per sign (codes take 2, 4, 8 or 16 bits)", 1, 2**15 - 1)
+    bucket: int = setting(512, "qsgd: coordinates sharing one norm (0: one per scope group)", 0, 2**31 - 1)
+    clip: float = setting(2.5, "terngrad: clip to ±clip·σ before ternarising (0: off, unbiased)", 0, MAX_RATE)
+    threshold: float = setting(0.05, "threshold: Strom's τ; ±τ is sent where |m + g| ≥ τ", 0, MAX_RATE, True)
     # simulated time
     delay: str = setting(
         "exponential",
         "compute-time model: constant, exponential, lognormal; or fixed (τ drawn directly)",
     )
-    delay_mean: float = setting(1.0, "mean compute time per gradient (simulated seconds)")
-    delay_sigma: float = setting(0.5, "log-space standard deviation of delay=lognormal")
-    slow_learners: int = setting(0, "number of straggler learners (the last ones)")
-    slow_factor: float = setting(4.0, "stragglers compute this many times slower")
-    staleness: int = setting(4, "delay=fixed: largest τ")
+    delay_mean: float = setting(1.0, "mean compute time per gradient (simulated seconds)", 0, MAX_SIM_SECONDS)
+    delay_sigma: float = setting(0.5, "log-space standard deviation of delay=lognormal", 0, 10)
+    slow_learners: int = setting(0, "number of straggler learners (the last ones)", 0, MAX_LEARNERS)
+    slow_factor: float = setting(4.0, "stragglers compute this many times slower", 1, MAX_RATE)
+    staleness: int = setting(4, "delay=fixed: largest τ", 0, 10**6)
     staleness_dist: str = setting("uniform", "delay=fixed: uniform, constant or geometric")
-    latency: float = setting(0.0, "simulated seconds per message (pull or push)")
-    bandwidth: float = setting(math.inf, "simulated link bandwidth, bytes per second")
-    server_time: float = setting(0.0, "simulated seconds the server spends applying one push")
+    latency: float = setting(0.0, "simulated seconds per message (pull or push)", 0, MAX_SIM_SECONDS)
+    bandwidth: float = setting(math.inf, "simulated link bandwidth, bytes per second", 0, math.inf, True)
+    server_time: float = setting(
+        0.0, "simulated seconds the server spends applying one push", 0, MAX_SIM_SECONDS
+    )
     # real engines: local (learner processes, parameters in shared memory) and ray (actors)
     shards: int = setting(
-        1, "local, ray: parameter-server shards S, each with its own version counter and lock or actor"
+        1,
+        "local, ray: parameter-server shards S, each with its own version counter and lock or actor",
+        1,
+        MAX_THREADS,
     )
-    learner_threads: int = setting(1, "local, ray: torch intra-op threads per learner process or actor")
+    learner_threads: int = setting(
+        1, "local, ray: torch intra-op threads per learner process or actor", 1, MAX_THREADS
+    )
     hogwild: bool = setting(False, "local: learners add updates to the shared parameters without locks")
     respawn: bool = setting(False, "local, ray: restart a learner process or actor that dies")
-    timeout: float = setting(60.0, "local, ray: longest any blocking wait or remote call may last, seconds")
+    timeout: float = setting(
+        60.0, "local, ray: longest any blocking wait or remote call may last, seconds", 0, MAX_RATE, True
+    )
     ray_address: str = setting(
         "",
         "ray: address of a running Ray cluster to join (host:port, or auto); empty: start a private Ray "
         "instance on 127.0.0.1 for the run",
     )
-    ray_cpus_per_learner: float = setting(1.0, "ray: CPUs each learner actor reserves from the cluster")
-    ray_gpus_per_learner: float = setting(
-        0.0, "ray: GPUs each learner actor reserves (fractions share a GPU); needed for device=cuda"
+    ray_cpus_per_learner: float = setting(
+        1.0, "ray: CPUs each learner actor reserves from the cluster", 0, MAX_RAY_UNITS
     )
-    ray_cpus_per_shard: float = setting(1.0, "ray: CPUs each parameter-server shard actor reserves")
-    checkpoint_every: int = setting(0, "save a checkpoint every this many updates (0: never); see --resume")
+    ray_gpus_per_learner: float = setting(
+        0.0,
+        "ray: GPUs each learner actor reserves (fractions share a GPU); needed for device=cuda",
+        0,
+        MAX_RAY_UNITS,
+    )
+    ray_cpus_per_shard: float = setting(
+        1.0, "ray: CPUs each parameter-server shard actor reserves", 0, MAX_RAY_UNITS
+    )
+    checkpoint_every: int = setting(
+        0, "save a checkpoint every this many updates (0: never); see --resume", 0, MAX_COUNT
+    )
     # budget and metrics
-    epochs: float = setting(0.0, "budget in passes over the training set (0: use updates)")
-    updates: int = setting(0, "budget in server updates (0: use epochs)")
-    eval_every: int = setting(0, "evaluate every this many server updates (0: about 25 times)")
+    epochs: float = setting(0.0, "budget in passes over the training set (0: use updates)", 0, MAX_RATE)
+    updates: int = setting(0, "budget in server updates (0: use epochs)", 0, MAX_COUNT)
+    eval_every: int = setting(0, "evaluate every this many server updates (0: about 25 times)", 0, MAX_COUNT)
     eval_grad_norm: bool = setting(
         False,
         "evaluations also record grad_norm_sq = ‖∇f(x)‖², f the mean training loss on the evaluated "
@@ -163,13 +272,25 @@ class RunConfig:
         "bound (1) under constraint (2) with T = p)",
     )
     theory_lipschitz: str = setting("hessian", "estimate of L that feeds the formulas: hessian or secant")
-    theory_f_low: float = setting(0.0, "lower bound on the training loss: D_f = f(x1) − theory_f_low")
-    theory_points: int = setting(5, "probe points: the initial point, then one every theory_steps SGD steps")
-    theory_steps: int = setting(50, "SGD steps between probe points")
-    theory_probe_lr: float = setting(0.05, "learning rate of the probe's SGD steps (batch-mean gradients)")
-    theory_batches: int = setting(32, "mini-batches drawn at each probe point to estimate σ² (>= 4)")
-    theory_hvp: int = setting(20, "most Hessian-vector products per probe point (power iteration for L)")
-    theory_samples: int = setting(512, "samples in the loss whose Hessian and secant give L (0: all)")
+    theory_f_low: float = setting(
+        0.0, "lower bound on the training loss: D_f = f(x1) − theory_f_low", -MAX_COUNT, MAX_COUNT
+    )
+    theory_points: int = setting(
+        5, "probe points: the initial point, then one every theory_steps SGD steps", 1, 1000
+    )
+    theory_steps: int = setting(50, "SGD steps between probe points", 1, 10**6)
+    theory_probe_lr: float = setting(
+        0.05, "learning rate of the probe's SGD steps (batch-mean gradients)", 0, MAX_LR, True
+    )
+    theory_batches: int = setting(
+        32, "mini-batches drawn at each probe point to estimate σ² (pairs)", 4, 10**5
+    )
+    theory_hvp: int = setting(
+        20, "most Hessian-vector products per probe point (power iteration for L)", 1, 10**4
+    )
+    theory_samples: int = setting(
+        512, "samples in the loss whose Hessian and secant give L (0: all)", 0, 2**31 - 1
+    )
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -178,7 +299,12 @@ class RunConfig:
 
     @classmethod
     def help(cls) -> dict[str, str]:
-        return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
+        """Each setting's help text, with the range a number must lie in."""
+        found = {}
+        for f in dataclasses.fields(cls):
+            bounds = f.metadata.get("bounds")
+            found[f.name] = f.metadata["help"] + (f"; range {bounds}" if bounds else "")
+        return found
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:
@@ -208,66 +334,36 @@ class RunConfig:
 
     # -- validation --------------------------------------------------------------------------
     def validate(self) -> None:
+        """Every number in its declared range, then what ranges cannot say; the first problem
+        raises a ConfigError naming its setting (before anything is built or allocated)."""
+
         def need(ok: bool, key: str, message: str) -> None:
             if not ok:
-                raise ConfigError(key, f"{message}, got {getattr(self, key)!r}")
+                raise ConfigError(key, f"{message}, got {_brief(getattr(self, key))}")
 
-        need(self.learners >= 1, "learners", "must be >= 1")
-        need(self.batch_size >= 1, "batch_size", "must be >= 1")
-        auto = self.lr == AUTO_LR
-        rate_ok = isinstance(self.lr, float) and self.lr > 0 and math.isfinite(self.lr)
-        need(auto or rate_ok, "lr", f'must be a finite number > 0 or "{AUTO_LR}"')
-        need(0 < self.ratio <= 1, "ratio", "must be in (0, 1]")
-        need(0 <= self.momentum < 1, "momentum", "must be in [0, 1)")
-        # the catalogue
-        need(self.local_steps >= 1, "local_steps", "must be >= 1")
-        need(0 < self.elastic_alpha <= 1, "elastic_alpha", "must be in (0, 1]")
-        finite = math.isfinite
-        need(self.dc_lambda >= 0 and finite(self.dc_lambda), "dc_lambda", "must be a finite number >= 0")
-        need(0 <= self.dc_momentum < 1, "dc_momentum", "must be in [0, 1)")
-        need(self.stale_bound >= 0, "stale_bound", "must be >= 0 (inf: drop nothing)")
-        need(self.ssp_bound >= -1, "ssp_bound", "must be >= 0, or -1 for off")
-        need(self.adagrad_eps > 0 and finite(self.adagrad_eps), "adagrad_eps", "must be a finite number > 0")
-        need(1 <= self.levels <= 2**15 - 1, "levels", "must be an integer in [1, 32767]")
-        need(self.bucket >= 0, "bucket", "must be >= 0")
-        need(self.clip >= 0 and finite(self.clip), "clip", "must be a finite number >= 0")
-        need(self.threshold > 0 and finite(self.threshold), "threshold", "must be a finite number > 0")
-        need(self.threads >= 0, "threads", "must be >= 0")
-        need(DEVICE.fullmatch(self.device) is not None, "device", "must be cpu, cuda, cuda:N, mps or xpu[:N]")
-        need(all(h >= 1 for h in self.hidden), "hidden", "widths must be >= 1")
-        # text datasets and the textbag model
-        need(1 <= self.vocab_size <= 2**24, "vocab_size", "must be in [1, 2^24]")
-        need(self.max_tokens >= 1, "max_tokens", "must be >= 1")
-        need(self.embed_dim >= 1, "embed_dim", "must be >= 1")
-        for key in ("delay_mean", "delay_sigma", "latency", "server_time"):
-            value = getattr(self, key)
-            need(value >= 0 and math.isfinite(value), key, "must be a finite number >= 0")
-        need(self.bandwidth > 0, "bandwidth", "must be > 0")
-        need(0 <= self.slow_learners <= self.learners, "slow_learners", "must be in [0, learners]")
-        need(self.slow_factor >= 1, "slow_factor", "must be >= 1")
-        need(self.staleness >= 0, "staleness", "must be >= 0")
-        need(self.epochs >= 0 and math.isfinite(self.epochs), "epochs", "must be >= 0")
-        need(self.updates >= 0, "updates", "must be >= 0")
-        need(self.eval_every >= 0, "eval_every", "must be >= 0")
-        # theory toolkit
-        need(math.isfinite(self.theory_f_low), "theory_f_low", "must be a finite number")
-        for key in ("theory_points", "theory_steps", "theory_hvp"):
-            need(getattr(self, key) >= 1, key, "must be >= 1")
-        need(self.theory_batches >= 4, "theory_batches", "must be >= 4 (pairs of mini-batches)")
-        need(self.theory_samples >= 0, "theory_samples", "must be >= 0")
-        ok = self.theory_probe_lr > 0 and math.isfinite(self.theory_probe_lr)
-        need(ok, "theory_probe_lr", "must be a finite number > 0")
-        need(self.shards >= 1, "shards", "must be >= 1")
-        need(self.learner_threads >= 1, "learner_threads", "must be >= 1")
-        need(self.timeout > 0 and math.isfinite(self.timeout), "timeout", "must be a finite number > 0")
+        for f in dataclasses.fields(self):
+            bounds = f.metadata.get("bounds")
+            value = getattr(self, f.name)
+            if bounds is None or isinstance(value, str):
+                continue
+            if isinstance(value, list):
+                need(len(value) <= MAX_LAYERS, f.name, f"at most {MAX_LAYERS} entries")
+                bad = [v for v in value if v not in bounds]
+                need(not bad, f.name, f"entries must be in {bounds}")
+            else:
+                need(value in bounds, f.name, f"must be in {bounds}")
+        need(self.lr == AUTO_LR or isinstance(self.lr, float), "lr", f'must be a number or "{AUTO_LR}"')
         for key in ("ray_cpus_per_learner", "ray_gpus_per_learner", "ray_cpus_per_shard"):
-            value = getattr(self, key)
-            need(value >= 0 and math.isfinite(value), key, "must be a finite number >= 0")
-        need(self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0")
-        if (self.epochs > 0) == (self.updates > 0):
+            units = getattr(self, key) / RAY_UNIT
+            need(abs(units - round(units)) < 1e-6, key, f"must be a multiple of {RAY_UNIT:g} (Ray's unit)")
+        need(DEVICE.fullmatch(self.device) is not None, "device", "must be cpu, cuda, cuda:N, mps or xpu[:N]")
+        need(self.slow_learners <= self.learners, "slow_learners", "must be in [0, learners]")
+        if self.epochs > 0 and self.updates > 0:
             raise ConfigError(
                 "epochs", f"set exactly one budget: epochs={self.epochs}, updates={self.updates}"
             )
+        if self.epochs == 0 and self.updates == 0:
+            raise ConfigError("updates", "no budget: set updates (server updates) or epochs (passes) > 0")
 
 
 def _field_type(cls: type, key: str) -> Any:

@@ -96,19 +96,88 @@ class Dataset:
         source: str,
         vocab_size: int,
     ) -> Dataset:
-        x_train, y_train, x_test, y_test = arrays
-        yt, ye = np.asarray(y_train).astype(np.int64), np.asarray(y_test).astype(np.int64)
-        classes = num_classes or int(max(yt.max(), ye.max()) + 1)
+        """Checked tensors from the four arrays; a ValueError names the array at fault."""
+        tokens = vocab_size > 0
+        xs = [as_features(key, a, tokens) for key, a in zip(ARRAY_NAMES[::2], arrays[::2], strict=True)]
+        ys = [as_labels(key, a) for key, a in zip(ARRAY_NAMES[1::2], arrays[1::2], strict=True)]
+        for (xk, yk), x, y in zip((ARRAY_NAMES[:2], ARRAY_NAMES[2:]), xs, ys, strict=True):
+            if x.shape[0] != y.shape[0]:
+                raise ValueError(f"{xk} has {x.shape[0]} rows but {yk} has {y.shape[0]} labels")
+        if xs[0].shape[1:] != xs[1].shape[1:]:
+            raise ValueError(f"x_train rows have shape {xs[0].shape[1:]} but x_test rows {xs[1].shape[1:]}")
+        largest = int(max(ys[0].max(), ys[1].max()))
+        classes = largest + 1 if num_classes is None else int(num_classes)
+        if not 1 <= classes <= MAX_CLASSES:
+            raise ValueError(f"{classes} classes; at most {MAX_CLASSES:,} (labels are 0..classes-1)")
+        for key, y in zip(ARRAY_NAMES[1::2], ys, strict=True):
+            if int(y.max()) >= classes:
+                raise ValueError(
+                    f"{key}: label {int(y.max())} is out of range 0..{classes - 1} ({classes} classes)"
+                )
         return cls(
             name,
-            torch.from_numpy(np.ascontiguousarray(x_train, dtype=x_dtype)),
-            torch.from_numpy(yt),
-            torch.from_numpy(np.ascontiguousarray(x_test, dtype=x_dtype)),
-            torch.from_numpy(ye),
+            torch.from_numpy(np.ascontiguousarray(xs[0], dtype=x_dtype)),
+            torch.from_numpy(ys[0]),
+            torch.from_numpy(np.ascontiguousarray(xs[1], dtype=x_dtype)),
+            torch.from_numpy(ys[1]),
             classes,
             source,
             vocab_size,
         )
+
+
+ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
+MAX_CLASSES = 2**20
+"""Most classes a dataset may have (a label of 10^9 is a corrupt file, not a task)."""
+
+
+def as_features(key: str, array: object, tokens: bool = False) -> np.ndarray:
+    """``array`` as float32 features (or int64 token ids), one row per sample; a ValueError
+    naming ``key`` for anything that would fail, or train to NaN, later."""
+    a = np.asarray(array)
+    if a.dtype.kind not in ("iu" if tokens else "biuf"):
+        want = "integer token ids" if tokens else "numbers"
+        raise ValueError(f"{key}: must hold {want}, got dtype {a.dtype}")
+    if a.ndim < 2 or a.shape[0] == 0 or a[0].size == 0:
+        raise ValueError(f"{key}: must be one non-empty row per sample (2-D or more), got shape {a.shape}")
+    if tokens:
+        return a.astype(np.int64, copy=False)
+    with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, and is refused below
+        x = a.astype(np.float32, copy=False)
+    if a.dtype.kind == "f" and not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        value = a[tuple(bad)]
+        why = "beyond float32" if np.isfinite(value) else str(value)
+        raise ValueError(
+            f"{key}: value {why} at index {tuple(int(i) for i in bad)} (features must be finite)"
+        )
+    return x
+
+
+def as_labels(key: str, array: object) -> np.ndarray:
+    """``array`` as int64 class labels, one per sample, each >= 0 (whole-valued floats are taken
+    as they are; 0.5 is refused, not truncated)."""
+    a = np.asarray(array)
+    if a.ndim != 1 or a.shape[0] == 0:
+        raise ValueError(f"{key}: must be a non-empty 1-D array of class labels, got shape {a.shape}")
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{key}: must hold integer class labels, got dtype {a.dtype}")
+    if a.dtype.kind == "b":
+        return a.astype(np.int64)
+    if a.dtype.kind == "f":
+        whole = np.isfinite(a) & (a == np.round(a))
+        if not whole.all():
+            i = int(np.flatnonzero(~whole)[0])
+            raise ValueError(f"{key}: label {a[i]} at index {i} is not a whole number (labels are class ids)")
+    if a.min() < 0:
+        i = int(np.argmin(a))
+        raise ValueError(f"{key}: label {a[i]} at index {i} is negative (labels are 0..classes-1)")
+    if a.max() >= MAX_CLASSES:
+        i = int(np.argmax(a))
+        raise ValueError(
+            f"{key}: label {a[i]} at index {i} is out of range (at most {MAX_CLASSES:,} classes)"
+        )
+    return a.astype(np.int64)
 
 
 PAD_ID = 0

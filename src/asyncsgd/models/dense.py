@@ -14,7 +14,7 @@ def logreg(input_shape: Sequence[int], num_classes: int, **_: object) -> nn.Modu
     return nn.Sequential(nn.Flatten(), nn.Linear(numel(input_shape), num_classes))
 
 
-@MODELS.register("mlp", "fully connected ReLU network with `hidden` units per layer")
+@MODELS.register("mlp", "fully connected ReLU network with `hidden` units per layer", sized_by="hidden")
 def mlp(
     input_shape: Sequence[int], num_classes: int, hidden: Sequence[int] = (128,), **_: object
 ) -> nn.Module:

@@ -32,7 +32,10 @@ class TextBag(nn.Module):
 
 
 @MODELS.register(
-    "textbag", "text classifier: mean of word embeddings (`embed_dim`), then a linear layer", inputs="tokens"
+    "textbag",
+    "text classifier: mean of word embeddings (`embed_dim`), then a linear layer",
+    inputs="tokens",
+    sized_by="embed_dim",
 )
 def textbag(
     input_shape: Sequence[int], num_classes: int, vocab_size: int = 0, embed_dim: int = 64, **_: object

@@ -23,9 +23,17 @@ from asyncsgd.rules.base import (
 
 
 def parse_remedies(spec: str) -> list[str]:
-    """``"none"`` → ``[]``; ``"a+b"`` or ``"a,b"`` → ``["a", "b"]`` (applied in that order)."""
-    names = [s.strip() for s in spec.replace(",", "+").split("+") if s.strip()]
-    return [] if names in ([], ["none"]) else names
+    """``"none"`` → ``[]``; ``"a+b"`` or ``"a,b"`` → ``["a", "b"]`` (applied in that order).
+
+    A chain with an empty link (``"a+"``, ``"+a"``, ``"a++b"``, ``""``) is a ValueError: it is
+    a typo more often than a wish, and silently dropping the link would run another rule.
+    """
+    names = [s.strip() for s in spec.replace(",", "+").split("+")]
+    if not all(names):
+        raise ValueError(f"{spec!r} has an empty remedy in its chain (write 'none', or 'a+b')")
+    if "none" in names and len(names) > 1:
+        raise ValueError(f"{spec!r} chains 'none' with other remedies")
+    return [] if names == ["none"] else names
 
 
 __all__ = [

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ from asyncsgd.job import check_names, effective_config
 
 SWEEP_KEYS = ("name", "description", "grid", "methods", "report")
 RUN_ID_VERSION = "asyncsgd-run-v1"
+MAX_RUNS = 100_000
+"""Most runs one sweep file may expand to (the grid is crossed before anything runs)."""
 
 
 def run_id(cfg: RunConfig) -> str:
@@ -165,6 +168,10 @@ def build_sweep(document: dict[str, Any], overrides: list[str] | None = None, so
         blame = {k: f"{method}.{k}" for k in entry} | {k: f"grid.{k}" for k in grid}
         blame |= {k: f"{method}.grid.{k}" for k in own_grid} | {k: f"--set {k}" for k in common}
         blame |= {k: f"--set {method}.{k}" for k in mine}
+        planned = len(runs) + math.prod(len(v) for v in axes.values())
+        if planned > MAX_RUNS:
+            where = "grid" if grid else f"{method}.grid"
+            raise ConfigError(where, f"crosses to {planned:,} runs; a sweep holds at most {MAX_RUNS:,}")
         for values in itertools.product(*axes.values()):
             point = dict(zip(axes, values, strict=True))
             cfg = _resolve({**doc, **entry, **point, **common, **mine}, blame)

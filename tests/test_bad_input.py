@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import subprocess
 import sys
 import warnings
@@ -25,6 +26,7 @@ import numpy as np
 import pytest
 
 from asyncsgd.cli.main import main
+from asyncsgd.sweep.db import ResultsDB
 
 TINY = """name = "tiny"
 engine = "sim"
@@ -123,6 +125,12 @@ SYNTAX = [
     Case("set-method-bad-value", [*RUN, "--set", "downpour.ratio=0"], "ratio"),
     Case("methods-unknown", [*RUN, "--methods", "nosuch"], "--methods"),
     Case("methods-empty", [*RUN, "--methods", ""], "--methods"),
+    Case("set-without-value", [*RUN, "--set"], "--set"),
+    Case("unknown-option", [*RUN, "--bogus"], "--bogus"),
+    Case("no-command", [], "command"),
+    Case("unknown-command", ["fly"], "fly"),
+    Case("sweep-without-file", ["sweep"], "sweep"),
+    Case("workers-not-a-number", ["sweep", "s.toml", "--workers", "two"], "--workers"),
 ]
 # fmt: on
 
@@ -296,6 +304,19 @@ DATA = [Case(f"data-{name}", run_with(*sets), culprit, setup) for name, sets, cu
 
 
 # -- other commands ------------------------------------------------------------------------------
+def both(*setups: Callable[[Path], object]) -> Callable[[Path], None]:
+    return lambda cwd: [setup(cwd) for setup in setups] and None
+
+
+def triggered(cwd: Path) -> None:
+    """A results database from elsewhere whose trigger would run its own SQL on every write."""
+    ResultsDB(cwd / "t.db").close()
+    conn = sqlite3.connect(cwd / "t.db")
+    conn.execute("CREATE TRIGGER spy AFTER INSERT ON runs BEGIN DELETE FROM sweeps; END")
+    conn.commit()
+    conn.close()
+
+
 # fmt: off
 SWEEP = write("s.toml", "name = 'sw'\ndataset = 'synthetic'\nmodel = 'logreg'\nupdates = 10\n")
 GRID = "name = 'sw'\ndataset = 'synthetic'\nupdates = 10\n[grid]\nlearners = "
@@ -315,12 +336,17 @@ OTHER = [Case(name, argv, culprit, setup) for name, argv, culprit, setup in [
      f"seed = {THOUSAND}\ndata_seed = {THOUSAND}\n")),
     ("sweep-grid-explodes-per-method", ["sweep", "s.toml", "--dry-run"], "m.grid", write("s.toml",
      f"updates = 1\n[[methods]]\nname = 'm'\ngrid = {{ seed = {THOUSAND}, data_seed = {THOUSAND} }}\n")),
+    ("sweep-db-under-a-file", ["sweep", "s.toml", "--db", "s.toml/r.db"], "s.toml/r.db", SWEEP),
+    ("sweep-db-with-a-trigger", ["sweep", "s.toml", "--db", "t.db"], "trigger", both(SWEEP, triggered)),
     ("theory-ratio-p-zero", ["theory", "ratio", "--p", "0"], "--p", None),
     ("theory-ratio-alpha-nan", ["theory", "ratio", "--alpha", "nan"], "--alpha", None),
     ("theory-ratio-alpha-negative", ["theory", "ratio", "--alpha", "-1"], "--alpha", None),
     ("theory-ratio-plot-nowhere", ["theory", "ratio", "--plot", "no/dir/x.png"], "--plot", None),
     ("theory-bound-no-run", ["theory", "bound", "--run", "nowhere"], "--run", None),
     ("theory-bound-empty-dir", ["theory", "bound", "--run", "e"], "--run", mkdir("e")),
+    ("theory-bound-summary-without-staleness", ["theory", "bound", "--run", "r"], "staleness",
+     both(mkdir("r"), write("r/config.toml", "updates = 1\n"),
+          write("r/summary.json", '{"methods": {"run": {"lr": 0.1, "updates": 1}}}'))),
     ("theory-lr-bad-setting", ["theory", "lr", "tiny.toml", "--set", "theory_batches=2"], "theory_batches",
      None),
     ("theory-lr-config-dir", ["theory", "lr", "e"], "e", mkdir("e")),
@@ -335,9 +361,8 @@ OTHER = [Case(name, argv, culprit, setup) for name, argv, culprit, setup in [
 # fmt: on
 
 CASES = [*SETTINGS, *SYNTAX, *CONFIGS, *OUT, *NPZ, *DATA, *OTHER]
-RESUME_CASES: list[Case] = []
-"""``run --resume`` cases (corrupt, truncated or foreign checkpoints, edited run directories): the
-same harness runs them; each case's ``setup`` builds the run directory it resumes."""
+"""``run --resume`` cases (corrupt, truncated or foreign checkpoints, edited run directories) are the
+table of tests/experiment/test_resume.py, checked the same way against a real interrupted run."""
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, int, str]]:
@@ -374,7 +399,7 @@ def check_one_line(code: int, err: str, case: Case) -> None:
     assert case.culprit in lines[0], f"{case.culprit!r} not named in: {lines[0]}"
 
 
-@pytest.mark.parametrize("case", [*CASES, *RESUME_CASES], ids=lambda c: c.id)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_bad_input_is_one_line_and_changes_nothing(case, tmp_path, monkeypatch, capsys):
     before = prepare(case, tmp_path, monkeypatch)
     with warnings.catch_warnings(record=True) as caught:

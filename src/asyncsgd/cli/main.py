@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from asyncsgd.cli import list_cmd, report_cmd, reproduce_cmd, run_cmd, sweep_cmd, theory_cmd
 from asyncsgd.errors import ConfigError, EngineFailure
@@ -23,8 +24,17 @@ EXIT_STATUS = {
 """What each exit status of ``asyncsgd`` means (the README's command line section lists them)."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line, like every other bad input (argparse prints the usage
+    too, and exits from inside the parser)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.partition(" ")[2] or "arguments"
+        raise ConfigError(command, f"{message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="asyncsgd",
         description="Asynchronous parameter-server SGD: measure, control and cure staleness.",
         epilog="exit status: " + "; ".join(f"{c} {t.split(':')[0]}" for c, t in EXIT_STATUS.items()),

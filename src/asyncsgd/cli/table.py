@@ -21,9 +21,10 @@ COLUMNS = (
 
 def _row(s: dict[str, Any]) -> list[Any]:
     st = s["staleness"]
+    accuracy = s["final"]["test_accuracy"]  # None where summary.json holds no number (NaN is written null)
     return [
         s["method"],
-        100 * s["final"]["test_accuracy"],
+        None if accuracy is None else 100 * accuracy,
         s["final"]["train_loss"],
         s["updates"],
         st["mean"],

@@ -149,14 +149,27 @@ def ratio_(args: argparse.Namespace) -> int:
 
 
 # -- theory bound --------------------------------------------------------------------------------
+MAYBE = (int, float, type(None))
+BOUND_READS = {"lr": (int, float), "updates": int,
+               "staleness": {"histogram": list, "p50": MAYBE, "p95": MAYBE, "max": MAYBE}}  # fmt: skip
+"""What ``theory bound`` reads of each method's summary."""
+
+
 def _read_run(run: Path) -> tuple[Any, dict[str, Any]]:
     config, summary = run / "config.toml", run / "summary.json"
     if not config.is_file() or not summary.is_file():
         raise ConfigError("--run", f"{run} has no config.toml and summary.json (not a run directory)")
+    from asyncsgd.experiment.resume import shape_problem
+
     try:
-        methods = json.loads(summary.read_text())["methods"]
-    except (json.JSONDecodeError, KeyError, TypeError):
+        methods = json.loads(summary.read_bytes().decode("utf-8"))["methods"]
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, KeyError, TypeError):
         raise ConfigError("--run", f"{summary} is not an asyncsgd summary") from None
+    if not isinstance(methods, dict):
+        raise ConfigError(str(summary), "is not an asyncsgd summary (methods is not an object)")
+    problem = shape_problem(methods, dict.fromkeys(methods, BOUND_READS), "")
+    if problem:
+        raise ConfigError(str(summary), f"is not an asyncsgd summary ({problem})")
     return load_experiment(config), methods
 
 

@@ -90,7 +90,7 @@ def read_summary(path: Path, method: str) -> dict[str, Any] | None:
         summary = json.loads(path.read_bytes().decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
         raise ConfigError(str(path), f"is not a method summary ({type(err).__name__})") from None
-    problem = _shape_problem(summary, SUMMARY_SHAPE, "")
+    problem = shape_problem(summary, SUMMARY_SHAPE, "")
     if problem:
         raise ConfigError(str(path), f"is not a method summary ({problem})")
     if summary["method"] != method:
@@ -100,14 +100,14 @@ def read_summary(path: Path, method: str) -> dict[str, Any] | None:
     return summary
 
 
-def _shape_problem(value: Any, shape: Any, at: str) -> str:
+def shape_problem(value: Any, shape: Any, at: str) -> str:
     if isinstance(shape, dict):
         if not isinstance(value, dict):
             return f"{at or 'it'} is not an object"
         for key, inner in shape.items():
             if key not in value:
                 return f"no {at}{key}"
-            problem = _shape_problem(value[key], inner, f"{at}{key}.")
+            problem = shape_problem(value[key], inner, f"{at}{key}.")
             if problem:
                 return problem
         return ""

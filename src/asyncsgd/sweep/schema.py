@@ -89,9 +89,11 @@ REQUIRED = ("sweeps", "sweep_runs", "runs", "settings", "metrics", "staleness", 
 
 
 def _state(conn: sqlite3.Connection) -> tuple[int, set[str]]:
-    """The schema version and the names of what the database holds."""
+    """The schema version and the names of what the database holds (a trigger's name prefixed
+    with ``trigger:``)."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    return version, {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    rows = conn.execute("SELECT type, name FROM sqlite_master")
+    return version, {f"trigger:{name}" if kind == "trigger" else name for kind, name in rows}
 
 
 def _check(path: Path, version: int, names: set[str], readonly: bool) -> None:
@@ -106,6 +108,9 @@ def _check(path: Path, version: int, names: set[str], readonly: bool) -> None:
     missing = [t for t in REQUIRED if t not in names]
     if version > 0 and missing:
         raise ConfigError(str(path), f"not an asyncsgd results database (no table {missing[0]!r})")
+    triggers = sorted(n.removeprefix("trigger:") for n in names if n.startswith("trigger:"))
+    if triggers:  # asyncsgd makes none; one in a file from elsewhere would run its SQL on our writes
+        raise ConfigError(str(path), f"holds trigger {triggers[0]!r}: asyncsgd results databases have none")
 
 
 def _side_files(path: Path) -> tuple[Path, Path]:
@@ -164,7 +169,10 @@ def connect_to_read_missing_ok(path: Path) -> tuple[sqlite3.Connection, set[Path
 def connect_to_write(path: Path) -> sqlite3.Connection:
     """An autocommit connection to the results database at ``path``, created if new (or an
     empty file) and upgraded if of an older schema; a file that is not one is refused untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a file where the folder should be, or no permission
+        raise ConfigError(str(path), f"cannot make its folder {path.parent} ({err.strerror})") from None
     with _one_line(path):
         conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
     with _one_line(path, conn):

@@ -156,3 +156,34 @@ def test_ordinary_links_stay_links():
 
     for target in ("https://arxiv.org/abs/1", "01-curve.png", "#runs", "mailto:a@b.c"):
         assert inline_html(f"[t]({target})") == f'<a href="{target}">t</a>'
+
+
+@pytest.mark.parametrize(
+    ("address", "remote"),
+    [("", False), ("auto", False), ("127.0.0.1:6379", False), ("localhost:6379", False),
+     ("ray://127.0.0.1:10001", False), ("10.0.0.7:6379", True), ("ray://head.example:10001", True),
+     ("head.example", True)],
+)  # fmt: skip
+def test_which_ray_addresses_leave_this_machine(address, remote):
+    from asyncsgd.config.experiment import remote_cluster
+
+    assert remote_cluster(address) is remote
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_a_file_cannot_send_the_driver_to_a_remote_ray_cluster(tmp_path, monkeypatch, capsys, command):
+    """Joining a cluster lets it run code in the driver: a file's remote address must be confirmed."""
+    from asyncsgd.config.experiment import load_experiment
+    from asyncsgd.sweep.spec import load_sweep
+
+    monkeypatch.chdir(tmp_path)
+    text = "engine = 'ray'\nray_address = '10.0.0.7:6379'\nupdates = 1\ndataset = 'synthetic'\n"
+    (tmp_path / "x.toml").write_text(text)
+    assert main([command, "x.toml", "--dry-run"] if command == "sweep" else [command, "x.toml"]) == 2
+    err = capsys.readouterr().err
+    assert "ray_address: x.toml joins the Ray cluster at '10.0.0.7:6379'" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.toml"]
+    load = load_sweep if command == "sweep" else load_experiment
+    load("x.toml", ["ray_address=10.0.0.7:6379"])  # confirmed on the command line: accepted
+    with pytest.raises(ConfigError, match="ray_address"):
+        load("x.toml", ["seed=1"])  # other settings on the command line confirm nothing

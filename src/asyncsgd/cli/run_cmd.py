@@ -84,11 +84,15 @@ def _run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     only = [m.strip() for m in args.methods.split(",")] if args.methods is not None else None
     if args.resume:
         out = Path(args.resume)
-        if args.config or args.set or args.out:
-            raise ConfigError("--resume", "takes the run directory alone (its config.toml is the experiment)")
+        confirming = all(item.startswith("ray_address=") for item in args.set)
+        if args.config or args.out or not confirming:
+            raise ConfigError(
+                "--resume", "takes the run directory alone (its config.toml is the experiment; "
+                "--set ray_address=ADDR only confirms the cluster it joins)",
+            )  # fmt: skip
         if not (out / "config.toml").is_file():
             raise ConfigError("--resume", f"{out} is not a run directory (no config.toml)")
-        exp = load_experiment(out / "config.toml", only=only)
+        exp = load_experiment(out / "config.toml", args.set, only=only)
     else:
         exp = load_experiment(args.config, args.set, only=only)
         out = Path(args.out) if args.out else default_out(exp.name)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -165,14 +166,43 @@ def build_experiment(
     return Experiment(name, tuple(methods), source)
 
 
+LOOPBACK_HOSTS = ("localhost", "::1", "[::1]")
+
+
+def remote_cluster(address: str) -> bool:
+    """Whether ``ray_address`` names a Ray cluster beyond this machine (``""``: a private
+    instance; ``auto``: the cluster started on this machine; loopback ``host:port``)."""
+    if address in ("", "auto"):
+        return False
+    host = address.removeprefix("ray://").rpartition(":")[0] or address.removeprefix("ray://")
+    return not (host in LOOPBACK_HOSTS or host.startswith("127."))
+
+
+def confirm_clusters(configs: Iterable[RunConfig], overrides: list[str] | None, source: str) -> None:
+    """A file read from ``source`` may not send this process to a remote Ray cluster on its own:
+    joining one lets that cluster run code here (Ray ships pickled functions and objects), so the
+    address must also be given on the command line (``--set ray_address=ADDR``)."""
+    common, per_method = parse_overrides(overrides or [])
+    confirmed = {common.get("ray_address")} | {m.get("ray_address") for m in per_method.values()}
+    for cfg in configs:
+        if remote_cluster(cfg.ray_address) and cfg.ray_address not in confirmed:
+            raise ConfigError(
+                "ray_address", f"{source} joins the Ray cluster at {cfg.ray_address!r}, which could run "
+                f"code in this process; confirm it with --set ray_address={cfg.ray_address}",
+            )  # fmt: skip
+
+
 def load_experiment(
     path: str | Path | None, overrides: list[str] | None = None, only: list[str] | None = None
 ) -> Experiment:
-    """The experiment in ``path`` (or the embedded default) with ``--set`` overrides applied."""
+    """The experiment in ``path`` (or the embedded default) with ``--set`` overrides applied; a
+    remote ``ray_address`` from the file needs the same ``--set`` (:func:`confirm_clusters`)."""
     if path is None:
         return build_experiment(default_document(), overrides, only=only)
     p = Path(path)
-    return build_experiment(load_toml(p), overrides, source=str(p), only=only)
+    exp = build_experiment(load_toml(p), overrides, source=str(p), only=only)
+    confirm_clusters((m.config for m in exp.methods), overrides, str(p))
+    return exp
 
 
 def _toml_value(value: Any) -> str:

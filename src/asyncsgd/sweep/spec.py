@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asyncsgd.config.experiment import NAME, load_toml, method_entries, parse_overrides
+from asyncsgd.config.experiment import NAME, confirm_clusters, load_toml, method_entries, parse_overrides
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.errors import ConfigError
 from asyncsgd.job import check_names, effective_config
@@ -181,4 +181,6 @@ def build_sweep(document: dict[str, Any], overrides: list[str] | None = None, so
 
 def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
     p = Path(path)
-    return build_sweep(load_toml(p), overrides, source=str(p))
+    sweep = build_sweep(load_toml(p), overrides, source=str(p))
+    confirm_clusters((r.config for r in sweep.runs), overrides, str(p))
+    return sweep

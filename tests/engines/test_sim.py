@@ -14,6 +14,7 @@ import torch
 from asyncsgd.core.flat import FlatModel
 from asyncsgd.errors import ConfigError
 from asyncsgd.metrics import params_sha256
+from asyncsgd.metrics.summary import build_accounting
 from tests.conftest import run_sim
 
 
@@ -201,3 +202,11 @@ def test_the_command_line_refuses_them_in_one_line(tmp_path, setting):
     key = setting.split("=")[0]
     assert done.returncode == 2 and done.stderr.startswith(f"asyncsgd: error: {key}: ")
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_accounting_balances_with_drops(job_factory):
+    job = job_factory(learners=4, updates=80, remedy="drop_stale", stale_bound=1)
+    result, rec = run_sim(job)
+    accounting = build_accounting(rec, result)
+    assert accounting["dropped"] > 0 and accounting["numbered_drops"] == 0  # a drop takes no number
+    assert accounting["updates"] == accounting["applied"] == 80 and accounting["balanced"]

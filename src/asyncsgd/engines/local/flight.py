@@ -57,7 +57,7 @@ class Flight:
         row = self.row
         row[ADMITTED] = 0
         row[TICKET] = 0
-        self.states[:] = UNTOUCHED
+        self.states.fill(UNTOUCHED)
         row[HEAD] = self.head[0]
         row[PUSH] += 1
 

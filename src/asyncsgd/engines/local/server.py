@@ -76,11 +76,11 @@ class SharedServer:
     """Server mode: S core servers over shared slices, each behind its robust mutex."""
 
     def __init__(self, shared: Shared, job: Job, layout: FlatLayout, learner: int, timeout: float,
-                 flight: Flight) -> None:  # fmt: skip
+                 flight: Flight | None = None) -> None:  # fmt: skip
         self.shared = shared
         self.learner = learner
         self.timeout = timeout
-        self.flight = flight
+        self.flight = flight or Flight(shared, learner, 1)
         self.servers = build_shards(shared, job, layout)
         self.bounds = list(shared.plan)
         self.budget = Budget(job.max_updates, job.max_samples)
@@ -234,10 +234,10 @@ class HogwildServer:
     """Hogwild mode: one core server over the shared vector, no locks anywhere."""
 
     def __init__(self, shared: Shared, job: Job, layout: FlatLayout, learner: int, timeout: float,
-                 flight: Flight) -> None:  # fmt: skip
+                 flight: Flight | None = None) -> None:  # fmt: skip
         self.shared = shared
         self.learner = learner
-        self.flight = flight
+        self.flight = flight or Flight(shared, learner, 1)
         (self.server,) = build_shards(shared, job, layout)
         self.budget = Budget(job.max_updates, job.max_samples)
         self._seen: dict[int, Counter[str]] = {}

@@ -2,6 +2,7 @@
 
 from benchmarks import (
     codec_throughput,
+    fault_soak,
     local_shards,
     local_throughput,
     ps_roundtrip,
@@ -33,6 +34,7 @@ if __name__ == "__main__":
         ray_overhead,
         ray_transport,
         local_throughput,
+        fault_soak,
     ):
         print(f"== {module.__name__}")
         module.main()

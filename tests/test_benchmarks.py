@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from benchmarks import common, ps_roundtrip, ray_engine
+from benchmarks import common, fault_soak, ps_roundtrip, ray_engine
 
 
 def test_chosen_reads_a_list_or_keeps_the_default(monkeypatch):
@@ -85,3 +85,13 @@ def test_engine_summary_judges_shards_only_where_they_ran(monkeypatch):
     row = result["rows"][1]
     assert row["s2_vs_s1"] == pytest.approx(1.0)  # geometric mean of the pairs: not faster
     assert result["met"] == {"at_least_baseline": False, "s2_faster_1e7": False}
+
+
+def test_fault_soak_verdict_counts_every_kind_of_failure():
+    good = {"finished": True, "hang": False, "wrong_label": False, "problems": [], "left_processes": 0,
+            "left_files": [], "planned_kills": 2, "kills": 2, "torn": 1, "lost": 0}  # fmt: skip
+    assert fault_soak.verdict([good, good])["met"]
+    for bad in ({"finished": False}, {"hang": True}, {"wrong_label": True}, {"problems": ["x"]},
+                {"left_processes": 1}, {"left_files": ["pymp-x"]}, {"kills": 1}):  # fmt: skip
+        counts = fault_soak.verdict([good, {**good, **bad}])
+        assert not counts["met"] and counts["runs"] == 2 and counts["kills"] >= 3

@@ -11,7 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
+from asyncsgd.experiment.checkpoint import Checkpoints
 from tests.engines.test_local import (
     PidRecorder,
     descendants,
@@ -127,3 +129,125 @@ def test_interrupt_then_resume_continues_from_the_checkpoint(tmp_path):
     partial, final = resume_and_check(out / "run", 300, 4000, 1000)
     assert final["time"]["wall_seconds"] > partial["time"]["wall_seconds"]
     assert not [pid for pid in pids if process_exists(pid)]
+
+
+def wait_for_learners_to_end(_params) -> dict:
+    """An evaluation that lasts until every learner process has ended: the supervisor lags the
+    learners as much as it possibly can."""
+    deadline = time.monotonic() + 60
+    while learner_pids() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return {}
+
+
+@pytest.mark.parametrize("respawn", [False, True])
+def test_stop_reason_is_judged_on_what_the_server_applied(synthetic, tmp_path, no_leftovers, respawn):
+    # learner 1 dies early; the others finish the budget while the supervisor is still busy with
+    # the evaluation at update 1400: the run reached its budget, whatever was delivered by then
+    job = local_job(synthetic, updates=1500, learners=4, respawn=respawn)
+    recorder = KillAt(tmp_path, job.dataset.n_train, 1400, wait_for_learners_to_end, 4)
+    result, rec = run_local(job, recorder=recorder)
+    no_leftovers.extend([*rec.seen, rec.victim])
+    assert "stop_reason" not in result.extra, result.extra.get("stop_reason")
+    assert result.version == 1500 and rec.last_update == 1500
+    assert result.extra["accounting"]["updates"] == 1500
+
+
+REPLACEMENT_FAILS = """
+import json, os, signal, sys
+import multiprocessing as mp
+
+MARK = os.environ["ASYNCSGD_TEST_MARK"]
+if __name__ == "__mp_main__" and os.path.exists(MARK):
+    # every learner process imports the driver's script; this one is a replacement, being started
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def run(learners, updates):
+    from asyncsgd.config import RunConfig
+    from asyncsgd.engines.local import LocalEngine
+    from asyncsgd.job import Job
+    from asyncsgd.metrics import Recorder
+
+    class KillOne(Recorder):
+        def on_push(self, record, timing, loss, samples):
+            super().on_push(record, timing, loss, samples)
+            if self.pushes == 60:
+                open(MARK, "w").close()
+                (proc,) = [p for p in mp.active_children() if p.name == "asyncsgd-learner-0"]
+                os.kill(proc.pid, signal.SIGKILL)
+
+    cfg = RunConfig.from_dict({"engine": "local", "dataset": "synthetic", "model": "mlp", "hidden": [16],
+                               "learners": learners, "updates": updates, "batch_size": 16, "lr": 0.1,
+                               "respawn": True, "timeout": 30})
+    job = Job.from_config(cfg)
+    recorder = KillOne(None, job.dataset.n_train, 10**9, lambda p: {}, learners)
+    result = LocalEngine().run(job, recorder)
+    os.unlink(MARK)
+    return {"version": result.version, "stop_reason": result.extra.get("stop_reason", "budget"),
+            "deaths": result.extra["deaths"]}
+
+
+if __name__ == "__main__":
+    print(json.dumps([run(3, 600), run(1, 10**6)]))
+"""
+
+
+@pytest.mark.slow
+def test_a_replacement_that_dies_while_starting_is_one_more_death(tmp_path):
+    script = tmp_path / "driver.py"
+    script.write_text(REPLACEMENT_FAILS)
+    mark = str(tmp_path / "mark")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "ASYNCSGD_TEST_MARK": mark}
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    others_go_on, none_left = json.loads(done.stdout.splitlines()[-1])
+    for run in (others_go_on, none_left):
+        killed, failed = run["deaths"]
+        # its replacement never ran: the learner was not respawned, and the attempt is one more death
+        assert killed["learner"] == 0 and killed["signal"] == "SIGKILL" and not killed["respawned"]
+        assert failed["learner"] == 0 and failed["incarnation"] == 2 and not failed["respawned"]
+        assert failed["cause"].startswith("could not be started")
+    assert others_go_on["stop_reason"] == "budget" and others_go_on["version"] == 600
+    assert none_left["stop_reason"] == "learners_lost" and none_left["version"] < 10**6
+
+
+def is_plain(value) -> bool:
+    """Only tensors, numbers, strings, None, and lists, tuples and dicts of them."""
+    if isinstance(value, torch.Tensor | int | float | bool | str | None):
+        return True
+    if isinstance(value, list | tuple):
+        return all(is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str | int) and is_plain(v) for k, v in value.items())
+    return False
+
+
+class Lagging(PidRecorder):
+    """Notes the update count of every checkpoint and checks its state is plain; each evaluation
+    takes 0.4 s, so the supervisor falls far behind the learners."""
+
+    saved_at: list[int]
+
+    def save_checkpoint(self, engine_state):
+        # the engine's own part; each learner's state is the core learner's and the data streams'
+        # own state dicts (plain too), handed over as they are: no pickled blob
+        assert is_plain({k: v for k, v in engine_state.items() if k != "learners"})
+        assert {type(state) for state in engine_state["learners"]} == {dict}
+        self.saved_at.append(int(engine_state["updates"]))
+        super().save_checkpoint(engine_state)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("learners", [2, 3])
+def test_no_checkpoint_is_skipped_when_the_supervisor_lags(synthetic, tmp_path, no_leftovers, learners):
+    job = local_job(synthetic, updates=3000, learners=learners, checkpoint_every=500)
+    recorder = Lagging(tmp_path, job.dataset.n_train, 250, lambda p: time.sleep(0.4) or {}, learners)
+    recorder.saved_at = []
+    recorder.checkpoints = Checkpoints(tmp_path, 500)
+    result, rec = run_local(job, recorder=recorder)
+    no_leftovers.extend(rec.seen)
+    assert result.version == 3000 and result.extra["checkpoints"] == 5
+    # at the first cycle boundary after each multiple: only pushes already under way land past it
+    marks = [500, 1000, 1500, 2000, 2500]
+    assert [m <= at < m + learners for m, at in zip(marks, rec.saved_at, strict=True)] == [True] * 5

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
 import torch
 
 from asyncsgd.core.flat import FlatModel
+from asyncsgd.errors import ConfigError
 from asyncsgd.metrics import params_sha256
+from asyncsgd.metrics.summary import build_accounting
 from tests.conftest import run_sim
 
 
@@ -178,3 +183,30 @@ def test_staleness_lr_run_equals_downpour_when_tau_never_exceeds_one(job_factory
     stale, _ = run_sim(job_factory(remedy="staleness_lr", **{**settings, "learners": 4}))
     base, _ = run_sim(job_factory(**{**settings, "learners": 4}))
     assert params_sha256(stale.params) != params_sha256(base.params)
+
+
+@pytest.mark.parametrize(("key", "value"), [("checkpoint_every", 100), ("hogwild", True)])
+def test_settings_a_simulation_would_ignore_are_refused(job_factory, key, value):
+    with pytest.raises(ConfigError) as err:
+        job_factory(**{key: value})
+    assert err.value.key == key
+
+
+@pytest.mark.parametrize("setting", ["checkpoint_every=100", "hogwild=true"])
+def test_the_command_line_refuses_them_in_one_line(tmp_path, setting):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    settings = ["dataset=synthetic", "model=mlp", "updates=10", "epochs=0", setting]
+    args = ["run", *(arg for s in settings for arg in ("--set", s))]
+    command = [sys.executable, "-m", "asyncsgd.cli.main", *args, "--out", str(tmp_path / "out")]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    key = setting.split("=")[0]
+    assert done.returncode == 2 and done.stderr.startswith(f"asyncsgd: error: {key}: ")
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_accounting_balances_with_drops(job_factory):
+    job = job_factory(learners=4, updates=80, remedy="drop_stale", stale_bound=1)
+    result, rec = run_sim(job)
+    accounting = build_accounting(rec, result)
+    assert accounting["dropped"] > 0 and accounting["numbered_drops"] == 0  # a drop takes no number
+    assert accounting["updates"] == accounting["applied"] == 80 and accounting["balanced"]

@@ -36,6 +36,7 @@ from asyncsgd.data.streams import BatchStreams
 from asyncsgd.delays import DelaySampler
 from asyncsgd.delays.trace import TraceSchedule
 from asyncsgd.engines.base import ENGINES, Engine, EngineResult, Monitor, Timing
+from asyncsgd.errors import ConfigError
 from asyncsgd.job import Job
 
 _PULL, _ARRIVE, _APPLIED = 0, 1, 2
@@ -259,6 +260,21 @@ class _Simulation:
 @ENGINES.register("sim", "deterministic discrete-event simulation of p learners (simulated time)")
 class SimEngine(Engine):
     name = "sim"
+
+    @classmethod
+    def check(cls, job: Job) -> None:
+        """Settings of the wall-clock engines that a simulation would silently ignore."""
+        cfg = job.config
+        if cfg.checkpoint_every:
+            raise ConfigError(
+                "checkpoint_every",
+                "engine 'sim' takes no checkpoints (a simulated run is deterministic: rerun it); "
+                "set checkpoint_every=0 or use engine='local' or 'ray'",
+            )
+        if cfg.hogwild:
+            raise ConfigError(
+                "hogwild", "hogwild is a mode of engine 'local' (learner processes, no locks), not of 'sim'"
+            )
 
     def run(self, job: Job, monitor: Monitor) -> EngineResult:
         sim = _Simulation(job, monitor)

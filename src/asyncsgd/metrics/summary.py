@@ -41,6 +41,50 @@ def grad_norm_summary(metrics: list[dict[str, float]]) -> dict[str, Any] | None:
     return {"final": values[-1], "ergodic": sum(values) / len(values), "points": len(values)}
 
 
+KINDS = ("applied", "rejected", "dropped")
+INVARIANTS = (
+    "updates == applied + numbered_drops + torn + lost",
+    "pushes == applied + rejected + dropped",
+)
+
+
+def build_accounting(recorder: Recorder, result: EngineResult) -> dict[str, Any]:
+    """Where every update number and every push went, so that none is unaccounted for.
+
+    ``updates``: update numbers the server issued. ``pushes``: push records in the trace, each
+    ``applied``, ``rejected`` or ``dropped`` (by a remedy). ``numbered_drops``: dropped pushes that
+    had taken an update number (with shards, the number is reserved before the shards decide).
+    ``torn``: numbered updates a learner's death cut part-way (some shard may hold part of one, or
+    some shards applied it and others never saw it); ``lost``: numbered updates whose record a
+    death lost, applied to no shard or to every one; ``unrecorded``: pushes with no number whose
+    record a death lost (they changed no parameter). The lists say which, by whom, on which shards.
+    ``balanced``: both invariants hold. An engine reports its part in ``extra["accounting"]``; an
+    engine that reports none (the simulator) has no deaths, and its version is the count."""
+    engine = result.extra.get("accounting") or {}
+    counts = recorder.per_learner.values()
+    applied, rejected, dropped = (sum(int(c.get(k, 0)) for c in counts) for k in KINDS)
+    torn = list(engine.get("torn_updates", []))
+    lost = list(engine.get("lost_updates", []))
+    unrecorded = list(engine.get("unrecorded_pushes", []))
+    out = {
+        "updates": int(engine.get("updates", result.version)),
+        "pushes": recorder.pushes,
+        "applied": applied,
+        "rejected": rejected,
+        "dropped": dropped,
+        "numbered_drops": int(engine.get("numbered_drops", 0)),
+        "torn": len(torn),
+        "lost": len(lost),
+        "unrecorded": len(unrecorded),
+    }
+    out["balanced"] = (
+        out["updates"] == applied + out["numbered_drops"] + out["torn"] + out["lost"]
+        and out["pushes"] == applied + rejected + dropped
+    )
+    return {**out, "invariants": list(INVARIANTS), "torn_updates": torn, "lost_updates": lost,
+            "unrecorded_pushes": unrecorded}  # fmt: skip
+
+
 def build_summary(
     job: Job, recorder: Recorder, result: EngineResult, final: dict[str, float], wall: float
 ) -> dict[str, Any]:
@@ -54,6 +98,7 @@ def build_summary(
     }  # fmt: skip
     rejected = {str(k): v for k, v in sorted(result.rejected.items())}
     stop = recorder.stop_reason or result.extra.get("stop_reason") or "budget"
+    info = {k: v for k, v in result.extra.items() if k != "accounting"}  # the summary has its own
     return {
         "method": job.name,
         "engine": cfg.engine,
@@ -90,6 +135,7 @@ def build_summary(
         },
         "rejected": {"total": sum(sum(v.values()) for v in result.rejected.values()), "by_learner": rejected},
         "dropped": sum(int(c.get("dropped", 0)) for c in recorder.per_learner.values()),
+        "accounting": build_accounting(recorder, result),
         "time": {
             "wall_seconds": wall,
             "engine_seconds": result.time,
@@ -107,7 +153,7 @@ def build_summary(
             "asyncsgd": _version("asyncsgd"),
             "threads": torch.get_num_threads(),
         },
-        **({"engine_info": result.extra} if result.extra else {}),
+        **({"engine_info": info} if info else {}),
     }
 
 

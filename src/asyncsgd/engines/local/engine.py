@@ -27,19 +27,22 @@ from asyncsgd.engines.base import ENGINES, Engine, EngineResult, Monitor
 from asyncsgd.engines.common import Ledger, check_wall_clock
 from asyncsgd.engines.local.arena import Arena
 from asyncsgd.engines.local.changes import change_log_shape
+from asyncsgd.engines.local.faults import Faults
 from asyncsgd.engines.local.records import RingReader, Row, row_width
 from asyncsgd.engines.local.shared import (
     GO,
+    MARK,
     ORIGIN_NS,
     PAUSE,
     RESUME,
+    SAMPLES,
     STOP,
     UPDATES,
     Shared,
     Spec,
     tensor_leaves,
 )
-from asyncsgd.engines.local.supervisor import Death, Handle, Supervisor
+from asyncsgd.engines.local.supervisor import Death, Supervisor
 from asyncsgd.engines.local.worker import LearnerFactory, WorkerArgs
 from asyncsgd.errors import ConfigError
 from asyncsgd.job import Job
@@ -129,12 +132,14 @@ class _Run:
         self.restored: dict[str, Any] | None = monitor.restored_engine_state()
         self.book = Ledger(self.p, cfg.shards)  # what has reached the monitor
         self.last_row_at = time.perf_counter()
-        self.inherited_locks = 0
         self.stop_reason = ""
+        self.all_gone = False
+        self.numbered_drops = 0
+        """Dropped pushes that had taken an update number (with shards, numbers come first)."""
         self.origin: float | None = None
 
     # -- setup --------------------------------------------------------------------------------------
-    def _initialise(self, shared: Shared) -> dict[int, bytes]:
+    def _initialise(self, shared: Shared) -> dict[int, dict[str, Any]]:
         """Fill the arena from the initial model or a checkpoint; the learners' saved states."""
         shared.init_locks()
         for s, server in enumerate(self.templates):
@@ -145,11 +150,11 @@ class _Run:
             shared.params.copy_(self.initial)
             return {}
         shared.params.copy_(state["params"])
-        shared.versions[:] = state["versions"]
-        shared.totals[:] = state["totals"]
-        shared.hog[:] = state["hog"]
-        shared.hog_samples[:] = state["hog_samples"]
-        clock, gone = state["clock"], state["gone"]
+        shared.versions[:] = np.asarray(state["versions"], dtype=np.int64)
+        shared.totals[:] = np.asarray(state["totals"], dtype=np.int64)
+        shared.hog[:] = np.asarray(state["hog"], dtype=np.int64)
+        shared.hog_samples[:] = np.asarray(state["hog_samples"], dtype=np.int64)
+        clock, gone = np.asarray(state["clock"], dtype=np.int64), np.asarray(state["gone"], dtype=np.int64)
         live = clock[gone == 0]
         # every learner starts again; one that was gone rejoins at the slowest live clock
         shared.clock[:] = np.where(gone == 1, live.min() if live.size else 0, clock)
@@ -157,9 +162,10 @@ class _Run:
             for path, tensor in tensors.items():
                 shared.rule_tensor(s, path).copy_(tensor)
         self.book.load_state_dict(state, Death)
-        return dict(state["learners"])
+        self.numbered_drops = int(state.get("numbered_drops", 0))
+        return {i: learner for i, learner in enumerate(state["learners"]) if learner is not None}
 
-    def _args(self, shared: Shared, i: int, state: bytes | None) -> WorkerArgs:
+    def _args(self, shared: Shared, i: int, state: dict[str, Any] | None) -> WorkerArgs:
         cfg = self.cfg
         return WorkerArgs(
             learner=i, job=self._job_bytes, spec=self.spec, address=shared.arena.address,
@@ -179,21 +185,27 @@ class _Run:
             states = self._initialise(shared)
             sup = Supervisor(self.start_method)
             self.sup = sup
+            self.faults = Faults(self, shared, sup)
             stack.callback(sup.close, min(self.cfg.timeout, 10.0))
             stack.callback(self._stop_all)
             self.reader = RingReader(shared, self.p)
             for i in range(self.p):
                 sup.start(self._args(shared, i, states.get(i)))
             self._wait_ready()
+            self._arm_checkpoint()
             shared.control[ORIGIN_NS] = time.perf_counter_ns()
             self.origin = time.perf_counter() - self.book.time_offset
             shared.control[GO] = 1
             self._loop()
             self._stop_all()
             sup.close(min(self.cfg.timeout, 10.0))
+            self._reap()
+            self.faults.settle_all()
             for row in self.reader.flush(self.ordered):
                 self._deliver(row)
-            self._reap()
+            # judged on what the server applied, once every record is in
+            if self.all_gone and not self.stop_reason and not self._budget_reached() and self.book.deaths:
+                self.stop_reason = "learners_lost"
             return self._result()
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -218,23 +230,29 @@ class _Run:
     def _now(self) -> float:
         return 0.0 if self.origin is None else time.perf_counter() - self.origin
 
+    def drain(self) -> int:
+        """Deliver every record published so far, in apply order; how many."""
+        rows = self.reader.drain(self.ordered)
+        for row in rows:
+            self._deliver(row)
+        return len(rows)
+
     def _loop(self) -> None:
-        cfg, monitor = self.cfg, self.monitor
+        cfg, monitor, shared = self.cfg, self.monitor, self.shared
         while True:
-            rows = self.reader.drain(self.ordered)
-            for row in rows:
-                self._deliver(row)
+            rows = self.drain()
             self._reap()
             if not self.sup.alive():
-                if not self.stop_reason and not self._budget_reached() and self.book.deaths:
-                    self.stop_reason = "learners_lost"
+                self.all_gone = True
                 return
-            if self._budget_reached():
+            if self._budget_reached() or monitor.stop_requested():
                 return
-            if monitor.stop_requested():
-                return
-            if monitor.checkpoint_due(self.book.updates):
-                self._checkpoint()
+            mark = int(shared.control[MARK])
+            if mark and self.server_updates() >= mark:
+                if monitor.checkpoint_due(self.server_updates()):
+                    self._checkpoint()
+                else:
+                    self._arm_checkpoint()
             if rows:
                 self.last_row_at = time.perf_counter()
             elif time.perf_counter() - self.last_row_at > cfg.timeout:
@@ -242,10 +260,17 @@ class _Run:
                 return
             if not rows:
                 for handle in self.sup.wait(POLL):
-                    self._ended(handle)
+                    self.faults.ended(handle)
+
+    def server_updates(self) -> int:
+        """Updates the server has counted (not the records delivered so far, which lag)."""
+        shared = self.shared
+        return int(shared.hog.sum()) if self.cfg.hogwild else int(shared.totals[UPDATES])
 
     def _budget_reached(self) -> bool:
-        return self.job.budget_reached(self.book.updates, self.book.samples)
+        shared = self.shared
+        samples = int(shared.hog_samples.sum()) if self.cfg.hogwild else int(shared.totals[SAMPLES])
+        return self.job.budget_reached(self.server_updates(), samples)
 
     def _stop_all(self) -> None:
         if hasattr(self, "shared"):
@@ -255,6 +280,8 @@ class _Run:
     def _deliver(self, row: Row) -> None:
         record, shared = row.record, self.shared
         self.book.count(record, row.samples, row.timing.end, row.code, row.shard_taus)
+        if record.accepted and not record.applied and self.spec.shards > 1 and not self.cfg.hogwild:
+            self.numbered_drops += 1
         self.monitor.on_push(record, row.timing, row.loss, row.samples)
         if not record.applied:
             return
@@ -269,44 +296,40 @@ class _Run:
         if len(slots):
             shared.eval_version[int(slots[0])] = 0
 
-    # -- faults -------------------------------------------------------------------------------------
     def _reap(self) -> None:
         for handle in self.sup.wait(0):
-            self._ended(handle)
-
-    def _ended(self, handle: Handle) -> None:
-        shared, i = self.shared, handle.learner
-        if shared.done[i] == handle.incarnation:
-            return
-        held = [s for s in range(self.spec.shards) if shared.holder[s] == i + 1]
-        death = Death(i, handle.incarnation, self._now(), handle.process.exitcode, held, self.book.updates)
-        self.book.deaths.append(death)
-        if self.cfg.respawn and not shared.stopping and self.origin is not None:
-            self.book.incarnations[i] += 1
-            self.sup.start(self._args(shared, i, None))
-            death.respawned = True
-        else:
-            shared.gone[i] = 1
+            self.faults.ended(handle)
 
     # -- checkpoints --------------------------------------------------------------------------------
+    def _arm_checkpoint(self) -> None:
+        """Tell learners the update count at which the next checkpoint is due (0: none): the next
+        multiple of ``checkpoint_every`` below the budget, if the monitor saves one there. A learner
+        that finds the server there waits at its cycle boundary until the checkpoint is taken."""
+        every, mark = self.cfg.checkpoint_every, 0
+        if every:
+            upcoming = (self.server_updates() // every + 1) * every
+            budget = self.job.max_updates
+            if (budget is None or upcoming < budget) and self.monitor.checkpoint_due(upcoming):
+                mark = upcoming
+        self.shared.control[MARK] = mark
+
     def _checkpoint(self) -> None:
         shared, sup = self.shared, self.sup
         epoch = int(shared.control[PAUSE]) + 1
         shared.control[PAUSE] = epoch
         deadline = time.perf_counter() + self.cfg.timeout
-        states: dict[int, bytes] = {}
+        states: dict[int, dict[str, Any]] = {}
         while True:  # keep draining: a learner may be waiting on a full ring or an eval slot
-            for row in self.reader.drain(self.ordered):
-                self._deliver(row)
+            self.drain()
             self._reap()
             for h in sup.alive():
                 if h.learner not in states and h.conn.poll():
                     try:
-                        got, blob = pickle.loads(h.conn.recv_bytes())
+                        got, state = pickle.loads(h.conn.recv_bytes())  # from our own child
                     except (EOFError, OSError):
                         continue
                     if got == epoch:
-                        states[h.learner] = pickle.dumps(blob, protocol=5)
+                        states[h.learner] = state
             alive = sup.alive()
             if all(h.learner in states and shared.acked[h.learner] == epoch for h in alive):
                 break
@@ -314,13 +337,16 @@ class _Run:
                 shared.control[RESUME] = epoch
                 raise TimeoutError(f"learners did not pause for a checkpoint within {self.cfg.timeout:g} s")
             time.sleep(0.001)
+        self.faults.settle_all()  # every live learner waits at a boundary: no lock is held
         for row in self.reader.flush(self.ordered):
             self._deliver(row)
         self.book.checkpoints += 1
         self.monitor.save_checkpoint(self._engine_state(states))
+        self._arm_checkpoint()
         shared.control[RESUME] = epoch
 
-    def _engine_state(self, learners: dict[int, bytes]) -> dict[str, Any]:
+    def _engine_state(self, learners: dict[int, dict[str, Any]]) -> dict[str, Any]:
+        """Plain data only (tensors, numbers, strings, lists and dicts of them)."""
         shared = self.shared
         rule = [
             {path: shared.rule_tensor(s, path).clone() for path, _ in tensor_leaves(server.rule_state)}
@@ -328,29 +354,32 @@ class _Run:
         ]
         return {
             "params": shared.params.clone(),
-            "versions": shared.versions.copy(),
-            "totals": shared.totals.copy(),
-            "hog": shared.hog.copy(),
-            "hog_samples": shared.hog_samples.copy(),
-            "clock": shared.clock.copy(),
-            "gone": shared.gone.copy(),
+            "versions": shared.versions.tolist(),
+            "totals": shared.totals.tolist(),
+            "hog": shared.hog.tolist(),
+            "hog_samples": shared.hog_samples.tolist(),
+            "clock": shared.clock.tolist(),
+            "gone": shared.gone.tolist(),
             "rule": rule,
             **self.book.state_dict(),
-            "learners": learners,
+            "updates": self.server_updates(),
+            "numbered_drops": self.numbered_drops,
+            "learners": [learners.get(i) for i in range(self.p)],
         }
 
     # -- result -------------------------------------------------------------------------------------
     def _result(self) -> EngineResult:
         shared, cfg = self.shared, self.cfg
         versions = [int(v) for v in shared.versions]
-        version = int(shared.hog.sum()) if cfg.hogwild else int(shared.totals[UPDATES])
         extra: dict[str, Any] = {
             "mode": "hogwild" if cfg.hogwild else "server",
             "shards": cfg.shards,
             "shard_versions": versions,
             "learner_threads": cfg.learner_threads,
             "start_method": self.start_method,
+            **self.faults.extra(),
             **self.book.extra(),
+            "accounting": self.faults.accounting(self.server_updates(), self.numbered_drops),
         }
         if not cfg.hogwild:
             extra["change_pulls"] = int(shared.change_pulls.sum())
@@ -359,7 +388,7 @@ class _Run:
         memory = sum(s.memory_bytes() for s in self.templates)
         return EngineResult(
             params=shared.params.clone(),
-            version=version,
+            version=self.server_updates(),
             time=self.book.time,
             rejected=self.book.rejected_by_learner(),
             server_memory_bytes=memory,

@@ -30,6 +30,7 @@ from asyncsgd.core.server import ParameterServer
 from asyncsgd.core.shards import SliceCodec
 from asyncsgd.engines.common import rejection_code
 from asyncsgd.engines.local.changes import PulledCopy
+from asyncsgd.engines.local.flight import APPLIED, INSIDE, SETTLED, STARTED, Flight, settle
 from asyncsgd.engines.local.shared import PUBLISHED, SAMPLES, UPDATES, Shared, replace_leaves
 from asyncsgd.job import Job
 
@@ -74,10 +75,12 @@ def build_shards(shared: Shared, job: Job, layout: FlatLayout) -> list[Parameter
 class SharedServer:
     """Server mode: S core servers over shared slices, each behind its robust mutex."""
 
-    def __init__(self, shared: Shared, job: Job, layout: FlatLayout, learner: int, timeout: float) -> None:
+    def __init__(self, shared: Shared, job: Job, layout: FlatLayout, learner: int, timeout: float,
+                 flight: Flight | None = None) -> None:  # fmt: skip
         self.shared = shared
         self.learner = learner
         self.timeout = timeout
+        self.flight = flight or Flight(shared, learner, 1)
         self.servers = build_shards(shared, job, layout)
         self.bounds = list(shared.plan)
         self.budget = Budget(job.max_updates, job.max_samples)
@@ -90,13 +93,12 @@ class SharedServer:
 
     def _lock(self, s: int) -> None:
         if self.shared.mutexes[s].acquire(self.timeout):
+            settle(self.shared, s, self.learner)
             self.inherited.append(s)
-            if self.shared.changes:
-                self.shared.changes[s].invalidate()
-        self.shared.holder[s] = self.learner + 1
+        self.flight.held[s] = 1
 
     def _unlock(self, s: int) -> None:
-        self.shared.holder[s] = 0
+        self.flight.held[s] = 0
         self.shared.mutexes[s].release()
 
     def pull_into(self, out: torch.Tensor) -> tuple[list[int], float, float]:
@@ -143,42 +145,57 @@ class SharedServer:
         return versions, wait, copy
 
     def push(self, push: Push, pulled: list[int], samples: int, finish: Finish) -> bool:
-        """Apply ``push`` shard by shard; False (nothing applied) once the run is over."""
-        shared, shards = self.shared, len(self.servers)
+        """Apply ``push`` shard by shard; False (nothing applied) once the run is over.
+
+        Every step is noted in this learner's flight record first (see :mod:`.flight`), so that a
+        death anywhere leaves the counters to be settled and the update accounted for."""
+        shared, shards, flight = self.shared, len(self.servers), self.flight
         reason: Rejection | None = None
         if shards > 1:  # all or nothing: a push is rejected by every shard or by none
             reason = self.servers[0].validate(push) or ParameterServer.non_finite(push)
         records: list[ApplyRecord] = []
         codes: list[str] = []
         wait = apply = 0.0
+        flight.begin()
+        states = flight.states
         for s, server in enumerate(self.servers):
             t0 = now()
             self._lock(s)
             t1 = now()
             wait += t1 - t0
             try:
+                version = int(shared.versions[s])
                 if s == 0:
                     totals = shared.totals
                     if shared.stopping or self.budget.reached(int(totals[UPDATES]), int(totals[SAMPLES])):
                         return False
+                    # with shards, the update number is reserved now: the budget is exact across shards
+                    ticket = int(totals[UPDATES]) + 1 if shards > 1 and reason is None else 0
+                    flight.admit(int(totals[SAMPLES]), version, samples, ticket)
                     totals[SAMPLES] += samples
-                    if shards > 1 and reason is None:
-                        totals[UPDATES] += 1  # reserved now: the budget is exact across shards
-                        self.ticket = int(totals[UPDATES])
-                server.version = int(shared.versions[s])
+                    if ticket:
+                        totals[UPDATES] = ticket
+                        self.ticket = ticket
+                else:
+                    flight.enter(s, version)
+                server.version = version
                 if reason is not None:
-                    records.append(self._rejected(push, pulled[s], server.version, reason))
+                    states[s] = SETTLED
+                    records.append(self._rejected(push, pulled[s], version, reason))
                     codes.append(reason.code)
                 else:
                     sub = push if shards == 1 else Push(push.learner, pulled[s], push.payload, push.loss)
+                    states[s] = STARTED
                     record = server.apply(sub)
+                    states[s] = APPLIED if record.applied else SETTLED
                     shared.versions[s] = server.version
+                    if shards == 1:
+                        shared.totals[UPDATES] = server.version
                     if record.applied and shared.changes:
                         shared.changes[s].record(server.version, record.support)
                     records.append(record)
                     codes.append("" if record.accepted else rejection_code(server, push.learner, self._seen))
-                    if shards == 1 and record.applied:
-                        shared.totals[UPDATES] += 1
+                flight.row[INSIDE] = 0
                 apply += now() - t1
                 if s == shards - 1:
                     finish(records, codes, wait, apply)
@@ -216,9 +233,11 @@ class SharedServer:
 class HogwildServer:
     """Hogwild mode: one core server over the shared vector, no locks anywhere."""
 
-    def __init__(self, shared: Shared, job: Job, layout: FlatLayout, learner: int, timeout: float) -> None:
+    def __init__(self, shared: Shared, job: Job, layout: FlatLayout, learner: int, timeout: float,
+                 flight: Flight | None = None) -> None:  # fmt: skip
         self.shared = shared
         self.learner = learner
+        self.flight = flight or Flight(shared, learner, 1)
         (self.server,) = build_shards(shared, job, layout)
         self.budget = Budget(job.max_updates, job.max_samples)
         self._seen: dict[int, Counter[str]] = {}
@@ -235,16 +254,22 @@ class HogwildServer:
         return [version], 0.0, now() - t0
 
     def push(self, push: Push, pulled: list[int], samples: int, finish: Finish) -> bool:
-        shared = self.shared
+        shared, flight, i = self.shared, self.flight, self.learner
         t0 = now()
         landed = self._landed()
         if shared.stopping or self.budget.reached(landed, int(shared.hog_samples.sum())):
             return False
-        shared.hog_samples[self.learner] += samples
+        flight.begin()
+        # this learner's own counters stand in for the run's: a settle restores them from here
+        flight.admit(int(shared.hog_samples[i]), int(shared.hog[i]), samples, 0)
+        shared.hog_samples[i] += samples
         self.server.version = landed
+        flight.states[0] = STARTED
         record = self.server.apply(Push(push.learner, pulled[0], push.payload, push.loss))
+        flight.states[0] = APPLIED if record.applied else SETTLED
         if record.applied:
-            shared.hog[self.learner] += 1
+            shared.hog[i] += 1
+        flight.row[INSIDE] = 0
         code = "" if record.accepted else rejection_code(self.server, push.learner, self._seen)
         finish([record], [code], 0.0, now() - t0)
         return True

@@ -1,7 +1,7 @@
 """What the processes of a ``local`` run share, and where it lives in the arena.
 
 * ``params``: the flat parameter vector (float32), split into S shards by a
-  :class:`~asyncsgd.core.shards.ShardPlan`; ``versions[s]``, ``mutex.s`` and ``holder[s]`` per shard.
+  :class:`~asyncsgd.core.shards.ShardPlan`; ``versions[s]`` and ``mutex.s`` per shard.
 * ``rule.s.k``: every tensor of shard s's server-rule state (momentum buffers, remedy state), so
   whichever learner holds the shard's lock updates the one and only copy.
 * ``totals``: updates, samples and the published record sequence number (under the locks);
@@ -13,6 +13,9 @@
   the parameters at the versions due for evaluation.
 * ``changes.s``: the coordinates shard s's last updates changed (see :mod:`.changes`), when the
   codec and rule make sparse updates possible.
+* ``flight``, ``flight_shards``, ``locks_held``: what each learner's current push has done so far
+  and which shard locks it holds; ``heirs.s``: who took over shard s's lock from a learner that died
+  holding it (see :mod:`.flight`).
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ from asyncsgd.engines.local.mutex import MUTEX_BYTES, RobustMutex
 # totals[...]
 UPDATES, SAMPLES, PUBLISHED, BATCHES = 0, 1, 2, 3
 # control[...]
-STOP, GO, PAUSE, RESUME, ORIGIN_NS = 0, 1, 2, 3, 4
+STOP, GO, PAUSE, RESUME, ORIGIN_NS, MARK = 0, 1, 2, 3, 4, 5
 PAD = 8  # int64 per learner row: one cache line, so learners never write the same line
+FLIGHT_FIELDS = 16  # int64 per learner in ``flight`` (two cache lines)
+HEIR_SLOTS = 64  # lock take-overs each shard remembers
 EVAL_BYTES = 64 * 2**20  # memory for evaluation snapshots: 8 of them, fewer for big models
 
 
@@ -88,11 +93,15 @@ class Spec:
     change_width: int = 0
     """Each shard's change log: updates kept, coordinates per update (0: no log)."""
 
+    @property
+    def shard_bytes(self) -> int:
+        """Bytes of a learner's row of per-shard flags (whole cache lines)."""
+        return -(-self.shards // 64) * 64
+
     def layout(self) -> Layout:
         lay = Layout()
         lay.add("params", "float32", self.size)
         lay.add("versions", "int64", (self.shards, PAD))
-        lay.add("holder", "int64", (self.shards, PAD))
         lay.add("mutex.data", "uint8", MUTEX_BYTES)
         for s in range(self.shards):
             lay.add(f"mutex.{s}", "uint8", MUTEX_BYTES)
@@ -119,6 +128,11 @@ class Spec:
         for i in range(self.learners):
             lay.add(f"ring.{i}", "float64", (self.ring_rows, self.row_width))
             lay.add(f"reason.{i}", "uint8", (self.ring_rows, 192))
+        lay.add("flight", "int64", (self.learners, FLIGHT_FIELDS))
+        lay.add("flight_shards", "int8", (self.learners, self.shard_bytes))
+        lay.add("locks_held", "int8", (self.learners, self.shard_bytes))
+        lay.add("heirs", "int64", (self.shards, HEIR_SLOTS, 4))
+        lay.add("heir_count", "int64", (self.shards, PAD))
         lay.add("eval_params", "float32", (eval_slots(self.size), self.size))
         lay.add("eval_version", "int64", (eval_slots(self.size), PAD))
         return lay
@@ -133,7 +147,6 @@ class Shared:
         self.plan = ShardPlan(spec.size, spec.shards)
         self.params = arena.tensor("params")
         self.versions = arena.numpy("versions")[:, 0]
-        self.holder = arena.numpy("holder")[:, 0]
         self.mutexes = [RobustMutex(arena.address_of(f"mutex.{s}")) for s in range(spec.shards)]
         self.data_mutex = RobustMutex(arena.address_of("mutex.data"))
         self.totals = arena.numpy("totals")
@@ -146,6 +159,12 @@ class Shared:
         self.clock = arena.numpy("clock")[:, 0]
         self.gone = arena.numpy("gone")[:, 0]
         self.change_pulls = arena.numpy("change_pulls")[:, 0]
+        self.flight = arena.numpy("flight")
+        self.flight_shards = arena.numpy("flight_shards")
+        self.locks_held = arena.numpy("locks_held")
+        self.heirs = arena.numpy("heirs")
+        self.heir_count = arena.numpy("heir_count")[:, 0]
+        self.ring_head = arena.numpy("ring_head")[:, 0]
         self.eval_params = arena.tensor("eval_params")
         self.eval_version = arena.numpy("eval_version")[:, 0]
         self.changes = [

@@ -4,7 +4,8 @@ Learners start from a ``forkserver`` (torch is imported once, in a process that 
 compute threads, and each learner is forked from it in milliseconds) or, with
 ``start_method="spawn"``, as fresh interpreters. A learner's death is seen through its process
 sentinel; :meth:`Supervisor.close` always ends every process it started (a polite stop through the
-arena, then SIGTERM, then SIGKILL, each with a timeout), so no learner outlives a run, failed or not.
+arena, then SIGTERM, then SIGKILL, each with a timeout), so no learner outlives a run, failed or not;
+and a learner ends itself within milliseconds when the driver dies (see :mod:`.worker`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from typing import Any
 from asyncsgd.engines.local import worker
 from asyncsgd.engines.local.worker import WorkerArgs
 
-PRELOAD = ["asyncsgd.engines.local.worker", "asyncsgd.engines", "asyncsgd.experiment"]
+PRELOAD = [
+    "asyncsgd.engines.local.worker",
+    "asyncsgd.engines",
+    "asyncsgd.experiment",
+    "asyncsgd.engines.local.forkserver",  # last: its exit handler must run before the others
+]
 
 
 @dataclass
@@ -39,8 +45,16 @@ class Death:
     time: float
     exitcode: int | None
     held_shards: list[int] = field(default_factory=list)
+    """Shards whose lock it died holding: each was taken over (settled) by a survivor or the
+    supervisor, and the take-over named it (see :func:`.flight.settle`)."""
     updates: int = 0
     respawned: bool = False
+    in_flight: dict[str, Any] | None = None
+    """Its push that the death cut before its record came out (see :func:`.flight.in_flight`)."""
+    cause: str = ""
+    """Why, when the exit code does not say: it died while starting, or could not be started."""
+    taken_over: list[dict[str, Any]] = field(default_factory=list)
+    """Who took over each lock it died holding: ``{"shard": s, "by": learner or "supervisor"}``."""
 
     def to_dict(self) -> dict[str, Any]:
         code = self.exitcode
@@ -51,7 +65,10 @@ class Death:
             "time": self.time,
             "exitcode": code,
             "signal": sig,
+            "cause": self.cause,
             "held_lock_of_shards": self.held_shards,
+            "lock_taken_over_by": self.taken_over,
+            "in_flight": self.in_flight,
             "updates_when_detected": self.updates,
             "respawned": self.respawned,
         }
@@ -73,12 +90,18 @@ class Supervisor:
         self.closed = False
 
     def start(self, args: WorkerArgs) -> Handle:
+        """Start a learner process; raises OSError or EOFError when it dies while being started."""
         parent, child = self.ctx.Pipe(duplex=False)
         proc = self.ctx.Process(
             target=worker.main, args=(args, child), name=f"asyncsgd-learner-{args.learner}", daemon=True
         )
-        proc.start()
-        child.close()
+        try:
+            proc.start()
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
         handle = Handle(args.learner, proc, parent, args.incarnation, time.perf_counter())
         if args.learner in self.handles:
             self.retired.append(self.handles[args.learner])

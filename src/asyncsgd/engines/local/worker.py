@@ -11,8 +11,15 @@ and its wall time is cut into contiguous phases, so their sum is the cycle's len
 splitting, whole-push validation, the record), ``apply`` (the core server's ``apply``).
 
 The process ignores SIGINT (the supervisor owns Ctrl-C and tells learners to stop through the
-arena), dies with its parent (``PR_SET_PDEATHSIG``), and exits on its own when any wait exceeds
-the run's timeout.
+arena), and exits on its own when any wait exceeds the run's timeout. It never outlives the
+driver (the process that runs the supervisor): a learner is forked from the forkserver, so
+``PR_SET_PDEATHSIG`` ties it to the forkserver's death only, and the forkserver itself lives on
+while any learner holds the write end of its "alive" pipe, which every child is handed. So a
+thread of each learner waits on the learner's end of its pipe to the driver, whose other end only
+the driver holds: the kernel reports that end closed the moment the driver dies, however it died,
+and the learner exits at once. With every learner gone, the forkserver and the resource tracker
+see their pipes closed and exit too (the forkserver removing the driver's temporary directory on
+its way out, see :mod:`.forkserver`).
 """
 
 from __future__ import annotations
@@ -21,12 +28,16 @@ import contextlib
 import ctypes
 import functools
 import math
+import os
 import pickle
+import select
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,9 +46,10 @@ from asyncsgd.core.flat import FlatModel
 from asyncsgd.core.learner import Learner
 from asyncsgd.core.messages import ApplyRecord
 from asyncsgd.engines.local.arena import Arena
+from asyncsgd.engines.local.flight import Flight
 from asyncsgd.engines.local.records import COL, FIELDS, RingWriter
 from asyncsgd.engines.local.server import HogwildServer, SharedServer
-from asyncsgd.engines.local.shared import BATCHES, GO, ORIGIN_NS, PAUSE, RESUME, UPDATES, Shared, Spec
+from asyncsgd.engines.local.shared import BATCHES, GO, MARK, ORIGIN_NS, PAUSE, RESUME, UPDATES, Shared, Spec
 from asyncsgd.job import Job
 
 LearnerFactory = Callable[[Job, int, FlatModel], Learner]
@@ -74,14 +86,28 @@ class WorkerArgs:
     time_offset: float = 0.0
     """Engine seconds already run before this run started (a resumed run)."""
     incarnation: int = 1
-    state: bytes | None = None
-    """Pickled learner state to start from (a checkpoint), or None."""
+    state: dict[str, Any] | None = None
+    """The learner's state to start from (a checkpoint), or None."""
     learner_factory: LearnerFactory | None = None
 
 
 def die_with_parent() -> None:
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def watch_driver(conn: Connection) -> None:
+    """End this process the moment the driver has gone (see the module's docstring)."""
+    fd = os.dup(conn.fileno())  # our own descriptor: the worker may close ``conn`` meanwhile
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(fd, 0)  # on a pipe's write end: POLLERR once no process holds the read end
+        while not poller.poll():
+            pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="asyncsgd-driver-watch", daemon=True).start()
 
 
 def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> float:
@@ -108,17 +134,19 @@ class Worker:
         self.streams = job.streams()
         self.produced = 0  # batches of the shared stream this replica has stepped through
         if args.state is not None:
-            state = pickle.loads(args.state)
+            state = args.state
             self.learner.load_state_dict(state["learner"])
             self.streams.load_state(state["streams"])
             self.produced = int(state["produced"])
+        self.flight = Flight(self.shared, self.i, args.incarnation)
         server_cls = HogwildServer if args.hogwild else SharedServer
-        self.server = server_cls(self.shared, job, self.flat.layout, self.i, args.timeout)
+        self.server = server_cls(self.shared, job, self.flat.layout, self.i, args.timeout, self.flight)
         self.ring = RingWriter(self.shared, self.i, args.timeout)
         self.row = [0.0] * (len(FIELDS) + args.spec.shards)
         self.batch_size = job.config.batch_size
         self.shared_stream = job.config.partition == "shared"
-        self.epoch = int(self.shared.control[PAUSE])
+        # a checkpoint asked for before this learner started (a replacement) still wants its state
+        self.epoch = int(self.shared.control[RESUME])
         self.down_bytes = 4 * self.flat.size
         self.eval_every = max(1, args.eval_every)
         self.origin = 0.0
@@ -147,15 +175,37 @@ class Worker:
             loss = self.learner.local_step(self.batch())
         return loss
 
-    # -- checkpoints --------------------------------------------------------------------------
-    def pause_if_asked(self) -> float:
-        """At a cycle boundary: hand over this learner's state and wait for the supervisor.
+    # -- cycle boundaries ---------------------------------------------------------------------
+    def updates(self) -> int:
+        """The server's update count (Hogwild: the learners' applied updates)."""
+        shared = self.shared
+        return int(shared.hog.sum()) if self.args.hogwild else int(shared.totals[UPDATES])
 
-        Returns the seconds paused."""
+    def boundary(self) -> float:
+        """Between two cycles: hand this learner's state over when a checkpoint asks for it, and
+        wait while a checkpoint is due but not taken yet (so no update lands past it unsaved) or
+        while bounded staleness holds this learner back. Returns the seconds waited."""
+        shared, timeout = self.shared, self.args.timeout
+        start = since = now()
+        while True:
+            if int(shared.control[PAUSE]) > self.epoch:
+                self.hand_over()
+                since = now()
+                continue
+            if shared.stopping or self.terminated:
+                break
+            mark = int(shared.control[MARK])
+            if not (mark and self.updates() >= mark) and (self.gate is None or self.may_start()):
+                break
+            if now() - since > timeout:
+                raise TimeoutError(f"waited {timeout:g} s at a cycle boundary (checkpoint or ssp_bound)")
+            time.sleep(POLL)
+        return now() - start
+
+    def hand_over(self) -> None:
+        """Send this learner's state for the checkpoint asked for, and wait until it is taken."""
         shared = self.shared
         epoch = int(shared.control[PAUSE])
-        if epoch <= self.epoch:
-            return 0.0
         state = {
             "learner": self.learner.state_dict(),
             "streams": self.streams.state(),
@@ -163,13 +213,11 @@ class Worker:
         }
         self.conn.send_bytes(pickle.dumps((epoch, state), protocol=5))
         shared.acked[self.i] = epoch
-        paused = wait_until(
+        wait_until(
             lambda: int(shared.control[RESUME]) >= epoch or shared.stopping, self.args.timeout, "resume"
         )
         self.epoch = epoch
-        return paused
 
-    # -- bounded staleness ----------------------------------------------------------------------
     def may_start(self) -> bool:
         """The SSP gate over the shared clocks; a learner that is gone holds no one back."""
         gate = self.gate
@@ -177,12 +225,7 @@ class Worker:
         gate.clocks = [
             math.inf if g else float(c) for c, g in zip(self.shared.clock, self.shared.gone, strict=True)
         ]
-        return gate.may_start(self.i) or self.shared.stopping or self.terminated
-
-    def gate_wait(self) -> float:
-        if self.gate is None or self.may_start():
-            return 0.0
-        return wait_until(self.may_start, self.args.timeout, "the slowest learner (ssp_bound)")
+        return gate.may_start(self.i)
 
     # -- the cycle ----------------------------------------------------------------------------
     def run(self, since: float | None = None) -> None:
@@ -195,7 +238,7 @@ class Worker:
         if since is not None and since < mark:
             mark, late = since, mark - since
         while not (shared.stopping or self.terminated):
-            paused = self.pause_if_asked() + self.gate_wait() + late
+            paused = self.boundary() + late
             late = 0.0
             t_wait = now()
             loss = self.steps(learner.pre_steps)
@@ -304,6 +347,7 @@ def main(args: WorkerArgs, conn: Connection) -> None:
     """Entry point of a learner process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
+    watch_driver(conn)
     torch.set_num_threads(args.threads)
     worker = Worker(args, conn)
     signal.signal(signal.SIGTERM, lambda *_: setattr(worker, "terminated", True))

@@ -173,8 +173,9 @@ def test_an_ended_learner_no_longer_holds_records_back_and_its_torn_push_is_repo
     assert joiner.pending == 0
     late, torn = joiner.settle()
     assert late == [] and torn == [
-        {"update": 1, "learner": 2, "incarnation": 1, "push": 4, "applied_by": [0], "missing": [1]}
-    ]
+        {"update": 1, "learner": 2, "incarnation": 1, "push": 4, "applied_shards": [0], "cut_shards": [],
+         "missing_shards": [1]}
+    ]  # fmt: skip
 
 
 def test_a_row_that_comes_late_completes_a_push_set_aside_and_one_only_other_shards_got_is_torn():
@@ -187,8 +188,9 @@ def test_a_row_that_comes_late_completes_a_push_set_aside_and_one_only_other_sha
     (late,), torn = joiner.settle()
     assert (late.record.version, late.record.applied, late.timing.push) == (1, True, 0.0)
     assert torn == [
-        {"update": None, "learner": 3, "incarnation": 1, "push": 7, "applied_by": [1], "missing": [0]}
-    ]
+        {"update": None, "learner": 3, "incarnation": 1, "push": 7, "applied_shards": [1], "cut_shards": [],
+         "missing_shards": [0]}
+    ]  # fmt: skip
 
 
 def test_plain_state_reads_back_with_weights_only_and_restores_exactly(synthetic, tmp_path):
@@ -240,21 +242,27 @@ def joined(version: int, applied: bool = True, accepted: bool = True, numbered: 
 
 
 def test_accounts_tell_applied_torn_and_lost_updates_apart():
-    """Update 2 changed nothing anywhere (not an update), 3 and 7 never came (lost), 5 is torn."""
+    """Update 2 changed nothing anywhere (a numbered drop), 3 and 7 never came (lost), 5 is torn,
+    and a push only shard 1 got is torn with no number."""
     accounts = Accounts(shards=2)
     for j in [joined(1), joined(2, applied=False), joined(4), joined(4, accepted=False, numbered=False)]:
         accounts.count(j)
-    accounts.tear({"update": 5, "learner": 1, "incarnation": 1, "push": 9, "applied_by": [0], "missing": [1]})
+    torn = {"update": 5, "learner": 1, "incarnation": 1, "push": 9, "applied_shards": [0], "cut_shards": [],
+            "missing_shards": [1]}  # fmt: skip
+    unnumbered = {**torn, "update": None, "push": 3, "applied_shards": [1], "missing_shards": [0]}
+    accounts.tear(torn)
+    accounts.tear(unnumbered)
     accounts.count(joined(6))
     report = accounts.report(issued=7)
+    unknown = {"learner": None, "incarnation": None, "applied_shards": None, "cut_shards": None,
+               "missing_shards": None}  # fmt: skip
     assert report == {
-        "updates": 6, "applied": 3, "rejected": 1, "dropped": 1, "torn": 1, "lost": 2,
-        "torn_updates": [{"update": 5, "learner": 1, "incarnation": 1, "push": 9, "applied_by": [0],
-                          "missing": [1]}],
-        "lost_updates": [3, 7],
+        "updates": 8, "numbered_drops": 1, "torn_updates": [torn, unnumbered],
+        "lost_updates": [{"update": 3, **unknown}, {"update": 7, **unknown}], "unrecorded_pushes": [],
     }  # fmt: skip
-    assert report["updates"] == report["applied"] + report["torn"] + report["lost"]
-    assert report["applied"] + report["rejected"] + report["dropped"] == 5  # the pushes counted
+    applied = 3  # 1, 4 and 6: the pushes delivered as applied
+    torn_count, lost = len(report["torn_updates"]), len(report["lost_updates"])
+    assert report["updates"] == applied + report["numbered_drops"] + torn_count + lost
     restored = Accounts(shards=2)
     restored.load_state_dict(accounts.state_dict())
     assert restored.report(issued=7) == report

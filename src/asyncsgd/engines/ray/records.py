@@ -114,8 +114,8 @@ class Joiner:
     def torn(self, update: int | None, k: Key, rows: dict[int, ShardRow]) -> dict[str, Any]:
         return {
             "update": update, "learner": k[0], "incarnation": k[1], "push": k[2],
-            "applied_by": sorted(s for s, r in rows.items() if r.applied),
-            "missing": sorted(set(range(self.shards)) - set(rows)),
+            "applied_shards": sorted(s for s, r in rows.items() if r.applied), "cut_shards": [],
+            "missing_shards": sorted(set(range(self.shards)) - set(rows)),
         }  # fmt: skip
 
     @property

@@ -75,7 +75,7 @@ def crafted_pickle(path: Path, marker: Path) -> None:
 def crafted_run(tmp_path: Path, craft) -> tuple[Path, Path, list]:
     run = tmp_path / "run"
     (run / "run").mkdir(parents=True)
-    (run / "config.toml").write_text('name = "x"\n' + TINY + "checkpoint_every = 2\n")
+    (run / "config.toml").write_text('name = "x"\n' + TINY + "engine = 'local'\ncheckpoint_every = 2\n")
     marker = tmp_path / "pwned"
     craft(run / "run" / "checkpoint.pt", marker)
     return run, marker, files(run)

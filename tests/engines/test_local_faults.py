@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from asyncsgd.experiment.checkpoint import Checkpoints
+from asyncsgd.experiment.checkpoint import Checkpoints, Identity
 from tests.engines.test_local import (
     PidRecorder,
     descendants,
@@ -244,7 +244,7 @@ def test_no_checkpoint_is_skipped_when_the_supervisor_lags(synthetic, tmp_path, 
     job = local_job(synthetic, updates=3000, learners=learners, checkpoint_every=500)
     recorder = Lagging(tmp_path, job.dataset.n_train, 250, lambda p: time.sleep(0.4) or {}, learners)
     recorder.saved_at = []
-    recorder.checkpoints = Checkpoints(tmp_path, 500)
+    recorder.checkpoints = Checkpoints(tmp_path, 500, Identity.of(job))
     result, rec = run_local(job, recorder=recorder)
     no_leftovers.extend(rec.seen)
     assert result.version == 3000 and result.extra["checkpoints"] == 5

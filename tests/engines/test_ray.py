@@ -7,6 +7,7 @@ gone after the run.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -270,3 +271,28 @@ def test_choosing_the_engine_without_ray_names_the_extra():
     assert done.stderr.strip() == (
         "asyncsgd: error: engine: engine 'ray' needs the ray package: pip install 'asyncsgd[ray]'"
     )
+
+
+class Watching(Recorder):
+    """Notes the SIGTERM handler in force while the run delivers pushes."""
+
+    def on_push(self, record, timing, loss, samples):
+        super().on_push(record, timing, loss, samples)
+        self.during = signal.getsignal(signal.SIGTERM)
+
+
+def test_the_callers_signal_handlers_stay_in_force_during_and_after_a_run(synthetic, ray_head):
+    """``ray.init`` makes SIGTERM exit the process: a run's graceful stop, and a library user's own
+    handler, would be gone."""
+
+    def mine(signum, frame):  # pragma: no cover (never called)
+        pass
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        job = ray_job(synthetic, ray_head, learners=1, updates=20)
+        recorder = Watching(None, job.dataset.n_train, 10**9, lambda p: {}, 1)
+        run_ray(job, recorder=recorder)
+        assert recorder.during is mine and signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from asyncsgd.experiment.checkpoint import FILE, Checkpoints, load_checkpoint
+from asyncsgd.experiment.checkpoint import FILE, Checkpoints, Identity, load_checkpoint
 from asyncsgd.experiment.runner import run_job
 from asyncsgd.metrics import Recorder
 from tests.engines.test_ray import ray_job, run_ray
@@ -28,7 +28,7 @@ def test_no_checkpoint_is_skipped_when_the_learners_outrun_the_driver(synthetic,
     every, updates, p = 20, 400, 3
     job = ray_job(synthetic, ray_head, learners=p, updates=updates, shards=2, checkpoint_every=every)
     recorder = Saves(tmp_path, job.dataset.n_train, 10**9, lambda params: {}, p)
-    recorder.checkpoints = Checkpoints(tmp_path, every)
+    recorder.checkpoints = Checkpoints(tmp_path, every, Identity.of(job))
     result, _ = run_ray(job, recorder=recorder)
     marks = list(range(every, updates, every))  # every multiple below the budget
     assert len(recorder.saved) == len(marks) == result.extra["checkpoints"]

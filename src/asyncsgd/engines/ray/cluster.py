@@ -29,10 +29,12 @@ import importlib
 import importlib.util
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -133,13 +135,32 @@ def reaped_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def signal_handlers() -> dict[int, Any]:
+    """The handlers ``ray.init`` would replace (SIGTERM: it makes it exit the process, which would
+    cut a run's graceful stop short and change a library user's process for good)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}  # handlers are set (by Ray too) only from the main thread
+    return {s: signal.getsignal(s) for s in SIGNALS}
+
+
+def put_back(handlers: dict[int, Any]) -> None:
+    for s, handler in handlers.items():
+        if handler is not None:
+            signal.signal(s, handler)
+
+
 @contextmanager
 def connect(address: str, cpus: float, timeout: float) -> Iterator[Cluster]:
     """Connect for one run (see the module docstring); ``cpus``: logical CPUs a private instance
     offers (the run's actors reserve that many; more than the machine's cores oversubscribes it,
     as p learner processes of the ``local`` engine do)."""
     ray = import_ray()
-    with ExitStack() as stack:  # unwinds in reverse: ray.shutdown, then the reaper
+    with ExitStack() as stack:  # unwinds in reverse: ray.shutdown, the handlers, the reaper
+        handlers = signal_handlers()
+        stack.callback(put_back, handlers)
         if ray.is_initialized():
             cluster = Cluster(ray.get_runtime_context().gcs_address, False, owned=False)
         elif address:
@@ -162,6 +183,7 @@ def connect(address: str, cpus: float, timeout: float) -> Iterator[Cluster]:
                 configure_logging=False,
             )
             cluster = Cluster(ray.get_runtime_context().gcs_address, True, owned=True)
+        put_back(handlers)  # at once: the run's own stop (graceful_stop) must keep working
         if cluster.owned:
             stack.callback(ray.shutdown)
         cluster.nodes = node_addresses(ray)

@@ -115,6 +115,7 @@ SETTINGS += [Case(f"set-{k}={v}", run_with(f"{k}={v}"), culprit) for k, v, culpr
 SETTINGS += [
     Case("size-hidden-1e12-parameters", run_with("hidden=[1000000, 1000000]"), "hidden"),
     Case("size-4096-learners-of-37M", run_with("learners=4096", "hidden=[1000000]"), "learners"),
+    Case("size-4096-local-learner-processes", run_with("engine='local'", "learners=4096"), "learners"),
     Case("size-batch-above-train-set", run_with("batch_size=16777216"), "batch_size"),
 ]
 SYNTAX = [

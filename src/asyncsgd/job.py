@@ -174,20 +174,22 @@ def check_device(device: str) -> None:
         )
 
 
-def check_model_fits(cfg: RunConfig, dataset: Dataset) -> None:
+def check_model_fits(cfg: RunConfig, dataset: Dataset, processes: int = 0) -> None:
     """Build the configured model only once it is known to fit in memory (counted on the meta
-    device), then refuse a run whose passes would not fit either; ConfigError naming the setting."""
+    device) with the ``processes`` bytes of the engine's processes, then refuse a run whose passes
+    would not fit either; ConfigError naming the setting."""
     shape, classes = dataset.input_shape, dataset.num_classes
     options = {"hidden": tuple(cfg.hidden), "embed_dim": cfg.embed_dim}
     try:
         parameters = count_parameters(cfg.model, shape, classes, dataset.vocab_size, **options)
-        check_memory(cfg, dataset, parameters)
+        check_memory(cfg, dataset, parameters, processes=processes)
         module = build_model(cfg.model, shape, classes, cfg.seed, dataset.vocab_size, **options)
     except ValueError as err:
         if isinstance(err, ConfigError):
             raise
         raise ConfigError("model", str(err)) from None
-    check_memory(cfg, dataset, parameters, activations_per_sample(module, shape, dataset.is_tokens))
+    activations = activations_per_sample(module, shape, dataset.is_tokens)
+    check_memory(cfg, dataset, parameters, activations, processes=processes)
 
 
 def dataset_options(cfg: RunConfig) -> dict[str, object]:
@@ -232,9 +234,12 @@ class Job:
         ``lr = "auto"`` is replaced by the predicted rate (:meth:`predict_lr`); ``estimates``
         shares the measured constants between jobs with the same data, model and probe.
         """
+        from asyncsgd.engines import ENGINES  # engines import this module
+
         cfg = effective_config(config)
         check_names(cfg)
         check_combination(cfg)
+        engine = ENGINES.get(cfg.engine)
         if dataset is None:
             dataset = load_config_dataset(cfg)
         if model is not None:
@@ -244,13 +249,10 @@ class Job:
                 build_model, cfg.model, dataset.input_shape, dataset.num_classes, cfg.seed,
                 hidden=tuple(cfg.hidden), vocab_size=dataset.vocab_size, embed_dim=cfg.embed_dim,
             )  # fmt: skip
-            check_model_fits(cfg, dataset)
+            check_model_fits(cfg, dataset, engine.process_bytes(cfg))
         key = ("module", id(model)) if model is not None else (cfg.model, tuple(cfg.hidden), cfg.seed)
         job = cls(cfg, dataset, factory, name, model_key=key)
         job.streams()  # fail now, not mid-run, on an impossible batch/partition
-        from asyncsgd.engines import ENGINES  # engines import this module
-
-        engine = ENGINES.get(cfg.engine)
         if engine.learners_here:
             check_device(cfg.device)
         engine.check(job)

@@ -49,11 +49,12 @@ def size_key(cfg: RunConfig) -> str:
 
 
 def memory_parts(
-    cfg: RunConfig, dataset: Dataset, parameters: int, activations: int
+    cfg: RunConfig, dataset: Dataset, parameters: int, activations: int, processes: int = 0
 ) -> list[tuple[str, int]]:
     """Estimated bytes, each with the setting that drives it, in the order they are judged: the
-    server and one learner of the model, the other learners, then the passes of the largest batch
-    (a mini-batch, or an evaluation chunk)."""
+    server and one learner of the model, the other learners (and the processes the engine starts
+    for them, ``processes`` bytes), then the passes of the largest batch (a mini-batch, or an
+    evaluation chunk)."""
     per_copy = FLOAT_BYTES * parameters
     model = per_copy * (SERVER_COPIES + LEARNER_COPIES)
     if cfg.lr == AUTO_LR:  # lr = auto measures per-sample gradients of one mini-batch
@@ -62,7 +63,7 @@ def memory_parts(
     passes = FLOAT_BYTES * PASS_COPIES * activations * max(cfg.batch_size, eval_rows)
     return [
         (size_key(cfg), model),
-        ("learners", per_copy * LEARNER_COPIES * (cfg.learners - 1)),
+        ("learners", per_copy * LEARNER_COPIES * (cfg.learners - 1) + processes),
         ("batch_size" if cfg.batch_size > eval_rows else size_key(cfg), passes),
     ]
 
@@ -73,13 +74,14 @@ def check_memory(
     parameters: int,
     activations: int = 0,
     memory: Callable[[], int | None] = physical_memory,
+    processes: int = 0,
 ) -> None:
     """ConfigError when the run needs more memory than the machine has, naming the setting whose
     part no longer fits (the model's size, learners, or batch_size)."""
     have = memory()
     if have is None:
         return
-    parts = memory_parts(cfg, dataset, parameters, activations)
+    parts = memory_parts(cfg, dataset, parameters, activations, processes)
     need = sum(part for _, part in parts)
     if need <= have:
         return
@@ -87,7 +89,8 @@ def check_memory(
     key = next(k for (k, _), total in zip(parts, running, strict=True) if total > have)
     per_sample = f" and {activations:,} activations per sample" if activations else ""
     what = {
-        "learners": f"{cfg.learners} learners of a {parameters:,}-parameter model",
+        "learners": f"{cfg.learners} learners of a {parameters:,}-parameter model"
+        + (f" (each a process of engine {cfg.engine!r})" if processes else ""),
         "batch_size": f"batches of {cfg.batch_size:,} samples of {activations:,} activations each",
     }.get(key, f"the {cfg.model} model with {parameters:,} parameters{per_sample}")
     raise ConfigError(key, f"{what} need about {_bytes(need)} of memory; this machine has {_bytes(have)}")

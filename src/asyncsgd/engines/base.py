@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Protocol
 
 import torch
 
+from asyncsgd.config.schema import RunConfig
 from asyncsgd.core.messages import ApplyRecord
 from asyncsgd.job import Job
 from asyncsgd.registry import Registry
@@ -87,3 +88,9 @@ class Engine(ABC):
     def check(cls, job: Job) -> None:
         """Raise a ConfigError for settings this engine cannot run (called when a job is built)."""
         return None
+
+    @classmethod
+    def process_bytes(cls, config: RunConfig) -> int:
+        """Memory the processes this engine starts on this machine take besides the model's copies
+        (an interpreter with torch each), for the check that a run fits before it starts."""
+        return 0

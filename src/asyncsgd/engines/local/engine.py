@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from asyncsgd.config.schema import RunConfig
 from asyncsgd.core.flat import FlatLayout
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.core.shards import ShardPlan
@@ -51,6 +52,9 @@ from asyncsgd.rules.base import Remedy
 RING_ROWS = 8192
 POLL = 0.002
 START_TIMEOUT = 120.0
+LEARNER_PROCESS_BYTES = 64 * 2**20
+"""What a learner process holds of its own, its share of the model aside (about 49 MiB measured:
+forked from the forkserver, it shares torch's pages with it)."""
 
 
 def template_servers(
@@ -102,6 +106,10 @@ class LocalEngine(Engine):
     @classmethod
     def check(cls, job: Job) -> None:
         check_local(job)
+
+    @classmethod
+    def process_bytes(cls, config: RunConfig) -> int:
+        return config.learners * LEARNER_PROCESS_BYTES
 
     def run(self, job: Job, monitor: Monitor) -> EngineResult:
         return _Run(job, monitor, self.learner_factory, self.start_method).execute()

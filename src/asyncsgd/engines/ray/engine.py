@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from asyncsgd.config.schema import RunConfig
 from asyncsgd.core.shards import ShardPlan
 from asyncsgd.engines.base import ENGINES, Engine, EngineResult, Monitor
 from asyncsgd.engines.common import Ledger, check_wall_clock
@@ -38,6 +39,9 @@ from asyncsgd.job import Job
 DRAIN_EVERY = 0.05
 """Seconds between the driver's reads of the shards' record logs (records wait there, learners never)."""
 START_TIMEOUT = 120.0
+ACTOR_PROCESS_BYTES = 256 * 2**20
+"""What a learner or shard actor's worker process holds besides its share of the model (an idle Ray
+worker holds about 90 MiB of its own; one that imported torch, more)."""
 """Actor start-up (a fresh worker process imports torch) may take longer than a call."""
 
 
@@ -72,6 +76,12 @@ class RayEngine(Engine):
     @classmethod
     def check(cls, job: Job) -> None:
         check_ray(job)
+
+    @classmethod
+    def process_bytes(cls, config: RunConfig) -> int:
+        if config.ray_address:  # a cluster of its own: its machines' memory is theirs to judge
+            return 0
+        return (config.learners + config.shards) * ACTOR_PROCESS_BYTES
 
     def run(self, job: Job, monitor: Monitor) -> EngineResult:
         self.current = _Run(job, monitor, self.learner_factory)

@@ -21,14 +21,7 @@ from asyncsgd.sweep.db import Outcome, ResultsDB
 from asyncsgd.sweep.owner import Owner, process_started
 from asyncsgd.sweep.spec import build_sweep
 from tests.sweep.test_db import DOC, summary
-
-
-def rows(db: Path, query: str, *args: object) -> list[tuple]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return conn.execute(query, args).fetchall()
-    finally:
-        conn.close()
+from tests.sweep.test_sweep import db_rows as rows
 
 
 def dead_pid() -> int:

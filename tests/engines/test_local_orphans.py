@@ -59,3 +59,39 @@ def test_nothing_outlives_a_driver_killed_outright(tmp_path):
         for pid in pids:
             if process_exists(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def run_local_forever() -> None:
+    """A sweep worker's part: a local run in a process spawned from the test (it inherits the test
+    process's multiprocessing temporary directory, as a sweep's workers inherit the sweep's)."""
+    from asyncsgd.config.experiment import build_experiment
+    from asyncsgd.experiment.runner import run_experiment
+
+    doc = {"engine": "local", "dataset": "synthetic", "model": "mlp", "hidden": [16], "learners": 2,
+           "updates": 10**7, "eval_every": 10**7}  # fmt: skip
+    run_experiment(build_experiment(doc), None)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_leaves_the_temporary_directory_it_shares_with_its_parent():
+    """The forkserver of a killed driver removes the directory only if that driver made it: here it
+    is the parent's, and the parent (and its other workers) still need it."""
+    import multiprocessing as mp
+    from multiprocessing import util
+
+    shared = util.get_temp_dir()  # made by this process before the worker is spawned
+    worker = mp.get_context("spawn").Process(target=run_local_forever)  # not daemonic: it starts learners
+    worker.start()
+    pids: set[int] = set()
+    deadline = time.monotonic() + 120
+    while len(pids) < 2 + 1:  # the learners and the forkserver (the worker's children)
+        assert worker.is_alive() and time.monotonic() < deadline, "the worker's learners did not start"
+        pids |= descendants(worker.pid)
+        time.sleep(0.05)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.join()
+    killed = time.monotonic()
+    while [p for p in pids if process_exists(p)] and time.monotonic() - killed < 5.0:
+        time.sleep(0.02)
+    assert [p for p in pids if process_exists(p)] == [], "the worker's processes outlived it"
+    assert os.path.isdir(shared), "a worker's forkserver removed its parent's temporary directory"

@@ -11,9 +11,11 @@ and a learner ends itself within milliseconds when the driver dies (see :mod:`.w
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
 import time
 from dataclasses import dataclass, field
+from multiprocessing import process, util
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -74,10 +76,25 @@ class Death:
         }
 
 
+MARK = "asyncsgd-made-by-{pid}"
+"""A file in multiprocessing's temporary directory: the process of that pid made the directory."""
+
+
+def claim_temp_dir() -> None:
+    """Mark this process's multiprocessing temporary directory as its own when this process makes
+    it now (a spawned child inherits its parent's directory, and so finds one already set); the
+    forkserver removes a marked directory once its driver is dead (see :mod:`.forkserver`)."""
+    if process.current_process()._config.get("tempdir") is None:  # type: ignore[attr-defined]
+        folder = util.get_temp_dir()
+        with open(os.path.join(folder, MARK.format(pid=os.getpid())), "x"):
+            pass
+
+
 def context(start_method: str) -> Any:
     ctx = mp.get_context(start_method)
     if start_method == "forkserver":
         ctx.set_forkserver_preload(PRELOAD)
+        claim_temp_dir()  # before the forkserver puts its socket there
     return ctx
 
 

@@ -23,7 +23,7 @@ import torch
 
 from asyncsgd.codecs import CODECS, keep_count, make_codec
 from asyncsgd.config import RunConfig
-from asyncsgd.core.flat import FlatLayout
+from asyncsgd.vocabulary.flat import FlatLayout
 from benchmarks.common import write_result
 
 SIZES = (10**6, 10**7)

@@ -15,10 +15,10 @@ import time
 
 import torch
 
+from asyncsgd.assembly.engines import ENGINES
+from asyncsgd.assembly.job import Job
 from asyncsgd.config import RunConfig
 from asyncsgd.data import load_dataset
-from asyncsgd.engines import ENGINES
-from asyncsgd.job import Job
 from asyncsgd.metrics import Recorder
 from benchmarks.common import write_result
 

@@ -41,15 +41,15 @@ import time
 import numpy as np
 import torch
 
+from asyncsgd.assembly.job import Job
 from asyncsgd.config import RunConfig
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import Push
 from asyncsgd.data import load_dataset
 from asyncsgd.engines.local.arena import Arena
 from asyncsgd.engines.local.changes import change_log_shape
 from asyncsgd.engines.local.server import SharedServer
 from asyncsgd.engines.local.shared import GO, Shared, Spec
-from asyncsgd.job import Job
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import Push
 from benchmarks.common import Samples, chosen, interval, median_time, write_result
 from benchmarks.ray_baseline import LR, baseline_rate, ray_session
 

@@ -52,14 +52,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from asyncsgd.assembly.job import Job
 from asyncsgd.config import RunConfig
-from asyncsgd.core.flat import FlatModel
 from asyncsgd.core.learner import Learner
-from asyncsgd.core.messages import Payload, Push
 from asyncsgd.data import load_dataset
-from asyncsgd.engines.base import PHASES
-from asyncsgd.job import Job
 from asyncsgd.metrics import Recorder
+from asyncsgd.vocabulary.flat import FlatModel
+from asyncsgd.vocabulary.messages import Payload, Push
+from asyncsgd.vocabulary.reporting import PHASES
 from benchmarks.common import Samples, chosen, interval, write_result
 from benchmarks.ps_roundtrip import ours as local_rate
 from benchmarks.ray_baseline import LR, baseline_rate, ray_session

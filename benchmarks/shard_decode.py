@@ -37,9 +37,9 @@ import torch
 
 from asyncsgd.codecs import make_codec
 from asyncsgd.codecs.base import Codec
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import Payload, Update
 from asyncsgd.core.shards import ShardPlan, SliceCodec, cut, part_codec
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import Payload, Update
 from benchmarks.common import interleaved_us, write_result
 
 SIZES = (10**6, 10**7)

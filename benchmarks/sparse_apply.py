@@ -22,7 +22,7 @@ import os
 import numpy as np
 import torch
 
-from asyncsgd.core.messages import SCATTER_MIN
+from asyncsgd.vocabulary.messages import SCATTER_MIN
 from benchmarks.common import interleaved_us, write_result
 
 SIZES = (10**5, 4 * 10**5, 8 * 10**5, 100 * 2**14, 10**7)

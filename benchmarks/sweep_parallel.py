@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
+from asyncsgd.assembly.job import Job
 from asyncsgd.experiment.runner import run_job
-from asyncsgd.job import Job
 from asyncsgd.sweep import ResultsDB, build_sweep, run_sweep
 from benchmarks.common import write_result
 

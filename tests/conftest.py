@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 import torch
 
+from asyncsgd.assembly.engines import ENGINES
+from asyncsgd.assembly.job import Job
 from asyncsgd.config import RunConfig
 from asyncsgd.data import Dataset, load_dataset
-from asyncsgd.engines import ENGINES
-from asyncsgd.job import Job
 from asyncsgd.metrics import Recorder
 
 torch.set_num_threads(1)  # bit-for-bit comparisons must not depend on the machine's core count

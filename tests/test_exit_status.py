@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from asyncsgd.assembly.job import Job
 from asyncsgd.cli.main import EXIT_STATUS, main
 from asyncsgd.config.experiment import build_experiment
 from asyncsgd.core.learner import Learner
 from asyncsgd.experiment.interrupt import Interrupted, graceful_stop
 from asyncsgd.experiment.runner import MethodAborted, run_experiment
-from asyncsgd.job import Job
 
 FAST = ["--set", "dataset=synthetic", "--set", "model=mlp", "--set", "hidden=[16]", "--set", "epochs=0",
         "--set", "learners=2", "--quiet", "--methods", "downpour"]  # fmt: skip

@@ -9,10 +9,10 @@ import typing
 import pytest
 import torch
 
+from asyncsgd.assembly.job import Job
 from asyncsgd.config.schema import Bounds, RunConfig
 from asyncsgd.data import load_dataset
 from asyncsgd.errors import ConfigError
-from asyncsgd.job import Job
 from asyncsgd.models import MODELS, build_model
 from asyncsgd.models.base import activations_per_sample, count_parameters
 from asyncsgd.sizing import check_memory
@@ -98,7 +98,9 @@ def test_a_run_bigger_than_memory_names_what_makes_it_big(synthetic, settings, k
 
 def test_a_job_too_big_for_this_machine_fails_before_the_model_is_built(synthetic, monkeypatch):
     built = []
-    monkeypatch.setattr("asyncsgd.job.build_model", lambda *a, **k: built.append(a) or torch.nn.Linear(1, 1))
+    monkeypatch.setattr(
+        "asyncsgd.assembly.checks.build_model", lambda *a, **k: built.append(a) or torch.nn.Linear(1, 1)
+    )
     cfg = RunConfig.from_dict({"dataset": "synthetic", "model": "mlp", "hidden": [10**6] * 3, "updates": 1})
     with pytest.raises(ConfigError, match="parameters") as err:
         Job.from_config(cfg, dataset=synthetic)

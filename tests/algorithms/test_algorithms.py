@@ -10,9 +10,9 @@ import torch
 
 from asyncsgd.algorithms import ALGORITHMS
 from asyncsgd.config import RunConfig
-from asyncsgd.core.flat import FlatModel
 from asyncsgd.errors import ConfigError
 from asyncsgd.metrics import params_sha256
+from asyncsgd.vocabulary.flat import FlatModel
 from tests.conftest import run_sim
 
 ASYNC = {"learners": 3, "delay": "exponential", "updates": 40, "lr": 0.05}

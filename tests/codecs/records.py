@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from asyncsgd.core.flat import FlatLayout
+from asyncsgd.vocabulary.flat import FlatLayout
 
 LAYOUT = FlatLayout.from_shapes([("w1", (40, 8)), ("b1", (8,)), ("w2", (8, 30)), ("b2", (3,))])
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from asyncsgd.codecs import CODECS, ErrorFeedback, make_codec
-from asyncsgd.core.messages import Push
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.rules import ServerRule
 from asyncsgd.rules.sgd import SGD
+from asyncsgd.vocabulary.messages import Push
 from tests.codecs.records import LAYOUT, RECORDS, CodecRecord
 
 CASES = pytest.mark.parametrize("rec", RECORDS, ids=[r.id for r in RECORDS])

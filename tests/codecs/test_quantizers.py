@@ -10,7 +10,7 @@ import torch
 
 from asyncsgd.codecs import bits, keep_count, make_codec, uniform
 from asyncsgd.codecs.wangni import MagnitudeSampling
-from asyncsgd.core.flat import FlatLayout
+from asyncsgd.vocabulary.flat import FlatLayout
 from tests.codecs.records import LAYOUT
 
 
@@ -241,7 +241,7 @@ def test_variable_size_payloads_are_checked(name):
     key = "codes" if name == "threshold" else "indices"
     bad = dict(payload.arrays)
     bad[key] = torch.full_like(bad[key], 10**6)
-    from asyncsgd.core.messages import Payload
+    from asyncsgd.vocabulary.messages import Payload
 
     assert codec.check(Payload(payload.codec, bad, payload.scalars)).code == "index"
 

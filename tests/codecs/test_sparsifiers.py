@@ -8,7 +8,7 @@ import torch
 
 from asyncsgd.codecs import keep_count, make_codec
 from asyncsgd.codecs.selection import TopKSelector
-from asyncsgd.core.flat import FlatLayout
+from asyncsgd.vocabulary.flat import FlatLayout
 from tests.codecs.records import LAYOUT
 
 

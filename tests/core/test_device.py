@@ -10,12 +10,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from asyncsgd.assembly.checks import check_device
+from asyncsgd.assembly.job import Job
 from asyncsgd.config import RunConfig
-from asyncsgd.core.flat import FlatModel
 from asyncsgd.errors import ConfigError
-from asyncsgd.job import Job, check_device
 from asyncsgd.metrics import params_sha256
 from asyncsgd.models import build_model
+from asyncsgd.vocabulary.flat import FlatModel
 from tests.conftest import run_sim
 
 HAS_ACCELERATOR = torch.accelerator.current_accelerator() is not None

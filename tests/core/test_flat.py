@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from asyncsgd.core.flat import FlatLayout, FlatModel
 from asyncsgd.models import build_model
+from asyncsgd.vocabulary.flat import FlatLayout, FlatModel
 
 
 def test_layout_covers_vector_in_order():

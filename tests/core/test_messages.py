@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from asyncsgd.core.messages import SCATTER_MIN, Update
+from asyncsgd.vocabulary.messages import SCATTER_MIN, Update
 
 
 @pytest.mark.parametrize("k", [SCATTER_MIN, 3 * SCATTER_MIN])

@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from asyncsgd.codecs import make_codec
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import Payload, Push
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.rules import ServerRule
 from asyncsgd.rules.sgd import SGD, Momentum
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import Payload, Push
 
 D = 10
 
@@ -63,7 +63,7 @@ def test_bad_push_is_rejected_counted_and_changes_nothing(push, code):
     before, version = s.params.clone(), s.version
     record = s.apply(push)
     assert not record.accepted and not record.applied
-    assert record.reason
+    assert record.reason and record.code == code
     assert torch.equal(s.params, before) and s.version == version
     assert s.rejected == {push.learner: {code: 1}}
     assert s.rejected_total == 1

@@ -7,8 +7,6 @@ import pytest
 import torch
 
 from asyncsgd.codecs import CODECS, make_codec
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import Payload, Push
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.core.shards import (
     CUTS,
@@ -23,6 +21,8 @@ from asyncsgd.core.shards import (
 )
 from asyncsgd.rules import ServerRule
 from asyncsgd.rules.sgd import SGD
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import Payload, Push
 from tests.codecs.records import LAYOUT, RECORDS
 
 CASES = pytest.mark.parametrize("rec", RECORDS, ids=[r.id for r in RECORDS])

@@ -7,12 +7,12 @@ import pytest
 import torch
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
+from asyncsgd.assembly.job import Job
 from asyncsgd.config import RunConfig
 from asyncsgd.data import PAD_ID, load_dataset
 from asyncsgd.data import text as text_module
 from asyncsgd.data.corpora import read_tab
 from asyncsgd.errors import ConfigError
-from asyncsgd.job import Job
 
 TRAIN = [
     ("sci.space", "the shuttle launch was delayed the crew waited"),

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from asyncsgd.assembly.job import Job
 from asyncsgd.core.learner import Learner
-from asyncsgd.core.messages import Payload, Push
 from asyncsgd.engines.local import LocalEngine
 from asyncsgd.errors import ConfigError
-from asyncsgd.job import Job
 from asyncsgd.metrics import Recorder, params_sha256
+from asyncsgd.vocabulary.messages import Payload, Push
 from tests.conftest import make_job, run_sim
 
 

@@ -12,11 +12,11 @@ import signal
 import pytest
 import torch
 
+from asyncsgd.assembly.job import Job
 from asyncsgd.core.learner import Learner
-from asyncsgd.core.messages import Payload, Push
 from asyncsgd.engines.local import LocalEngine
-from asyncsgd.job import Job
 from asyncsgd.metrics.summary import build_accounting
+from asyncsgd.vocabulary.messages import Payload, Push
 from tests.engines.test_local import PidRecorder, local_job, no_leftovers, run_local
 
 __all__ = ["no_leftovers"]  # the fixture, shared with test_local

@@ -166,7 +166,7 @@ if __name__ == "__mp_main__" and os.path.exists(MARK):
 def run(learners, updates):
     from asyncsgd.config import RunConfig
     from asyncsgd.engines.local import LocalEngine
-    from asyncsgd.job import Job
+    from asyncsgd.assembly.job import Job
     from asyncsgd.metrics import Recorder
 
     class KillOne(Recorder):

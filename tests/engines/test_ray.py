@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from asyncsgd.assembly.job import Job
 from asyncsgd.engines.ray.wire import chunked
 from asyncsgd.errors import ConfigError
 from asyncsgd.experiment.runner import run_job
-from asyncsgd.job import Job
 from asyncsgd.metrics import Recorder, params_sha256
 from tests.conftest import make_job, run_sim
 from tests.engines.conftest import LOOPBACK, actor_pids, wait_gone

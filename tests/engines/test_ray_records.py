@@ -13,8 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-from asyncsgd.core.messages import ApplyRecord
-from asyncsgd.engines.base import Timing
 from asyncsgd.engines.ray.accounting import Accounts
 from asyncsgd.engines.ray.admission import Admission
 from asyncsgd.engines.ray.plain import plain, restore
@@ -34,6 +32,8 @@ from asyncsgd.engines.ray.wire import (
     unchunk,
     unpack_changes,
 )
+from asyncsgd.vocabulary.messages import ApplyRecord
+from asyncsgd.vocabulary.reporting import Timing
 
 
 def test_one_shard_admits_until_the_budget_is_applied():

@@ -11,10 +11,10 @@ from collections import Counter
 import pytest
 import torch
 
-from asyncsgd.core.flat import FlatModel
 from asyncsgd.errors import ConfigError
 from asyncsgd.metrics import params_sha256
 from asyncsgd.metrics.summary import build_accounting
+from asyncsgd.vocabulary.flat import FlatModel
 from tests.conftest import run_sim
 
 

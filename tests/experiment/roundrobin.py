@@ -9,10 +9,11 @@ from contextlib import contextmanager
 
 import pytest
 
-from asyncsgd.engines import ENGINES
-from asyncsgd.engines.base import Engine, EngineResult, Monitor, Timing
-from asyncsgd.job import Job
+from asyncsgd.assembly.engines import ENGINES
+from asyncsgd.assembly.job import Job
+from asyncsgd.engines.base import Engine
 from asyncsgd.registry import Entry
+from asyncsgd.vocabulary.reporting import EngineResult, Monitor, Timing
 
 
 class RoundRobin(Engine):

@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from asyncsgd.core.flat import FlatModel
 from asyncsgd.experiment.runner import run_job
 from asyncsgd.metrics.evaluate import Evaluator, full_gradient
+from asyncsgd.vocabulary.flat import FlatModel
 from tests.conftest import make_job
 
 

@@ -10,13 +10,13 @@ import torch
 from torch import nn
 
 import asyncsgd
+from asyncsgd.assembly.job import Job
 from asyncsgd.config import RunConfig
-from asyncsgd.core.flat import FlatModel
 from asyncsgd.data import PAD_ID, Dataset
 from asyncsgd.errors import ConfigError
-from asyncsgd.job import Job
 from asyncsgd.models import MODELS, build_model
 from asyncsgd.models.resnet import PadShortcut
+from asyncsgd.vocabulary.flat import FlatModel
 
 VOCAB = 40
 

@@ -9,10 +9,10 @@ import re
 
 import pytest
 
+from asyncsgd.assembly.job import Job
 from asyncsgd.cli.main import main
 from asyncsgd.config import RunConfig
 from asyncsgd.experiment.runner import run_job
-from asyncsgd.job import Job
 from asyncsgd.reproduce import STUDIES, Plan, load_results
 from asyncsgd.reproduce import published as pub
 from asyncsgd.reproduce.candela2019 import judge, statement

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from asyncsgd.config import RunConfig
-from asyncsgd.core.messages import Update
 from asyncsgd.rules import OPTIMIZERS, REMEDIES, ApplyContext, ServerRule
 from asyncsgd.rules.sgd import SGD
+from asyncsgd.vocabulary.messages import Update
 from tests.rules.records import RECORDS, RuleRecord
 
 CASES = pytest.mark.parametrize("rec", RECORDS, ids=[r.id for r in RECORDS])

@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 import torch
 
-from asyncsgd.core.flat import FlatModel
 from asyncsgd.metrics import params_sha256
+from asyncsgd.vocabulary.flat import FlatModel
 from tests.conftest import run_sim
 
 ASYNC = {"learners": 4, "delay": "exponential", "updates": 60, "lr": 0.05}

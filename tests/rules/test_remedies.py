@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from asyncsgd.core.messages import Update
 from asyncsgd.rules import ApplyContext, ServerRule
 from asyncsgd.rules.adagrad import Adagrad
 from asyncsgd.rules.async_momentum import AsyncMomentum, explicit_momentum
@@ -13,6 +12,7 @@ from asyncsgd.rules.dc_asgd import DCASGD, EPSILON, DCASGDAdaptive
 from asyncsgd.rules.drop_stale import DropStale
 from asyncsgd.rules.sgd import SGD, Momentum
 from asyncsgd.rules.staleness import StalenessLRPlusOne
+from asyncsgd.vocabulary.messages import Update
 
 D = 40
 

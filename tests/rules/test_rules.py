@@ -2,11 +2,11 @@ import pytest
 import torch
 
 from asyncsgd.codecs import ErrorFeedback, make_codec
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import Update
 from asyncsgd.rules import REMEDIES, ApplyContext, ServerRule, parse_remedies
 from asyncsgd.rules.sgd import SGD, Momentum
 from asyncsgd.rules.staleness import StalenessLR
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import Update
 
 D = 50
 

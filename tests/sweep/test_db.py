@@ -6,11 +6,11 @@ import sqlite3
 
 import pytest
 
-from asyncsgd.engines.base import PHASES
 from asyncsgd.errors import ConfigError
 from asyncsgd.sweep import db as db_module
 from asyncsgd.sweep.db import Outcome, ResultsDB
 from asyncsgd.sweep.spec import build_sweep
+from asyncsgd.vocabulary.reporting import PHASES
 
 DOC = {"name": "s", "dataset": "synthetic", "model": "logreg", "updates": 10, "grid": {"seed": [0, 1]}}
 

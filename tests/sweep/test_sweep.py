@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from asyncsgd.assembly.job import Job
 from asyncsgd.cli.main import main
 from asyncsgd.config import RunConfig
 from asyncsgd.experiment.runner import run_job
-from asyncsgd.job import Job
 from asyncsgd.report.recipe import parse_recipe
 from asyncsgd.sweep import ResultsDB, build_sweep, run_sweep
 from asyncsgd.sweep.pool import WorkerPool

@@ -9,11 +9,12 @@ import sys
 
 import pytest
 
+from asyncsgd.assembly.auto_lr import predict_lr, theory_estimates, theory_problem
+from asyncsgd.assembly.job import Job
 from asyncsgd.cli.main import main
 from asyncsgd.config import load_experiment
 from asyncsgd.data import load_dataset
 from asyncsgd.experiment.runner import prepare_jobs
-from asyncsgd.job import Job
 from asyncsgd.theory import guarantee_ratio, predict
 from asyncsgd.theory.bound import Constants
 
@@ -47,7 +48,7 @@ def test_lr_auto_runs_end_to_end_and_records_its_provenance(auto_run):
     default = load_experiment(None, [*SMALL, "lr=auto"]).methods[0].config
     assert default.lr == "auto"
     job = Job.from_config(default.replace(lr=0.1), dataset=load_dataset("synthetic"))
-    est, pred = job.predict_lr()
+    est, pred = predict_lr(job)
     for summary in methods.values():
         source = summary["lr_source"]
         assert summary["lr"] == source["value"] == pred.lr  # bit for bit: same seed, same probe
@@ -133,9 +134,9 @@ def test_optimal_rule_and_secant_feed_the_prediction():
     dataset = load_dataset("synthetic")
     base = load_experiment(None, [*SMALL, "lr=0.1"]).methods[0].config
     job = Job.from_config(base, dataset=dataset)
-    est = job.theory_estimates()
+    est = theory_estimates(job)
     opt = Job.from_config(base.replace(lr="auto", theory_rate="optimal"), dataset=dataset)
-    expected = predict(est, job.theory_problem(), "optimal")
+    expected = predict(est, theory_problem(job), "optimal")
     assert opt.config.lr == expected.lr == expected.constants.optimal_lr(8)
     sec = Job.from_config(base.replace(lr="auto", theory_lipschitz="secant"), dataset=dataset)
     assert sec.lr_source["prediction"]["inputs"]["lipschitz"] == est.lipschitz_secant.max

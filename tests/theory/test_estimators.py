@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from asyncsgd.core.flat import FlatModel
 from asyncsgd.theory import Estimates, ProbeSettings, estimate
 from asyncsgd.theory.curvature import power_iteration
 from asyncsgd.theory.objective import hessian_vector_product, loss_and_gradient
+from asyncsgd.vocabulary.flat import FlatModel
 
 
 def half_mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

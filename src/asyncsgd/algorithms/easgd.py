@@ -7,8 +7,8 @@ import torch
 from asyncsgd.algorithms.base import ALGORITHMS, LocalStepsAlgorithm
 from asyncsgd.codecs.memory import Compressor
 from asyncsgd.core.learner import Batch, GradFn, Learner
-from asyncsgd.core.messages import Update
 from asyncsgd.rules.base import ELASTIC, Optimizer
+from asyncsgd.vocabulary.messages import Update
 
 
 class ElasticLearner(Learner):

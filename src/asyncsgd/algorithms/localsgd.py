@@ -7,8 +7,8 @@ import torch
 from asyncsgd.algorithms.base import ALGORITHMS, LocalStepsAlgorithm
 from asyncsgd.codecs.memory import Compressor
 from asyncsgd.core.learner import Batch, GradFn, Learner
-from asyncsgd.core.messages import Push
 from asyncsgd.rules.base import GRADIENT_SUM
+from asyncsgd.vocabulary.messages import Push
 
 
 class LocalSGDLearner(Learner):

@@ -19,9 +19,9 @@ from typing import Any
 from asyncsgd.algorithms import ALGORITHMS, SSPGate
 from asyncsgd.codecs import CODECS, make_codec
 from asyncsgd.config import RunConfig
-from asyncsgd.core.flat import FlatLayout
 from asyncsgd.registry import Registry
 from asyncsgd.rules import OPTIMIZERS, PUSH_KINDS, REMEDIES
+from asyncsgd.vocabulary.flat import FlatLayout
 
 PAGE = Path(__file__).resolve().parents[3] / "docs" / "catalogue.md"
 BLOCK = re.compile(r"(<!-- catalogue -->\n).*?(<!-- /catalogue -->)", re.S)

@@ -9,10 +9,10 @@ from asyncsgd.config import RunConfig
 
 def registries() -> dict[str, object]:
     from asyncsgd.algorithms import ALGORITHMS
+    from asyncsgd.assembly.engines import ENGINES
     from asyncsgd.codecs import CODECS
     from asyncsgd.data import DATASETS
     from asyncsgd.delays import DELAYS, STALENESS
-    from asyncsgd.engines import ENGINES
     from asyncsgd.models import MODELS
     from asyncsgd.report import FIGURES, MEASURES
     from asyncsgd.reproduce import STUDIES

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from tqdm import tqdm
 
-from asyncsgd.job import Job
+from asyncsgd.assembly.job import Job
 
 
 class ProgressBars:

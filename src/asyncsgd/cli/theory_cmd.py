@@ -53,6 +53,7 @@ def lr_document(exp: Any) -> dict[str, Any]:
     """Estimates (one per distinct data, model and probe) and one prediction per method."""
     import torch
 
+    from asyncsgd.assembly.auto_lr import predict_lr
     from asyncsgd.experiment.runner import prepare_jobs
 
     threads = exp.methods[0].config.threads
@@ -63,7 +64,7 @@ def lr_document(exp: Any) -> dict[str, Any]:
     measured: list[Any] = []  # distinct Estimates objects, in order of first use
     estimates, methods = [], []
     for method, job in zip(exp.methods, jobs, strict=True):
-        est, pred = job.predict_lr(cache)
+        est, pred = predict_lr(job, cache)
         if not any(e is est for e in measured):
             measured.append(est)
             title = f"{job.config.model} on {job.dataset.name}"
@@ -177,7 +178,10 @@ def _method_bound(
     name: str, s: dict[str, Any], config: Any, statistic: str, datasets: dict, cache: dict
 ) -> tuple[str, dict[str, Any]]:
     """Text and JSON of the bound for one finished method (summary ``s``, run config ``config``)."""
-    from asyncsgd.job import Job, dataset_key, effective_config, load_config_dataset
+    from asyncsgd.assembly.auto_lr import theory_estimates
+    from asyncsgd.assembly.checks import effective_config
+    from asyncsgd.assembly.datasets import dataset_key, load_config_dataset
+    from asyncsgd.assembly.job import Job
     from asyncsgd.theory import Estimates, Problem, delay_from_histogram, parse_statistic
     from asyncsgd.theory.predict import constants_for
     from asyncsgd.theory.report import bound_dict, bound_text, num
@@ -197,7 +201,7 @@ def _method_bound(
     if recorded is not None:
         est, origin = Estimates.from_dict(recorded), "recorded in summary.json by lr = auto"
     else:
-        est, origin = job.theory_estimates(cache), "measured now at the run's initial point"
+        est, origin = theory_estimates(job, cache), "measured now at the run's initial point"
     source = f"{'max τ' if quantile is None else f'τ quantile {quantile:g}'} measured in the run"
     problem = Problem(job.samples_per_update, int(s["updates"]), cfg.learners, float(delay), source)
     c = constants_for(est, problem, cfg.theory_lipschitz)

@@ -14,7 +14,7 @@ from asyncsgd.codecs import (  # noqa: F401  (fill the registry)
 )
 from asyncsgd.codecs.base import CODECS, Capabilities, Codec, keep_count
 from asyncsgd.codecs.memory import Compressor, ErrorFeedback, Memoryless, make_compressor
-from asyncsgd.core.flat import FlatLayout
+from asyncsgd.vocabulary.flat import FlatLayout
 
 
 def make_codec(name: str, layout: FlatLayout, **params: object) -> Codec:

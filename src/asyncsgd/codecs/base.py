@@ -24,9 +24,9 @@ from typing import ClassVar
 
 import torch
 
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import Payload, Rejection, Update
 from asyncsgd.registry import Registry
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import Payload, Rejection, Update
 
 CODECS: Registry[type[Codec]] = Registry("codec")
 SCOPES = ("global", "layer")
@@ -45,7 +45,7 @@ class Capabilities:
     fixed_size: bool = True
     """Payload bytes do not depend on the values being encoded."""
     sparse: bool = False
-    """Decodes to a sparse :class:`~asyncsgd.core.messages.Update` (values at indices)."""
+    """Decodes to a sparse :class:`~asyncsgd.vocabulary.messages.Update` (values at indices)."""
     feedback: bool = False
     """Defined *with* error feedback in its paper: the job always wraps it in
     :class:`~asyncsgd.codecs.memory.ErrorFeedback` (``error_feedback`` is forced on)."""

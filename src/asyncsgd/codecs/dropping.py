@@ -9,8 +9,8 @@ import torch
 
 from asyncsgd.codecs.base import CODECS, ArraySpec, Capabilities, Codec, check_ratio, scope_ranges
 from asyncsgd.codecs.selection import TopKSelector, magnitudes
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import Payload, Update
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import Payload, Update
 
 SAMPLE_FRACTION = 0.001  # the paper samples 0.1% of the gradient to find the threshold
 SAMPLE_ABOVE = 100  # and at least this many sampled values above it: the count is then within ~±10%

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from asyncsgd.codecs.base import CODECS, ArraySpec, Capabilities, Codec
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import Payload, Update
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import Payload, Update
 
 
 @CODECS.register("identity", "dense float32 gradient, no compression")

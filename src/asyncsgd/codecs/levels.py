@@ -27,8 +27,8 @@ from asyncsgd.codecs import bits, uniform
 from asyncsgd.codecs.base import ArraySpec, Codec, check_int, scope_ranges
 from asyncsgd.codecs.blocks import Blocks
 from asyncsgd.codecs.chunks import CHUNK, spans
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import Payload, Update
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import Payload, Update
 
 MAX_LEVELS = 2**15 - 1
 

@@ -25,7 +25,7 @@ from typing import Protocol
 import torch
 
 from asyncsgd.codecs.base import Codec
-from asyncsgd.core.messages import Payload
+from asyncsgd.vocabulary.messages import Payload
 
 
 class Compressor(Protocol):

@@ -8,8 +8,8 @@ import torch
 from asyncsgd.codecs import bits
 from asyncsgd.codecs.base import CODECS, ArraySpec, Capabilities, Codec, scope_ranges
 from asyncsgd.codecs.chunks import signs_and_sums
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import Payload, Update
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import Payload, Update
 
 
 @CODECS.register("onebit", "1-bit SGD: one bit per coordinate, decoded to the mean of its side")

@@ -8,7 +8,7 @@ import numpy as np
 
 from asyncsgd.codecs.base import CODECS, Capabilities
 from asyncsgd.codecs.levels import LevelQuantizer
-from asyncsgd.core.flat import FlatLayout
+from asyncsgd.vocabulary.flat import FlatLayout
 
 
 @CODECS.register("qsgd", "QSGD: unbiased stochastic rounding to s levels of each bucket's ℓ2 norm")

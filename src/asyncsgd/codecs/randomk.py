@@ -11,8 +11,8 @@ import torch
 
 from asyncsgd.codecs.base import CODECS, ArraySpec, Capabilities
 from asyncsgd.codecs.topk import Sparsifier
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import Payload, Update
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import Payload, Update
 
 
 @CODECS.register("randomk", "k uniformly random coordinates; indices regenerated from a sent seed")

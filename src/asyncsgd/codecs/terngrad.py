@@ -9,7 +9,7 @@ import numpy as np
 from asyncsgd.codecs.base import CODECS, Capabilities, check_number
 from asyncsgd.codecs.chunks import moments
 from asyncsgd.codecs.levels import LevelQuantizer
-from asyncsgd.core.flat import FlatLayout
+from asyncsgd.vocabulary.flat import FlatLayout
 
 
 @CODECS.register("terngrad", "TernGrad: stochastic ternary {−s, 0, s} per group, with clipping")

@@ -9,8 +9,8 @@ import torch
 
 from asyncsgd.codecs.base import CODECS, ArraySpec, Capabilities, Codec, check_number
 from asyncsgd.codecs.selection import TopKSelector, magnitude_key
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import Payload, Rejection, Update
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import Payload, Rejection, Update
 
 
 @CODECS.register("threshold", "Strom: ±τ where |x| ≥ τ, nothing elsewhere; 4 bytes per sent coordinate")

@@ -18,8 +18,8 @@ from asyncsgd.codecs.base import (
     keep_count,
 )
 from asyncsgd.codecs.selection import TopKSelector
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import Payload, Update
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import Payload, Update
 
 
 class Sparsifier(Codec):

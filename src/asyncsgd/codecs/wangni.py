@@ -11,8 +11,8 @@ from asyncsgd.codecs import uniform
 from asyncsgd.codecs.base import CODECS, ArraySpec, Capabilities, Codec, check_ratio, keep_count, scope_ranges
 from asyncsgd.codecs.chunks import CHUNK, abs_sum, spans
 from asyncsgd.codecs.selection import TopKSelector, magnitude_key
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import Payload, Update
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import Payload, Update
 
 MAX_ROUNDS = 16
 

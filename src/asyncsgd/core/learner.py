@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from asyncsgd.codecs.memory import Compressor
-from asyncsgd.core.messages import Push
+from asyncsgd.vocabulary.messages import Push
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 GradFn = Callable[[torch.Tensor, Batch], tuple[float, torch.Tensor]]

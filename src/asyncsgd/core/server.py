@@ -4,7 +4,7 @@ State: the flat parameter vector ``x``, a version counter ``v`` (the number of u
 the rule's state, and counters. Transitions:
 
 * ``pull(learner)`` → ``(x, v)``; the caller copies ``x`` before the next ``apply``.
-* ``apply(push)`` → :class:`~asyncsgd.core.messages.ApplyRecord`. The staleness of the push is
+* ``apply(push)`` → :class:`~asyncsgd.vocabulary.messages.ApplyRecord`. The staleness of the push is
   ``τ = v − v_pulled``, the number of updates other pushes made between this learner's pull and
   its push (Lian et al. 2015; Zhang et al. 2016). A valid push is decoded, passed through the
   rule, and increments ``v``; an invalid one (unknown learner, version from the future, wrong
@@ -23,8 +23,8 @@ from typing import Any
 import torch
 
 from asyncsgd.codecs.base import Codec
-from asyncsgd.core.messages import ApplyRecord, Push, Rejection, Update
 from asyncsgd.rules.base import ApplyContext, ServerRule
+from asyncsgd.vocabulary.messages import ApplyRecord, Push, Rejection, Update
 
 
 class ParameterServer:
@@ -122,6 +122,7 @@ class ParameterServer:
             accepted=False,
             applied=False,
             reason=reason.message,
+            code=reason.code,
         )
 
     # -- transitions -------------------------------------------------------------------------

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from asyncsgd.codecs.base import ArraySpec, Capabilities, Codec
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import Payload, Rejection, Update
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import Payload, Rejection, Update
 
 Where = slice | np.ndarray
 """Entries of an index array: a range, or their positions."""

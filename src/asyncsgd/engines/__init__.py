@@ -1,6 +1,6 @@
-"""Engines: the only place where scheduling, processes and transports live."""
+"""Engines: the only place where scheduling, processes and transports live.
 
-from asyncsgd.engines import local, ray, sim  # noqa: F401  (fill the registry; ray imports Ray lazily)
-from asyncsgd.engines.base import ENGINES, PHASES, Engine, EngineResult, Monitor, Timing
-
-__all__ = ["ENGINES", "PHASES", "Engine", "EngineResult", "Monitor", "Timing"]
+``sim`` (simulated time), ``local`` (learner processes on this machine) and ``ray`` (actors on a
+Ray cluster); the assembly's registry (:mod:`asyncsgd.assembly.engines`) imports one when a run
+names it.
+"""

@@ -1,5 +1,5 @@
-"""What the wall-clock engines (``local``, ``ray``) share: the settings neither can run, rejection
-codes, and the driver's ledger of what reached the monitor (counts a checkpoint keeps)."""
+"""What the wall-clock engines (``local``, ``ray``) share: the settings neither can run, and the
+driver's ledger of what reached the monitor (counts a checkpoint keeps)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from asyncsgd.core.messages import ApplyRecord
-from asyncsgd.core.server import ParameterServer
+from asyncsgd.assembly.job import Job
 from asyncsgd.errors import ConfigError
-from asyncsgd.job import Job
+from asyncsgd.vocabulary.messages import ApplyRecord
 
 
 def check_wall_clock(job: Job, engine: str) -> None:
@@ -28,19 +27,6 @@ def check_wall_clock(job: Job, engine: str) -> None:
     size = job.layout().size
     if cfg.shards > size:
         raise ConfigError("shards", f"{cfg.shards} shards for {size} parameters")
-
-
-def rejection_code(server: ParameterServer, learner: int, seen: dict[int, Counter[str]]) -> str:
-    """The reason code of the rejection ``server`` just counted for ``learner``.
-
-    ``seen`` holds the counts already attributed (the caller's, one per server)."""
-    counts = server.rejected.get(learner, Counter())
-    before = seen.setdefault(learner, Counter())
-    for code, n in counts.items():
-        if n > before[code]:
-            before[code] = n
-            return code
-    return "other"
 
 
 def shard_histogram(counts: Counter[int]) -> dict[str, Any]:

@@ -21,17 +21,20 @@ from typing import Any
 import torch
 from torch import nn
 
+from asyncsgd.assembly.auto_lr import EstimatesCache
+from asyncsgd.assembly.checks import effective_config
+from asyncsgd.assembly.datasets import dataset_key, load_config_dataset
+from asyncsgd.assembly.engines import ENGINES
+from asyncsgd.assembly.job import Job
 from asyncsgd.config.experiment import Experiment, dump_experiment
 from asyncsgd.data import Dataset
-from asyncsgd.engines import ENGINES
-from asyncsgd.engines.base import EngineResult
 from asyncsgd.experiment.checkpoint import Checkpoints, Identity
 from asyncsgd.experiment.interrupt import setting_up
 from asyncsgd.experiment.resume import Resume, plan_resume
-from asyncsgd.job import EstimatesCache, Job, dataset_key, effective_config, load_config_dataset
 from asyncsgd.metrics import Evaluator, Recorder, build_summary, write_json
 from asyncsgd.metrics.plots import accuracy_plot, breakdown_plot, staleness_plot
 from asyncsgd.outputs import write_text
+from asyncsgd.vocabulary.reporting import EngineResult
 
 ProgressFactory = Callable[[Job], Callable[[int, int], None] | None]
 

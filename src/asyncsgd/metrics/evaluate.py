@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from asyncsgd.core.flat import FlatModel
 from asyncsgd.data.base import Dataset
+from asyncsgd.vocabulary.flat import FlatModel
 
 TRAIN_EVAL_MAX = 10_000
 GRAD_CHUNK = 512

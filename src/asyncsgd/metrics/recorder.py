@@ -20,9 +20,9 @@ from typing import IO, Any
 
 import torch
 
-from asyncsgd.core.messages import ApplyRecord
-from asyncsgd.engines.base import PHASES, Timing
 from asyncsgd.errors import ConfigError, OutputError
+from asyncsgd.vocabulary.messages import ApplyRecord
+from asyncsgd.vocabulary.reporting import PHASES, Timing
 
 TRACE_COLUMNS = (
     "push_index", "learner", "pulled_version", "version", "tau", "accepted", "applied",

@@ -12,11 +12,11 @@ from typing import Any
 
 import torch
 
-from asyncsgd.engines.base import PHASES, EngineResult
-from asyncsgd.job import Job
+from asyncsgd.assembly.job import Job
 from asyncsgd.metrics.recorder import Recorder
 from asyncsgd.metrics.staleness import staleness_summary
 from asyncsgd.outputs import write_text
+from asyncsgd.vocabulary.reporting import PHASES, EngineResult
 
 
 def params_sha256(params: torch.Tensor) -> str:

@@ -5,7 +5,7 @@ filters on maps of 32, 16 and 8 pixels (the first block of stages 2 and 3 stride
 average pooling and a dense layer. Shortcuts are identities; where the shape changes they
 subsample by 2 and pad the new channels with zeros (the paper's option A, parameter-free), so
 ResNet-20 has 0.27 M parameters. BatchNorm weights and biases are trained parameters; its running
-statistics are buffers, local to whichever process owns the module (see ``core/flat.py``).
+statistics are buffers, local to whichever process owns the module (see ``vocabulary/flat.py``).
 """
 
 from __future__ import annotations

@@ -30,8 +30,9 @@ def preflight(sweeps: Sequence[tuple[Part, Sweep]]) -> None:
     does not have, or a dataset that cannot be read (a missing or corrupted CIFAR-10 copy). Each
     distinct device and dataset is checked once; engines whose learners run elsewhere (a cluster)
     are left to their own checks."""
-    from asyncsgd.engines import ENGINES
-    from asyncsgd.job import check_device, dataset_key, load_config_dataset
+    from asyncsgd.assembly.checks import check_device
+    from asyncsgd.assembly.datasets import dataset_key, load_config_dataset
+    from asyncsgd.assembly.engines import ENGINES
 
     devices, datasets = set(), set()
     for _, sweep in sweeps:

@@ -6,8 +6,8 @@ import math
 
 import torch
 
-from asyncsgd.core.messages import Update
 from asyncsgd.rules.base import OPTIMIZERS, Optimizer
+from asyncsgd.vocabulary.messages import Update
 
 
 @OPTIMIZERS.register("adagrad", "per-coordinate rate γ/√(Σ g²) on the server (Downpour's Adagrad)")

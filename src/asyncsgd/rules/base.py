@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 
 import torch
 
-from asyncsgd.core.messages import Update
 from asyncsgd.registry import Registry
+from asyncsgd.vocabulary.messages import Update
 
 OPTIMIZERS: Registry[type[Optimizer]] = Registry("rule")
 REMEDIES: Registry[type[Remedy]] = Registry("remedy")

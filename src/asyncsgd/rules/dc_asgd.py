@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from asyncsgd.core.messages import Update
 from asyncsgd.rules.base import GRADIENT, REMEDIES, ApplyContext, Remedy
+from asyncsgd.vocabulary.messages import Update
 
 EPSILON = 1e-7  # the paper's ε in λ_t = λ0 / √(MeanSquare + ε)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from asyncsgd.core.messages import Update
 from asyncsgd.rules.base import REMEDIES, ApplyContext, Remedy
+from asyncsgd.vocabulary.messages import Update
 
 
 @REMEDIES.register("drop_stale", "discard a push whose τ exceeds stale_bound")

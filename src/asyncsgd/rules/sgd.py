@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from asyncsgd.core.messages import Update
 from asyncsgd.rules.base import OPTIMIZERS, Optimizer
+from asyncsgd.vocabulary.messages import Update
 
 
 @OPTIMIZERS.register("sgd", "Downpour: x ← x − γ·g (Dean et al. 2012)")

@@ -6,8 +6,8 @@ from typing import Any
 
 import torch
 
-from asyncsgd.core.messages import Update
 from asyncsgd.rules.base import REMEDIES, ApplyContext, Remedy
+from asyncsgd.vocabulary.messages import Update
 
 
 @REMEDIES.register("staleness_lr", "γ/τ per push, γ when τ = 0 (Zhang et al. 2016)")

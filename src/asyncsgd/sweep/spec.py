@@ -40,10 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asyncsgd.assembly.checks import check_names, effective_config
 from asyncsgd.config.experiment import NAME, confirm_clusters, load_toml, method_entries, parse_overrides
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.errors import ConfigError
-from asyncsgd.job import check_names, effective_config
 
 SWEEP_KEYS = ("name", "description", "grid", "methods", "report")
 RUN_ID_VERSION = "asyncsgd-run-v1"

@@ -19,11 +19,13 @@ from typing import Any
 
 import torch
 
+from asyncsgd.assembly.checks import effective_config
+from asyncsgd.assembly.datasets import dataset_key, load_config_dataset
+from asyncsgd.assembly.job import Job
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.data.base import Dataset
 from asyncsgd.errors import ConfigError
 from asyncsgd.experiment.runner import run_job
-from asyncsgd.job import Job, dataset_key, effective_config, load_config_dataset
 from asyncsgd.sweep.db import Outcome
 
 STOP_POLL_EVERY = 16

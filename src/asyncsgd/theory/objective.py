@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import torch
 from torch.func import functional_call, grad, vmap
 
-from asyncsgd.core.flat import FlatModel
+from asyncsgd.vocabulary.flat import FlatModel
 
 CHUNK = 1024
 # per-sample gradients are materialised as (rows × d) float32 blocks of at most this many entries

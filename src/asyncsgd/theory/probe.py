@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from asyncsgd.core.flat import FlatModel
 from asyncsgd.errors import ConfigError
 from asyncsgd.registry import Registry
 from asyncsgd.theory.curvature import power_iteration, secant
 from asyncsgd.theory.objective import hessian_vector_product, loss_and_gradient
 from asyncsgd.theory.variance import Measured, minibatch_variance, per_sample_variance
+from asyncsgd.vocabulary.flat import FlatModel
 
 THEORY_STREAM = 0x7E0  # separates the probe's draws from every other stream of the run seed
 PER_SAMPLE_FAILURES = (RuntimeError, NotImplementedError, ValueError, TypeError)

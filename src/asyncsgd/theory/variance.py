@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from asyncsgd.core.flat import FlatModel
 from asyncsgd.theory.objective import per_sample_gradients
+from asyncsgd.vocabulary.flat import FlatModel
 
 
 @dataclass(frozen=True)

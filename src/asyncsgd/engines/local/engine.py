@@ -20,11 +20,11 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from asyncsgd.assembly.job import Job
 from asyncsgd.config.schema import RunConfig
-from asyncsgd.core.flat import FlatLayout
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.core.shards import ShardPlan
-from asyncsgd.engines.base import ENGINES, Engine, EngineResult, Monitor
+from asyncsgd.engines.base import Engine
 from asyncsgd.engines.common import Ledger, check_wall_clock
 from asyncsgd.engines.local.arena import Arena
 from asyncsgd.engines.local.changes import change_log_shape
@@ -46,8 +46,9 @@ from asyncsgd.engines.local.shared import (
 from asyncsgd.engines.local.supervisor import Death, Supervisor
 from asyncsgd.engines.local.worker import LearnerFactory, WorkerArgs
 from asyncsgd.errors import ConfigError
-from asyncsgd.job import Job
 from asyncsgd.rules.base import Remedy
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.reporting import EngineResult, Monitor
 
 RING_ROWS = 8192
 POLL = 0.002
@@ -93,7 +94,6 @@ def check_local(job: Job) -> None:
             )
 
 
-@ENGINES.register("local", "p learner processes on this machine, parameters in shared memory (wall time)")
 class LocalEngine(Engine):
     name: ClassVar[str] = "local"
 

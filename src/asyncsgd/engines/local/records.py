@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from asyncsgd.core.messages import ApplyRecord
-from asyncsgd.engines.base import PHASES, Timing
 from asyncsgd.engines.local.shared import PUBLISHED, Shared
+from asyncsgd.vocabulary.messages import ApplyRecord
+from asyncsgd.vocabulary.reporting import PHASES, Timing
 
 FIELDS = (
     "seq", "learner", "pulled_version", "version", "tau", "accepted", "applied", "nbytes",

@@ -18,21 +18,19 @@ is the number of updates that landed between the start of its pull and the start
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import ApplyRecord, Push, Rejection
+from asyncsgd.assembly.job import Job
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.core.shards import SliceCodec
-from asyncsgd.engines.common import rejection_code
 from asyncsgd.engines.local.changes import PulledCopy
 from asyncsgd.engines.local.flight import APPLIED, INSIDE, SETTLED, STARTED, Flight, settle
 from asyncsgd.engines.local.shared import PUBLISHED, SAMPLES, UPDATES, Shared, replace_leaves
-from asyncsgd.job import Job
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import ApplyRecord, Push, Rejection
 
 Finish = Callable[[list[ApplyRecord], list[str], float, float], None]
 """Called once per admitted push, with the shard records, their rejection codes, and the seconds
@@ -84,7 +82,6 @@ class SharedServer:
         self.servers = build_shards(shared, job, layout)
         self.bounds = list(shared.plan)
         self.budget = Budget(job.max_updates, job.max_samples)
-        self._seen: dict[int, Counter[str]] = {}
         self.inherited: list[int] = []
         """Shards whose lock this learner took over from a learner that died holding it."""
         self.ticket = 0
@@ -194,7 +191,7 @@ class SharedServer:
                     if record.applied and shared.changes:
                         shared.changes[s].record(server.version, record.support)
                     records.append(record)
-                    codes.append("" if record.accepted else rejection_code(server, push.learner, self._seen))
+                    codes.append("" if record.accepted else record.code)
                 flight.row[INSIDE] = 0
                 apply += now() - t1
                 if s == shards - 1:
@@ -240,7 +237,6 @@ class HogwildServer:
         self.flight = flight or Flight(shared, learner, 1)
         (self.server,) = build_shards(shared, job, layout)
         self.budget = Budget(job.max_updates, job.max_samples)
-        self._seen: dict[int, Counter[str]] = {}
         self.inherited: list[int] = []
         self._seq = 0
 
@@ -270,7 +266,7 @@ class HogwildServer:
         if record.applied:
             shared.hog[i] += 1
         flight.row[INSIDE] = 0
-        code = "" if record.accepted else rejection_code(self.server, push.learner, self._seen)
+        code = "" if record.accepted else record.code
         finish([record], [code], 0.0, now() - t0)
         return True
 

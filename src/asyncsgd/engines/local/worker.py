@@ -42,15 +42,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from asyncsgd.core.flat import FlatModel
+from asyncsgd.assembly.job import Job
 from asyncsgd.core.learner import Learner
-from asyncsgd.core.messages import ApplyRecord
 from asyncsgd.engines.local.arena import Arena
 from asyncsgd.engines.local.flight import Flight
 from asyncsgd.engines.local.records import COL, FIELDS, RingWriter
 from asyncsgd.engines.local.server import HogwildServer, SharedServer
 from asyncsgd.engines.local.shared import BATCHES, GO, MARK, ORIGIN_NS, PAUSE, RESUME, UPDATES, Shared, Spec
-from asyncsgd.job import Job
+from asyncsgd.vocabulary.flat import FlatModel
+from asyncsgd.vocabulary.messages import ApplyRecord
 
 LearnerFactory = Callable[[Job, int, FlatModel], Learner]
 now = time.perf_counter
@@ -76,7 +76,7 @@ class Cycle:
 class WorkerArgs:
     learner: int
     job: bytes
-    """The pickled :class:`~asyncsgd.job.Job` (dataset included)."""
+    """The pickled :class:`~asyncsgd.assembly.job.Job` (dataset included)."""
     spec: Spec
     address: tuple[int, int]
     hogwild: bool

@@ -24,9 +24,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from asyncsgd.assembly.job import Job
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.core.shards import ShardPlan
-from asyncsgd.engines.base import ENGINES, Engine, EngineResult, Monitor
+from asyncsgd.engines.base import Engine
 from asyncsgd.engines.common import Ledger, check_wall_clock
 from asyncsgd.engines.ray.accounting import Accounts
 from asyncsgd.engines.ray.cluster import INSTALL, Cluster, connect, import_ray, ray_installed
@@ -34,7 +35,7 @@ from asyncsgd.engines.ray.faults import ActorDeath, first_line
 from asyncsgd.engines.ray.lifecycle import Handle, Learners
 from asyncsgd.engines.ray.records import Joined, Joiner
 from asyncsgd.errors import ConfigError, EngineFailure
-from asyncsgd.job import Job
+from asyncsgd.vocabulary.reporting import EngineResult, Monitor
 
 DRAIN_EVERY = 0.05
 """Seconds between the driver's reads of the shards' record logs (records wait there, learners never)."""
@@ -63,7 +64,6 @@ def check_ray(job: Job) -> None:
         )
 
 
-@ENGINES.register("ray", "learner and server-shard actors on a Ray cluster, or on this machine (wall time)")
 class RayEngine(Engine):
     name: ClassVar[str] = "ray"
     learners_here: ClassVar[bool] = False  # learners check ``device`` where they run

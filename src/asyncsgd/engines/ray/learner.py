@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from asyncsgd.assembly.checks import check_device
+from asyncsgd.assembly.job import Job
 from asyncsgd.codecs.base import Codec
-from asyncsgd.core.flat import FlatModel
 from asyncsgd.core.learner import Learner
-from asyncsgd.core.messages import Push, Rejection
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.core.shards import cut, cuttable
 from asyncsgd.engines.changes import sparse_updates
@@ -52,7 +52,8 @@ from asyncsgd.engines.ray.wire import (
     unpack_changes,
     wire_nbytes,
 )
-from asyncsgd.job import Job, check_device
+from asyncsgd.vocabulary.flat import FlatModel
+from asyncsgd.vocabulary.messages import Push, Rejection
 
 LearnerFactory = Callable[[Job, int, FlatModel], Learner]
 now = time.perf_counter

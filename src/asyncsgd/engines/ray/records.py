@@ -23,9 +23,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from asyncsgd.core.messages import ApplyRecord
-from asyncsgd.engines.base import Timing
 from asyncsgd.engines.ray.protocol import PUSH, REJECTED, ShardRow
+from asyncsgd.vocabulary.messages import ApplyRecord
+from asyncsgd.vocabulary.reporting import Timing
 
 Key = tuple[int, int, int]
 """(learner, incarnation, push number)."""

@@ -25,18 +25,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
 from typing import Any
 
 import numpy as np
 import torch
 
-from asyncsgd.core.flat import FlatLayout
-from asyncsgd.core.messages import ApplyRecord, Push
+from asyncsgd.assembly.job import Job
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.core.shards import part_codec
 from asyncsgd.engines.changes import ChangeLog, sparse_updates
-from asyncsgd.engines.common import rejection_code
 from asyncsgd.engines.ray.admission import Admission
 from asyncsgd.engines.ray.cluster import import_ray
 from asyncsgd.engines.ray.plain import plain, restore
@@ -53,7 +50,8 @@ from asyncsgd.engines.ray.wire import (
     pack_changes,
     receive_read_only,
 )
-from asyncsgd.job import Job
+from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.messages import ApplyRecord, Push
 
 SNAPSHOT_BYTES = 64 * 2**20  # memory for evaluation snapshots: 8 of them, fewer for big slices
 CHANGE_SLOTS = 8
@@ -118,7 +116,6 @@ class ShardActor:
         self.slots = snapshot_slots(stop - start)
         self.snapshots: dict[int, np.ndarray] = {}
         self.log: list[ShardRow] = []
-        self.seen: dict[int, Counter[str]] = {}
         self.origin = time.time()
         if state is not None:
             self.server.version = int(state["version"])
@@ -171,7 +168,7 @@ class ShardActor:
             assert payload is not None
             push = Push(call.push_learner, call.pulled, from_wire(payload), call.loss)
             record = server.apply(push)
-            code = "" if record.accepted else rejection_code(server, call.push_learner, self.seen)
+            code = "" if record.accepted else record.code
         if record.applied and self.changes is not None:
             self.changes.record(server.version, record.support)
         apply = now() - t0

@@ -1,7 +1,7 @@
 """Payloads and answers as Ray moves them: raw buffers, inside the call's message or through the
 object store.
 
-A :class:`~asyncsgd.core.messages.Payload` holds torch tensors; Ray pickles numpy arrays out of
+A :class:`~asyncsgd.vocabulary.messages.Payload` holds torch tensors; Ray pickles numpy arrays out of
 band (pickle protocol 5), so a large array is one copy into the object store's shared memory on
 the sending side and a zero-copy, read-only view on the receiving side, with no Python work per
 element. The server decodes straight from that view.
@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 import torch
 
-from asyncsgd.core.messages import Payload
+from asyncsgd.vocabulary.messages import Payload
 
 Wire = tuple[str, dict[str, np.ndarray], dict[str, float | int]]
 Head = tuple[str, dict[str, tuple[str, int]], dict[str, float | int]]

@@ -28,16 +28,18 @@ import itertools
 
 import torch
 
-from asyncsgd.core.flat import FlatModel
+from asyncsgd.assembly.job import Job
 from asyncsgd.core.learner import Learner
-from asyncsgd.core.messages import Push
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.data.streams import BatchStreams
 from asyncsgd.delays import DelaySampler
 from asyncsgd.delays.trace import TraceSchedule
-from asyncsgd.engines.base import ENGINES, Engine, EngineResult, Monitor, Timing
+from asyncsgd.engines.base import Engine
+from asyncsgd.engines.sim import simulated_time as simtime
 from asyncsgd.errors import ConfigError
-from asyncsgd.job import Job
+from asyncsgd.vocabulary.flat import FlatModel
+from asyncsgd.vocabulary.messages import Push
+from asyncsgd.vocabulary.reporting import EngineResult, Monitor, Timing
 
 _PULL, _ARRIVE, _APPLIED = 0, 1, 2
 
@@ -53,8 +55,8 @@ class _Simulation:
         # the server's buffer: a pull is then free, which is exact because each gradient is computed
         # at the moment of its pull.
         share = (
-            job.staleness_model() is None
-            and job.trace_schedule() is None
+            simtime.staleness_model(job.config) is None
+            and simtime.trace_schedule(job.config) is None
             and all(learner.grads_at_pull for learner in self.learners)
         )
         self.server: ParameterServer = job.server(self.flat.params, self.flat.layout, copy=not share)
@@ -112,7 +114,7 @@ class _Simulation:
     # -- Downpour ---------------------------------------------------------------------------------
     def run_async(self) -> None:
         job, server = self.job, self.server
-        delays, link, service = job.delays(), job.link(), job.config.server_time
+        delays, link, service = simtime.delays(job.config), simtime.link(job.config), job.config.server_time
         gate = job.ssp_gate()  # bounded staleness: a learner too far ahead waits for the slowest
         waiting: dict[int, float] = {}  # learner → simulated time it started waiting
         heap: list[tuple[float, int, int, int]] = []
@@ -173,7 +175,7 @@ class _Simulation:
     # -- synchronous SGD ---------------------------------------------------------------------------
     def run_sync(self) -> None:
         job, server = self.job, self.server
-        delays, link, service = job.delays(), job.link(), job.config.server_time
+        delays, link, service = simtime.delays(job.config), simtime.link(job.config), job.config.server_time
         p = len(self.learners)
         while True:
             round_start = self.time
@@ -228,9 +230,9 @@ class _Simulation:
 
     # -- staleness drawn directly -------------------------------------------------------------------
     def run_fixed(self) -> None:
-        model = self.job.staleness_model()
+        model = simtime.staleness_model(self.job.config)
         assert model is not None
-        rng = self.job.delay_rng(0)
+        rng = simtime.delay_rng(self.job.config, 0)
         history = self.version_ring(model.max_tau + 1)
         for step in itertools.count():
             i = step % len(self.learners)
@@ -257,7 +259,6 @@ class _Simulation:
                 return
 
 
-@ENGINES.register("sim", "deterministic discrete-event simulation of p learners (simulated time)")
 class SimEngine(Engine):
     name = "sim"
 
@@ -278,12 +279,12 @@ class SimEngine(Engine):
 
     def run(self, job: Job, monitor: Monitor) -> EngineResult:
         sim = _Simulation(job, monitor)
-        schedule = job.trace_schedule()
+        schedule = simtime.trace_schedule(job.config)
         if job.config.protocol == "sync":
             sim.run_sync()
         elif schedule is not None:
             sim.run_replay(schedule)
-        elif job.staleness_model() is not None:
+        elif simtime.staleness_model(job.config) is not None:
             sim.run_fixed()
         else:
             sim.run_async()

@@ -122,6 +122,8 @@ class ApplyRecord:
     applied: bool = True
     """False when a rule deliberately discarded a valid push (e.g. a staleness bound)."""
     reason: str = ""
+    code: str = ""
+    """The :class:`Rejection` code of a push that was not accepted; empty otherwise."""
     grad_norm: float = float("nan")
     lr: float = float("nan")
     """Effective learning rate this push was applied with."""

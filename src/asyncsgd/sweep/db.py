@@ -48,7 +48,6 @@ from asyncsgd.sweep.schema import (
     LEARNER_COLUMNS,
     PHASES,
     SCHEMA_VERSION,
-    STATUSES,
     TRACE_COLUMNS,
     connect_to_read,
     connect_to_read_missing_ok,
@@ -60,7 +59,7 @@ from asyncsgd.sweep.schema import (
 if TYPE_CHECKING:
     from asyncsgd.sweep.spec import Sweep
 
-__all__ = ["LEARNER_COLUMNS", "PHASES", "SCHEMA_VERSION", "STATUSES", "TRACE_COLUMNS", "Outcome", "ResultsDB"]
+__all__ = ["LEARNER_COLUMNS", "PHASES", "SCHEMA_VERSION", "TRACE_COLUMNS", "Outcome", "ResultsDB"]
 
 
 def to_json(value: Any) -> str:

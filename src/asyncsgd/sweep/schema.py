@@ -16,12 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from asyncsgd.errors import ConfigError
+from asyncsgd.vocabulary.reporting import PHASES
 
 SCHEMA_VERSION = 2
 """1: the first; 2: runs record their owner (a database of schema 1 is upgraded when written to)."""
-STATUSES = ("planned", "running", "done", "failed", "interrupted")
-PHASES = ("pull", "compute", "compress", "push", "wait", "apply")
-"""The engines' time phases (``engines.base.PHASES``; repeated so reading a database needs no torch)."""
 TRACE_COLUMNS = (
     "pushes", "applied", "rejected", "dropped", "bytes_up", "bytes_down", "compression",
     "tau_mean", "tau_p50", "tau_p95", "tau_max", "engine_seconds", "wall_seconds", *PHASES,

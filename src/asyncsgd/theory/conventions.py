@@ -32,11 +32,6 @@ def batch_variance(sigma2: float, batch_size: int) -> float:
     return sigma2 / batch_size
 
 
-def sample_variance(sigma2_batch: float, batch_size: int) -> float:
-    """Per-sample variance implied by a mini-batch variance: ``σ² = M·σ_M²``."""
-    return batch_size * sigma2_batch
-
-
 def without_replacement(sigma2: float, batch_size: int, n: int) -> float:
     """Variance of the mean of ``M`` samples drawn *without* replacement from ``n``:
     ``σ²/M · (n − M)/(n − 1)`` (the finite-population correction)."""

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import torch
+if TYPE_CHECKING:  # annotations only: reading PHASES (a results database) needs no torch
+    import torch
 
-from asyncsgd.vocabulary.messages import ApplyRecord
+    from asyncsgd.vocabulary.messages import ApplyRecord
 
 PHASES = ("pull", "compute", "compress", "push", "wait", "apply")
 """Where a push's time goes, in order; every engine reports all six (zero where they do not apply)."""

@@ -51,7 +51,7 @@ from asyncsgd.registry import UnknownName
 from asyncsgd.rules import OPTIMIZERS, REMEDIES, Optimizer, Remedy, ServerRule, parse_remedies
 from asyncsgd.sizing import check_memory
 from asyncsgd.theory import LIPSCHITZ, RATES, Estimates, Prediction, ProbeSettings, Problem, estimate, predict
-from asyncsgd.theory.report import provenance
+from asyncsgd.theory.render import provenance
 
 PROTOCOLS = ("async", "sync", "sequential")
 FIXED_DELAY = "fixed"

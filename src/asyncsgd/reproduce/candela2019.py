@@ -20,8 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from asyncsgd.report.measures import MEASURES, measure
-from asyncsgd.report.recipe import Figure, recipe_for
+from asyncsgd.report.recipe import recipe_for
 from asyncsgd.report.runs import RunView, SweepView, label
+from asyncsgd.report.spec import Figure
 from asyncsgd.reproduce import published as pub
 from asyncsgd.reproduce.document import Document
 from asyncsgd.reproduce.results import (

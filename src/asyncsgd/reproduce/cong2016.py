@@ -15,14 +15,11 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
+from asyncsgd.plots import GRID_ALPHA, cycle_colors, new_figure, save
+from asyncsgd.plots.theory import ratio_plot
 from asyncsgd.report.measures import COMMUNICATION, COMPUTATION, phase_shares
-from asyncsgd.report.recipe import Figure
 from asyncsgd.report.runs import RunView, SweepView
+from asyncsgd.report.spec import Figure
 from asyncsgd.reproduce import published as pub
 from asyncsgd.reproduce.document import Document
 from asyncsgd.reproduce.results import (
@@ -38,6 +35,7 @@ from asyncsgd.reproduce.results import (
 )
 from asyncsgd.reproduce.study import Part, Study, register
 from asyncsgd.theory.bound import guarantee_ratio
+from asyncsgd.theory.render import RATIO_ALPHAS
 
 RATES, IMAGE, TEXT, BREAKDOWN = "rates", "eamsgd-image", "eamsgd-text", "breakdown"
 CHECKPOINT_EPOCHS = (10, 50, 100)
@@ -81,8 +79,8 @@ def _comparison_figure(res: StudyResults, view: SweepView) -> Path:
     fraction of the training budget, one panel per rate."""
     epochs = _epochs(view)
     path = res.next_figure("rates-published-vs-ours")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.0), sharey=True)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, axes = new_figure(1, 2, figsize=(11, 4.0), sharey=True)
+    colors = cycle_colors()
     fractions = [i / 40 for i in range(1, 41)]
     panels = (("practical", "practical rate"), ("predicted", "predicted rate"))
     for ax, (method, title) in zip(axes, panels, strict=True):
@@ -101,14 +99,11 @@ def _comparison_figure(res: StudyResults, view: SweepView) -> Path:
         ax.set_xlabel(
             f"fraction of the training budget (study: {pub.PUBLISHED_EPOCHS} epochs; ours: {epochs:g})"
         )
-        ax.grid(alpha=0.3)
+        ax.grid(alpha=GRID_ALPHA)
         ax.legend(fontsize=7)
     axes[0].set_ylabel("test accuracy (%)")
     fig.suptitle("Published (CIFAR-10, dashed) and ours (solid), against the fraction of the budget")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=100)
 
 
 def _spread(values: list[float], seeds: int) -> str:
@@ -450,8 +445,6 @@ def _dataset(view: SweepView, method: str) -> str:
 
 # -- (d) the ratio of guarantees ---------------------------------------------------------------------
 def ratio_section(doc: Document, res: StudyResults) -> None:
-    from asyncsgd.cli.theory_cmd import DEFAULT_ALPHAS, ratio_plot  # `asyncsgd theory ratio --plot`
-
     view = res.view(RATES)
     doc.heading("(d) The ratio of convergence guarantees, p learners against one")
     doc.paragraph(
@@ -461,7 +454,7 @@ def ratio_section(doc: Document, res: StudyResults) -> None:
         "(exact optimisation; dashed: p/α).",
     )
     path = res.next_figure("theory-ratio")
-    ratio_plot(list(pub.RATIO_LEARNERS), list(DEFAULT_ALPHAS), path)
+    ratio_plot(list(pub.RATIO_LEARNERS), list(RATIO_ALPHAS), path)
     learners = ", ".join(map(str, pub.RATIO_LEARNERS))
     doc.image(path, f"Ratio of optimal guarantees against α for p = {learners} (dashed: p/α)")
     alphas = summary_values(select(view.runs, method="predicted"), "lr_source", "prediction", "alpha")

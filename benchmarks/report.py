@@ -357,7 +357,7 @@ RATIO_ALPHAS = [1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0]
 
 
 def theory_doc_blocks() -> dict[str, str]:
-    from asyncsgd.theory.report import lr_text, ratio_text
+    from asyncsgd.theory.render import lr_text, ratio_text
 
     r = _load("theory_lr")
     machine = f"{r['machine']['cpus']} CPUs, torch {r['machine']['torch']}"

@@ -19,9 +19,10 @@ MAX_LINES = 400
 # lowest first; a module may import its own layer and the layers below it
 LAYERS = (
     ("ground floor", ("vocabulary", "errors", "registry", "outputs")),
-    ("parts", ("codecs", "rules", "delays", "data", "models", "stats", "plots")),
+    ("parts", ("codecs", "rules", "delays", "data", "models", "stats")),
     ("state machines", ("core", "algorithms")),
     ("theory", ("theory",)),
+    ("drawing", ("plots",)),
     ("assembly", ("config", "assembly", "sizing")),
     ("engines", ("engines",)),
     ("measurement", ("metrics",)),

@@ -10,7 +10,7 @@ from asyncsgd.assembly.checks import FIXED_DELAY
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.errors import ConfigError
 from asyncsgd.theory import Estimates, Prediction, ProbeSettings, Problem, estimate, predict
-from asyncsgd.theory.report import provenance
+from asyncsgd.theory.render import provenance
 
 if TYPE_CHECKING:
     from asyncsgd.assembly.job import Job

@@ -16,9 +16,7 @@ from typing import Any
 
 from asyncsgd.config import load_experiment
 from asyncsgd.errors import ConfigError
-
-DEFAULT_LEARNERS = [256, 512]  # the study's chart
-DEFAULT_ALPHAS = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0]
+from asyncsgd.theory.render import RATIO_ALPHAS, RATIO_LEARNERS
 
 
 def _dump(data: Any) -> str:
@@ -83,7 +81,7 @@ def lr_document(exp: Any) -> dict[str, Any]:
 
 
 def lr_(args: argparse.Namespace) -> int:
-    from asyncsgd.theory.report import lr_text
+    from asyncsgd.theory.render import lr_text
 
     start = time.perf_counter()
     only = [m.strip() for m in args.methods.split(",")] if args.methods is not None else None
@@ -97,38 +95,8 @@ def lr_(args: argparse.Namespace) -> int:
 
 
 # -- theory ratio --------------------------------------------------------------------------------
-def ratio_plot(learners: list[int], alphas: list[float], path: Path) -> Path:
-    """The study's chart: the ratio of optimal guarantees against α, one curve per p, with the
-    ``p/α`` asymptote dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from asyncsgd.theory.bound import guarantee_ratio
-
-    grid = np.geomspace(min(alphas), max(alphas), 240)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for p in learners:
-        (line,) = ax.plot(grid, [guarantee_ratio(p, float(a)) for a in grid], label=f"p = {p}")
-        ax.plot(grid, p / grid, ls="--", lw=0.8, color=line.get_color())
-    ax.axhline(1.0, color="gray", lw=0.6)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("α = √(Kσ² / (M L D_f))")
-    ax.set_ylabel("optimal guarantee, p learners / 1 learner")
-    ax.set_title("Ratio of convergence-rate guarantees (dashed: p/α)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
 def ratio_(args: argparse.Namespace) -> int:
-    from asyncsgd.theory.report import ratio_json, ratio_text
+    from asyncsgd.theory.render import ratio_json, ratio_text
 
     learners, alphas = list(args.p), list(args.alpha)
     bad_p = [p for p in learners if p < 1]
@@ -143,6 +111,8 @@ def ratio_(args: argparse.Namespace) -> int:
             raise ConfigError("--plot", f"no directory {plot.parent}")
     print(_dump(ratio_json(learners, alphas)) if args.json else ratio_text(learners, alphas))
     if args.plot:
+        from asyncsgd.plots.theory import ratio_plot
+
         ratio_plot(learners, alphas, plot)
         if not args.json:
             print(f"plot: {plot}")
@@ -184,7 +154,7 @@ def _method_bound(
     from asyncsgd.assembly.job import Job
     from asyncsgd.theory import Estimates, Problem, delay_from_histogram, parse_statistic
     from asyncsgd.theory.predict import constants_for
-    from asyncsgd.theory.report import bound_dict, bound_text, num
+    from asyncsgd.theory.render import bound_dict, bound_text, num
 
     quantile = parse_statistic(statistic)
     histogram = s["staleness"]["histogram"]
@@ -267,8 +237,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lr.set_defaults(func=lr_)
 
     ratio = tsub.add_parser("ratio", help="ratio of optimal guarantees, p learners against one")
-    ratio.add_argument("--p", type=int, nargs="+", default=DEFAULT_LEARNERS, metavar="P", help="learners")
-    ratio.add_argument("--alpha", type=float, nargs="+", default=DEFAULT_ALPHAS, metavar="A", help="α values")
+    ratio.add_argument("--p", type=int, nargs="+", default=RATIO_LEARNERS, metavar="P", help="learners")
+    ratio.add_argument("--alpha", type=float, nargs="+", default=RATIO_ALPHAS, metavar="A", help="α values")
     ratio.add_argument("--json", action="store_true", help="machine-readable output")
     ratio.add_argument("--plot", metavar="FILE", help="draw the ratio against α (PNG)")
     ratio.set_defaults(func=ratio_)

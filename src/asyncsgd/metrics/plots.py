@@ -3,37 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import matplotlib
+from asyncsgd.plots import GRID_ALPHA, PHASE_COLORS, new_figure, save
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from asyncsgd.outputs import atomic
-
-
-def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
-    try:
-        with atomic(path) as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
-    finally:
-        plt.close(fig)
-    return path
+DPI = 110
 
 
 def accuracy_plot(curves: dict[str, list[dict[str, float]]], x: str, path: Path, title: str) -> Path:
     """Test accuracy against ``x`` (``update`` or ``samples``), one line per method."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = new_figure(figsize=(6.4, 4.2))
     for method, rows in curves.items():
         ax.plot([r[x] for r in rows], [100 * r["test_accuracy"] for r in rows], marker=".", label=method)
     ax.set_xlabel({"update": "server updates", "samples": "samples processed"}.get(x, x))
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=GRID_ALPHA)
     ax.legend()
-    return _save(fig, path)
+    return save(fig, path, dpi=DPI)
 
 
 def staleness_plot(histograms: dict[str, list[int]], path: Path, title: str) -> Path:
@@ -44,7 +30,7 @@ def staleness_plot(histograms: dict[str, list[int]], path: Path, title: str) -> 
     groups: dict[tuple[int, ...], list[str]] = {}
     for method, hist in histograms.items():
         groups.setdefault(tuple(hist), []).append(method)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = new_figure(figsize=(6.4, 4.2))
     for hist, methods in groups.items():
         total = sum(hist) or 1
         method = ", ".join(methods)
@@ -52,24 +38,18 @@ def staleness_plot(histograms: dict[str, list[int]], path: Path, title: str) -> 
     ax.set_xlabel("staleness τ (server updates between pull and push)")
     ax.set_ylabel("fraction of applied pushes")
     ax.set_title(title)
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=GRID_ALPHA)
     ax.legend()
-    return _save(fig, path)
-
-
-BREAKDOWN_COLORS = {
-    "compute": "#4c72b0", "compress": "#8172b2", "pull": "#55a868", "push": "#64b5cd",
-    "wait": "#c44e52", "apply": "#dd8452",
-}  # fmt: skip
+    return save(fig, path, dpi=DPI)
 
 
 def breakdown_plot(breakdowns: dict[str, dict[str, float]], path: Path, title: str) -> Path:
     """Share of learner time in each phase, one stacked bar per method (the "breakdown of epoch
     time" figure: computation against communication and waiting as p grows)."""
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(breakdowns) + 2.5), 4.2))
+    fig, ax = new_figure(figsize=(max(4.0, 1.1 * len(breakdowns) + 2.5), 4.2))
     names = list(breakdowns)
     bottom = [0.0] * len(names)
-    for phase, color in BREAKDOWN_COLORS.items():
+    for phase, color in PHASE_COLORS.items():
         shares = []
         for name in names:
             total = sum(breakdowns[name].values()) or 1.0
@@ -80,5 +60,6 @@ def breakdown_plot(breakdowns: dict[str, dict[str, float]], path: Path, title: s
     ax.set_ylim(0, 100)
     ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
-    return _save(fig, path)
+    for tick in ax.get_xticklabels():
+        tick.set(rotation=20, ha="right")
+    return save(fig, path, dpi=DPI)

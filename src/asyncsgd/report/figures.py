@@ -17,19 +17,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullLocator
 
 from asyncsgd.errors import ConfigError
-from asyncsgd.outputs import atomic
+from asyncsgd.plots import GRID_ALPHA, PHASE_COLORS, group_colors, new_figure, save
 from asyncsgd.registry import Registry
 from asyncsgd.report.measures import COMMUNICATION, COMPUTATION, Aggregate, measure, phase_shares
-from asyncsgd.report.recipe import CURVE_X, Figure
 from asyncsgd.report.runs import RunView, group, label
+from asyncsgd.report.spec import CURVE_X, Figure
 
 Draw = Callable[[Figure, Sequence[RunView], Sequence[str], Path], Path]
 FIGURES: Registry[Draw] = Registry("figure kind")
@@ -73,7 +69,7 @@ def _lines(fig: Figure, rows: Sequence[str]) -> tuple[str, ...]:
 def _canvas(n: int) -> tuple[Any, list[Any]]:
     cols = 2 if n == 4 else min(n, 3)
     nrows = math.ceil(n / cols)
-    f, axes = plt.subplots(nrows, cols, figsize=(5.2 * cols, 3.8 * nrows), squeeze=False)
+    f, axes = new_figure(nrows, cols, figsize=(5.2 * cols, 3.8 * nrows), squeeze=False)
     flat = list(axes.ravel())
     for ax in flat[n:]:
         ax.set_visible(False)
@@ -84,16 +80,10 @@ SHARED_LEGEND = 5
 """Lines beyond which the panels share one legend beside them instead of one each over the data."""
 
 
-def _colors(groups: Sequence[tuple]) -> dict[tuple, Any]:
-    """One colour per group, the same in every panel."""
-    cmap = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
-    return {g: cmap(i % cmap.N) for i, g in enumerate(groups)}
-
-
 def _finish(f: Any, axes: list[Any], fig: Figure, path: Path) -> Path:
     handles: dict[str, Any] = {}
     for ax in axes:
-        ax.grid(alpha=0.3)
+        ax.grid(alpha=GRID_ALPHA)
         for h, name in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(name, h)
         if not ax.get_legend_handles_labels()[0]:
@@ -107,13 +97,8 @@ def _finish(f: Any, axes: list[Any], fig: Figure, path: Path) -> Path:
     if shared:  # the extra artists replace the default ones in the tight box: list them all
         extra.append(f.legend(list(handles.values()), list(handles), fontsize=8, loc="upper left",
                               bbox_to_anchor=(1.0, 0.95)))  # fmt: skip
-    try:
-        with atomic(path) as tmp:
-            f.savefig(tmp, dpi=100, format="png", bbox_extra_artists=extra,
-                      bbox_inches="tight" if shared else None)  # fmt: skip
-    finally:
-        plt.close(f)
-    return path
+    return save(f, path, dpi=100, tight_layout=False, bbox_extra_artists=extra,
+                bbox_inches="tight" if shared else None)  # fmt: skip
 
 
 def mean_curve(
@@ -175,7 +160,7 @@ def curve(fig: Figure, runs: Sequence[RunView], rows: Sequence[str], path: Path)
     keys = _lines(fig, rows)
     scale = _percent(fig.y)
     log = fig.scale == "log"
-    colors = _colors(list(group(done, keys)))
+    colors = group_colors(list(group(done, keys)))
     for ax, (title, members) in zip(axes, panels, strict=True):
         for values, grp in group(members, keys).items():
             found = mean_curve(grp, fig.x, fig.y, log)
@@ -206,7 +191,7 @@ def final(fig: Figure, runs: Sequence[RunView], rows: Sequence[str], path: Path)
     f, axes = _canvas(len(panels))
     keys = _lines(fig, rows)
     log = fig.scale == "log"
-    colors = _colors(list(group(done, keys)))
+    colors = group_colors(list(group(done, keys)))
     for ax, (title, members) in zip(axes, panels, strict=True):
         xs_all: list[float] = []
         references: list[tuple[tuple, str, tuple[float, float, float, int] | None]] = []
@@ -276,12 +261,6 @@ def staleness(fig: Figure, runs: Sequence[RunView], rows: Sequence[str], path: P
         ax.set_ylabel("fraction of applied pushes")
         ax.set_title(title)
     return _finish(f, axes, fig, path)
-
-
-PHASE_COLORS = {
-    "compute": "#4c72b0", "compress": "#8172b2", "pull": "#55a868", "push": "#64b5cd",
-    "wait": "#c44e52", "apply": "#dd8452",
-}  # fmt: skip
 
 
 @FIGURES.register(

@@ -10,8 +10,9 @@ from typing import Any
 from asyncsgd.outputs import write_text
 from asyncsgd.report.figures import FIGURES
 from asyncsgd.report.measures import Aggregate, measure
-from asyncsgd.report.recipe import Recipe, Table, recipe_for, replicates_of
+from asyncsgd.report.recipe import recipe_for, replicates_of
 from asyncsgd.report.runs import SweepView, group, load_sweep_view
+from asyncsgd.report.spec import Recipe, Table
 from asyncsgd.sweep.db import ResultsDB
 from asyncsgd.sweep.spec import SWEEP_KEYS, format_value
 

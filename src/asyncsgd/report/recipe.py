@@ -22,55 +22,13 @@ picks tables and figures from what the sweep varies::
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any
 
 from asyncsgd.errors import ConfigError
-
-DEFAULT_MEASURES = (
-    "test_accuracy", "train_loss", "updates", "epochs", "tau_mean", "tau_p95", "tau_max", "mb_up",
-    "wall_seconds",
-)  # fmt: skip
-CURVE_X = ("update", "samples", "epoch", "time", "wall")
-
-
-@dataclass(frozen=True)
-class Table:
-    title: str = "Results"
-    measures: tuple[str, ...] = DEFAULT_MEASURES
-    rows: tuple[str, ...] | None = None
-    """Keys that make a row (``method`` or grid keys); None: method and every varied key."""
-
-
-@dataclass(frozen=True)
-class Figure:
-    kind: str
-    y: str = "test_accuracy"
-    x: str = "update"
-    facet: str = ""
-    lines: tuple[str, ...] | None = None
-    title: str = ""
-    scale: str = "linear"
-
-    @property
-    def name(self) -> str:
-        """File stem of the figure, unique within a recipe's usual use."""
-        if self.kind == "staleness":
-            parts = [self.kind]
-        elif self.kind == "breakdown":
-            parts = [self.kind, "vs", self.x]
-        else:
-            parts = [self.kind, self.y.replace(":", "-"), "vs", self.x]
-        stem = "-".join([*parts, *(["by", self.facet] if self.facet else [])])
-        return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem)  # a recipe may come from anyone: no separators
-
-
-@dataclass(frozen=True)
-class Recipe:
-    tables: tuple[Table, ...]
-    figures: tuple[Figure, ...]
-    replicates: tuple[str, ...] = ("seed",)
+from asyncsgd.report.figures import FIGURES
+from asyncsgd.report.measures import measure
+from asyncsgd.report.spec import Figure, Recipe, Table
 
 
 def default_recipe(varied: list[str], numeric: list[str] | None = None) -> Recipe:
@@ -112,9 +70,6 @@ def _table_of(raw: Any, where: str, cls: type, lists: tuple[str, ...]) -> Any:
 
 def parse_recipe(raw: Any) -> Recipe:
     """The recipe of a ``[report]`` table, checked: unknown measures, kinds or keys fail here."""
-    from asyncsgd.report.figures import FIGURES  # figures import this module
-    from asyncsgd.report.measures import measure
-
     if not isinstance(raw, dict):
         raise ConfigError("report", "must be a table")
     unknown = set(raw) - {"tables", "figures", "replicates"}

@@ -2,7 +2,8 @@
 plus a report that reads the results database and sets the published numbers beside ours.
 
 * :mod:`.study` — :class:`Study`, its parts and sizes, the ``STUDIES`` registry
-* :mod:`.cong2016`, :mod:`.candela2019` — one file per study: its parts and its report
+* :mod:`.cong2016`, :mod:`.candela2019` — one package per study: its parts, what its report
+  computes from the results, its figures and its words
 * :mod:`.published` — the published numbers, each with where it was read
 * :mod:`.results` — a study's sweeps read from the database, shared report sections
 * :mod:`.document` — the report as blocks, rendered as Markdown and HTML

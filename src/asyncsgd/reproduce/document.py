@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from asyncsgd.errors import ConfigError
+from asyncsgd.plots import compact_png
 from asyncsgd.report.markdown import markdown_table
 
 _INLINE = re.compile(r"`([^`]+)`|\*\*([^*]+)\*\*|\*([^*\s][^*]*)\*|\[([^\]]+)\]\(([^)\s]+)\)")
@@ -185,23 +186,6 @@ class Document:
         md.write_text(self.markdown())
         page.write_text(self.html())
         return md, page
-
-
-PNG_COLORS = 128
-
-
-def compact_png(path: Path, colors: int = PNG_COLORS) -> None:
-    """Rewrite a plot as a palette PNG of ``colors`` colours (a third of the size of matplotlib's
-    RGBA output; plots have few distinct colours), so committed reports stay small."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        if image.mode == "P":
-            return
-        palette = image.convert("RGB").quantize(
-            colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
-        )
-    palette.save(path, optimize=True)
 
 
 _STYLE = (

@@ -26,7 +26,6 @@ CONG = "O. Bhardwaj, G. Cong. Practical Efficiency of Asynchronous Stochastic Gr
 DIGITISED = "digitised from the slide figure, about ±1 point"
 
 # -- Bhardwaj & Cong 2016 --------------------------------------------------------------------------
-CONG_SETUP = Source("slides 3 and 5", "read")
 CONG_PLATFORM = (
     "IBM Power8 host (2 × 12 cores) with 8 NVIDIA Tesla K80 boards; learners on GPUs, sharded PS on the host"
 )

@@ -18,8 +18,8 @@ import numpy as np
 from asyncsgd.report.figures import FIGURES
 from asyncsgd.report.markdown import asyncsgd_version
 from asyncsgd.report.measures import Aggregate, measure
-from asyncsgd.report.recipe import Figure
 from asyncsgd.report.runs import RunView, SweepView, load_sweep_view
+from asyncsgd.report.spec import Figure
 from asyncsgd.reproduce.document import Document
 from asyncsgd.reproduce.study import Plan, Study
 from asyncsgd.sweep.db import ResultsDB, Session

@@ -7,7 +7,7 @@ predict a learning rate, and price p learners (Bhardwaj & Cong 2016).
 * :mod:`.bound` — bound (1) under constraint (2), its exact optimum, the ratio of guarantees
 * :mod:`.predict` — :class:`Prediction` of a rate for a run's M, K, p, T
 * :mod:`.delay` — the delay bound T from a measured staleness histogram
-* :mod:`.report` — text and JSON renderings
+* :mod:`.render` — text and JSON renderings, and the ratio table's default p and α
 
 This package uses the core, never engines, metrics or front ends.
 """

@@ -190,6 +190,12 @@ def bound_dict(c: Constants, lr: float, delay: float, learners: int) -> dict[str
     }  # fmt: skip
 
 
+RATIO_LEARNERS = [256, 512]
+"""The ratio table's and chart's p by default: those of Bhardwaj & Cong's chart."""
+RATIO_ALPHAS = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0]
+"""The ratio table's and chart's α by default: from α ≪ p (ratio ≈ p/α) to α ≫ p (ratio ≈ 1)."""
+
+
 def ratio_rows(learners: list[int], alphas: list[float]) -> list[dict[str, Any]]:
     """One row per (p, α): the ratio of optimal guarantees and where each optimum lies."""
     rows = []

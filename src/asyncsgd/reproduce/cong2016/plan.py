@@ -1,0 +1,25 @@
+"""The study's four parts and the thresholds its findings use."""
+
+from __future__ import annotations
+
+from asyncsgd.reproduce import published as pub
+from asyncsgd.reproduce.study import Part
+
+NAME = "cong2016"
+TITLE = "Bhardwaj & Cong (MLHPC 2016): practical efficiency of asynchronous SGD"
+
+RATES, IMAGE, TEXT, BREAKDOWN = "rates", "eamsgd-image", "eamsgd-text", "breakdown"
+PARTS = (
+    Part(RATES, "learning rates, p = 1, 2, 8, 16"),
+    Part(IMAGE, "image set"),
+    Part(TEXT, "text set"),
+    Part(BREAKDOWN, "epoch-time breakdown, p = 1, 2, 4, 8", exclusive=True),
+)
+
+CHECKPOINT_EPOCHS = (10, 50, 100)
+"""Epochs of the study's 100 at which accuracies are compared (ours: the same fractions of our budget)."""
+CHECKPOINTS = tuple(e / pub.PUBLISHED_EPOCHS for e in CHECKPOINT_EPOCHS)
+COLLAPSE = 10.0
+"""Points of test accuracy lost from the smallest to the largest p that we call a collapse."""
+LEVEL = 1.0
+"""Points of test accuracy within which two means are called level (about the digitising error)."""

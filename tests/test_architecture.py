@@ -79,7 +79,9 @@ def test_the_graph_sees_deferred_imports_and_the_packages_an_import_runs(tmp_pat
     (pkg / "b" / "d.py").write_text("from pkg.a import f\nY = 2\n")
     found = cycles(graph(pkg))
     assert found == [["pkg.a", "pkg.b", "pkg.b.d"]]
-    (pkg / "b" / "d.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import f\n")
+    (pkg / "b" / "d.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import f\n"
+    )
     assert cycles(graph(pkg)) == []
 
 

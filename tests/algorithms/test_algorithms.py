@@ -13,6 +13,7 @@ from asyncsgd.config import RunConfig
 from asyncsgd.errors import ConfigError
 from asyncsgd.metrics import params_sha256
 from asyncsgd.vocabulary.flat import FlatModel
+from asyncsgd.vocabulary.settings import names
 from tests.conftest import run_sim
 
 ASYNC = {"learners": 3, "delay": "exponential", "updates": 40, "lr": 0.05}
@@ -26,7 +27,9 @@ def trace(path) -> list[dict[str, str]]:
 def test_every_algorithm_declares_settings_and_a_reference():
     keys = set(RunConfig.keys())
     for entry in ALGORITHMS:
-        assert set(entry.factory.settings) <= keys and entry.factory.reference and entry.factory.__doc__
+        assert (
+            set(names(entry.factory.settings)) <= keys and entry.factory.reference and entry.factory.__doc__
+        )
 
 
 @pytest.mark.parametrize(

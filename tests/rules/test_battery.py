@@ -9,6 +9,7 @@ from asyncsgd.config import RunConfig
 from asyncsgd.rules import OPTIMIZERS, REMEDIES, ApplyContext, ServerRule
 from asyncsgd.rules.sgd import SGD
 from asyncsgd.vocabulary.messages import Update
+from asyncsgd.vocabulary.settings import names
 from tests.rules.records import RECORDS, RuleRecord
 
 CASES = pytest.mark.parametrize("rec", RECORDS, ids=[r.id for r in RECORDS])
@@ -62,7 +63,7 @@ def test_every_rule_declares_settings_and_a_reference():
     keys = set(RunConfig.keys())
     for reg in (REMEDIES, OPTIMIZERS):
         for entry in reg:
-            assert set(entry.factory.settings) <= keys, entry.name
+            assert set(names(entry.factory.settings)) <= keys, entry.name
             assert entry.factory.reference and entry.factory.__doc__ and entry.summary, entry.name
 
 

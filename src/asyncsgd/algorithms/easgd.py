@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import torch
 
-from asyncsgd.algorithms.base import ALGORITHMS, LocalStepsAlgorithm
+from asyncsgd.algorithms.base import ALGORITHMS, LOCAL_STEPS, LocalStepsAlgorithm
 from asyncsgd.codecs.memory import Compressor
 from asyncsgd.core.learner import Batch, GradFn, Learner
 from asyncsgd.rules.base import ELASTIC, Optimizer
+from asyncsgd.rules.sgd import MOMENTUM
 from asyncsgd.vocabulary.messages import Update
+from asyncsgd.vocabulary.settings import setting
+
+ELASTIC_ALPHA = setting(
+    "elastic_alpha", 0.1, "easgd/eamsgd: moving rate α of the elastic exchange (β = p·α)", 0, 1, True
+)
 
 
 class ElasticLearner(Learner):
@@ -117,7 +123,7 @@ class EASGD(LocalStepsAlgorithm):
     """
 
     name = "easgd"
-    settings = ("lr", "local_steps", "elastic_alpha")
+    settings = ("lr", LOCAL_STEPS, ELASTIC_ALPHA)
     pushes = ELASTIC
     protocols = ("async", "sequential")
     reference = "Zhang, Choromanska & LeCun, Deep learning with elastic averaging SGD, NeurIPS 2015"
@@ -151,7 +157,7 @@ class EAMSGD(EASGD):
     """
 
     name = "eamsgd"
-    settings = ("lr", "local_steps", "elastic_alpha", "momentum")
+    settings = ("lr", LOCAL_STEPS, ELASTIC_ALPHA, MOMENTUM)
 
     def __init__(
         self, lr: float = 0.05, local_steps: int = 1, elastic_alpha: float = 0.1, momentum: float = 0.9

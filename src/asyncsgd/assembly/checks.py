@@ -21,8 +21,8 @@ from asyncsgd.models.base import activations_per_sample, count_parameters
 from asyncsgd.rules import OPTIMIZERS, REMEDIES, parse_remedies
 from asyncsgd.sizing import check_memory
 from asyncsgd.theory import LIPSCHITZ, RATES
+from asyncsgd.vocabulary.settings import names
 
-PROTOCOLS = ("async", "sync", "sequential")
 FIXED_DELAY = "fixed"
 
 
@@ -41,7 +41,7 @@ def effective_config(cfg: RunConfig) -> RunConfig:
 
 def settings_of(factory: object, cfg: RunConfig) -> dict[str, object]:
     """The constructor keywords a registered part declares in ``settings``, read from ``cfg``."""
-    return {key: getattr(cfg, key) for key in getattr(factory, "settings", ())}
+    return {key: getattr(cfg, key) for key in names(getattr(factory, "settings", ()))}
 
 
 def check_combination(cfg: RunConfig) -> None:
@@ -51,7 +51,7 @@ def check_combination(cfg: RunConfig) -> None:
         raise ConfigError(
             "protocol", f"algorithm {cfg.algorithm!r} runs under protocol {' or '.join(algo.protocols)}"
         )
-    if cfg.local_steps != 1 and "local_steps" not in algo.settings:
+    if cfg.local_steps != 1 and "local_steps" not in names(algo.settings):
         raise ConfigError(
             "local_steps", f"algorithm {cfg.algorithm!r} pushes every step; use localsgd for H > 1"
         )
@@ -84,13 +84,11 @@ def check_names(cfg: RunConfig) -> None:
             raise ConfigError(key, f"unknown {key} {value!r} (known: {listed})")
 
     known("engine", ENGINES)
-    known("protocol", PROTOCOLS)
     known("dataset", DATASETS)
     known("model", MODELS)
     known("rule", OPTIMIZERS)
     known("codec", CODECS)
     known("partition", PARTITIONS)
-    known("scope", ("global", "layer"))
     known("text_features", TEXT_FEATURES)
     known("text_vocab", TEXT_VOCABS)
     if cfg.delay.startswith(TRACE_PREFIX):

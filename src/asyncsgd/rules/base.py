@@ -21,6 +21,7 @@ import torch
 
 from asyncsgd.registry import Registry
 from asyncsgd.vocabulary.messages import Update
+from asyncsgd.vocabulary.settings import Setting
 
 OPTIMIZERS: Registry[type[Optimizer]] = Registry("rule")
 REMEDIES: Registry[type[Remedy]] = Registry("remedy")
@@ -50,8 +51,9 @@ class Remedy(ABC):
     """A server-side transform of the decoded gradient (a staleness remedy)."""
 
     name: ClassVar[str]
-    settings: ClassVar[tuple[str, ...]] = ()
-    """Run settings passed to the constructor as keywords of the same name."""
+    settings: ClassVar[tuple[Setting | str, ...]] = ()
+    """Run settings passed to the constructor as keywords of the same name: declared here, or
+    the name of a run-level setting."""
     reference: ClassVar[str] = ""
     pushes: ClassVar[frozenset[str]] = PUSH_KINDS
     """The kinds of push the remedy is defined for (a ConfigError names any other)."""
@@ -77,8 +79,9 @@ class Optimizer(ABC):
     """The last stage: turn an update into a parameter change at learning rate ``lr``."""
 
     name: ClassVar[str]
-    settings: ClassVar[tuple[str, ...]] = ()
-    """Run settings passed to the constructor as keywords of the same name."""
+    settings: ClassVar[tuple[Setting | str, ...]] = ()
+    """Run settings passed to the constructor as keywords of the same name: declared here, or
+    the name of a run-level setting."""
     reference: ClassVar[str] = ""
     pushes: ClassVar[frozenset[str]] = frozenset({GRADIENT, GRADIENT_SUM})
     in_support: ClassVar[bool] = False

@@ -8,7 +8,10 @@ A server rule is ``remedy_n ∘ … ∘ remedy_1`` followed by one optimizer::
 
 Remedies and optimizers are deterministic functions of their inputs and their explicit state; they
 may update in place the tensors they own (the parameters, a momentum buffer), which is what keeps a
-10^7-parameter apply within a few memory passes. They know nothing of time, threads or transport.
+10^7-parameter apply within a few memory passes. A remedy never changes the update it is given: it
+returns it, a new one (rescaling is a new :class:`Update` over the same tensors with another scale,
+which costs nothing), or ``None``; so the chain is a composition of pure transforms. They know
+nothing of time, threads or transport.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ class Remedy(ABC):
 
     @abstractmethod
     def transform(self, update: Update, state: Any, params: torch.Tensor, ctx: ApplyContext) -> Update | None:
-        """The update to apply, or ``None`` to discard the push."""
+        """The update to apply, or ``None`` to discard the push; ``update`` itself is left as it was."""
 
     def memory_bytes(self, state: Any) -> int:
         """Server memory this remedy holds (reported in the summary)."""

@@ -101,3 +101,19 @@ def test_a_throwaway_codec_with_its_own_setting_runs_through_the_command_line(ga
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("asyncsgd: error: gain: must be in (0, 10]")
     assert not (tmp_path / "bad").exists()
+
+
+def test_an_optimizer_is_refused_under_a_protocol_it_does_not_declare(job_factory):
+    with pytest.raises(ConfigError) as err:
+        job_factory(rule="async_momentum", protocol="sync")
+    assert err.value.key == "rule" and "async or sequential" in err.value.message
+    job_factory(rule="async_momentum", protocol="sequential")
+
+
+@pytest.mark.parametrize(
+    ("codec", "ratio"), [("identity", 1.0), ("qsgd", 1.0), ("topk", 0.2), ("randomk", 0.2)]
+)
+def test_the_summary_ratio_is_the_codecs_own_setting(codec, ratio):
+    from asyncsgd.metrics.summary import kept_ratio
+
+    assert kept_ratio(RunConfig.from_dict({"updates": 1, "codec": codec, "ratio": 0.2})) == ratio

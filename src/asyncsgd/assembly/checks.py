@@ -60,8 +60,11 @@ def check_combination(cfg: RunConfig) -> None:
     optimizer = OPTIMIZERS.get(cfg.rule)
     if algo.pushes not in optimizer.pushes and cfg.rule != "sgd":
         raise ConfigError("rule", f"rule {cfg.rule!r} is not defined for {cfg.algorithm!r} pushes")
-    if cfg.rule == "async_momentum" and cfg.protocol == "sync":
-        raise ConfigError("rule", "async_momentum corrects for asynchrony; protocol='sync' has none")
+    if cfg.protocol not in optimizer.protocols:
+        raise ConfigError(
+            "rule",
+            f"rule {cfg.rule!r} runs under protocol {' or '.join(optimizer.protocols)}, not {cfg.protocol!r}",
+        )
     for name in parse_remedies(cfg.remedy):
         remedy = REMEDIES.get(name)
         if algo.pushes not in remedy.pushes:

@@ -33,6 +33,7 @@ class AsyncMomentum(Momentum):
 
     name = "async_momentum"
     settings = (MOMENTUM, NESTEROV, "learners")
+    protocols = ("async", "sequential")  # it corrects for asynchrony; a synchronous round has none
     reference = "Mitliagkas, Zhang, Hadjis & Ré, Asynchrony begets momentum, Allerton 2016 (arXiv 1605.09774)"
 
     def __init__(self, momentum: float = 0.9, nesterov: bool = False, learners: int = 1) -> None:

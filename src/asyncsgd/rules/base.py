@@ -87,6 +87,8 @@ class Optimizer(ABC):
     the name of a run-level setting."""
     reference: ClassVar[str] = ""
     pushes: ClassVar[frozenset[str]] = frozenset({GRADIENT, GRADIENT_SUM})
+    protocols: ClassVar[tuple[str, ...]] = ("async", "sync", "sequential")
+    """The scheduling protocols the optimizer is defined for."""
     in_support: ClassVar[bool] = False
     """A sparse update changes only the parameters at its indices."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from asyncsgd.assembly.checks import FIXED_DELAY
+from asyncsgd.assembly.checks import FIXED_DELAY, settings_of
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.delays import (
     DELAYS,
@@ -25,7 +25,7 @@ def delay_model(cfg: RunConfig) -> DelayModel:
     if cfg.delay.startswith(TRACE_PREFIX):
         return DELAYS.get("constant")(0.0)  # the schedule comes from the trace, not from delays
     cls = DELAYS.get(cfg.delay)
-    base = cls(cfg.delay_mean, cfg.delay_sigma) if cfg.delay == "lognormal" else cls(cfg.delay_mean)
+    base = cls(**settings_of(cls, cfg))
     if cfg.slow_learners:
         slow = range(cfg.learners - cfg.slow_learners, cfg.learners)
         return Heterogeneous(base, slow, cfg.slow_factor)

@@ -7,6 +7,7 @@ import json
 from typing import ClassVar
 
 import pytest
+import torch
 
 from asyncsgd.cli.list_cmd import settings_markdown, settings_text
 from asyncsgd.cli.main import main
@@ -14,6 +15,7 @@ from asyncsgd.codecs import CODECS
 from asyncsgd.codecs.base import RATIO
 from asyncsgd.codecs.identity import Identity
 from asyncsgd.config import RunConfig
+from asyncsgd.config.legacy import DeprecatedSetting
 from asyncsgd.config.settings import conflicts, declared
 from asyncsgd.errors import ConfigError
 from asyncsgd.registry import Entry
@@ -117,3 +119,44 @@ def test_the_summary_ratio_is_the_codecs_own_setting(codec, ratio):
     from asyncsgd.metrics.summary import kept_ratio
 
     assert kept_ratio(RunConfig.from_dict({"updates": 1, "codec": codec, "ratio": 0.2})) == ratio
+
+
+OLD_AND_NEW = [
+    ({"algorithm": "eamsgd", "momentum": 0.5, "local_steps": 3},
+     {"algorithm": "eamsgd", "local_momentum": 0.5, "exchange_period": 3}),
+    ({"algorithm": "easgd", "local_steps": 2}, {"algorithm": "easgd", "exchange_period": 2}),
+    ({"delay": "fixed", "staleness": 3}, {"schedule": "fixed", "staleness": 3}),
+    ({"delay": "trace:runs/x"}, {"schedule": "trace", "trace": "runs/x"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "new"), OLD_AND_NEW, ids=["eamsgd", "easgd", "fixed", "trace"])
+def test_an_old_spelling_is_read_as_its_new_key_with_the_same_run_id(old, new):
+    with pytest.warns(DeprecatedSetting) as caught:
+        before = RunConfig.from_dict({"updates": 1, **old})
+    assert all("\n" not in str(w.message) for w in caught)
+    after = RunConfig.from_dict({"updates": 1, **new})
+    assert before == after and before.canonical() == after.canonical()
+    legacy = json.loads(after.canonical())
+    assert {k: legacy[k] for k in old} == old and not (set(new) - set(old)) & set(legacy)
+
+
+def test_server_momentum_is_not_an_old_spelling():
+    cfg = RunConfig.from_dict({"updates": 1, "rule": "momentum", "momentum": 0.5, "algorithm": "localsgd"})
+    assert cfg.momentum == 0.5 and cfg.local_momentum == 0.9
+
+
+def test_old_and_new_spellings_run_the_same_eamsgd(job_factory):
+    from tests.conftest import run_sim
+
+    with pytest.warns(DeprecatedSetting):
+        old = run_sim(job_factory(algorithm="eamsgd", momentum=0.5, local_steps=2, updates=8))[0]
+    new = run_sim(job_factory(algorithm="eamsgd", local_momentum=0.5, exchange_period=2, updates=8))[0]
+    assert torch.equal(old.params, new.params)
+
+
+def test_the_command_line_prints_a_deprecated_spelling_as_one_line(tmp_path, capsys):
+    small = [s for s in SMALL if not s.startswith("codec=")]
+    assert main(["run", "--quiet", "--out", str(tmp_path / "run"), *sets([*small, "delay=fixed"])]) == 0
+    err = capsys.readouterr().err
+    assert err.count("asyncsgd: warning:") == 1 and 'schedule = "fixed"' in err and "Warning" not in err

@@ -25,11 +25,7 @@ from asyncsgd.vocabulary.settings import Setting, setting
 
 ALGORITHMS: Registry[type[Algorithm]] = Registry("algorithm")
 LOCAL_STEPS = setting(
-    "local_steps",
-    1,
-    "localsgd: local steps H per push; easgd/eamsgd: local steps τ_c between exchanges",
-    1,
-    10**6,
+    "local_steps", 1, "localsgd: local SGD steps H per push (their gradients summed)", 1, 10**6
 )
 
 

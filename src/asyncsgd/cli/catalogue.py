@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from asyncsgd.algorithms import ALGORITHMS, SSPGate
+from asyncsgd.algorithms.base import LOCAL_STEPS
+from asyncsgd.algorithms.easgd import EXCHANGE_PERIOD
 from asyncsgd.algorithms.ssp import SSP_BOUND
 from asyncsgd.codecs import CODECS, make_codec
 from asyncsgd.config import RunConfig
@@ -132,7 +134,7 @@ def algorithm_table() -> str:
     rows = ["| algorithm | pushes | protocols | mini-batches per push | settings |", "|---|---|---|---|---|"]
     for entry in ALGORITHMS:
         cls = entry.factory
-        steps = "`local_steps`" if "local_steps" in names(cls.settings) else "1"
+        steps = next((f"`{s.name}`" for s in cls.settings if s in (LOCAL_STEPS, EXCHANGE_PERIOD)), "1")
         settings = ", ".join(f"`{k}`" for k in names(cls.settings)) or "—"
         rows.append(
             f"| [`{entry.name}`](#algorithm-{entry.name}) | {cls.pushes} | {', '.join(cls.protocols)} "

@@ -15,16 +15,24 @@ MAX_RAY_UNITS = 1024.0
 RAY_UNIT = 1e-4
 """Ray reserves fractional resources in steps of 0.0001."""
 
+SCHEDULES = ("compute", "fixed", "trace")
+
 SIM = (
     setting(
-        "delay",
-        "exponential",
-        "compute-time model: constant, exponential, lognormal; or fixed (τ drawn directly)",
+        "schedule",
+        "compute",
+        "where the simulator's staleness comes from: compute (learners' compute times drawn from delay), "
+        "fixed (τ drawn directly from staleness_dist), trace (the pushes of the run recorded in trace)",
+        choices=SCHEDULES,
     ),
+    setting(
+        "delay", "exponential", "compute-time model of schedule=compute: constant, exponential, lognormal"
+    ),
+    setting("trace", "", "schedule=trace: the run directory (or its trace.csv) whose pushes are replayed"),
     setting("slow_learners", 0, "number of straggler learners (the last ones)", 0, MAX_LEARNERS),
     setting("slow_factor", 4.0, "stragglers compute this many times slower", 1, MAX_RATE),
-    setting("staleness", 4, "delay=fixed: largest τ", 0, 10**6),
-    setting("staleness_dist", "uniform", "delay=fixed: uniform, constant or geometric"),
+    setting("staleness", 4, "schedule=fixed: largest τ", 0, 10**6),
+    setting("staleness_dist", "uniform", "schedule=fixed: uniform, constant or geometric"),
     setting("latency", 0.0, "simulated seconds per message (pull or push)", 0, MAX_SIM_SECONDS),
     setting("bandwidth", math.inf, "simulated link bandwidth, bytes per second", 0, math.inf, True),
     setting("server_time", 0.0, "simulated seconds the server spends applying one push", 0, MAX_SIM_SECONDS),

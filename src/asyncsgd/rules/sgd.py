@@ -9,7 +9,7 @@ from asyncsgd.vocabulary.messages import Update
 from asyncsgd.vocabulary.settings import setting
 
 MOMENTUM = setting(
-    "momentum", 0.9, "momentum μ of rule=momentum; target total momentum of rule=async_momentum; δ of eamsgd",
+    "momentum", 0.9, "server momentum: μ of rule=momentum; the target total momentum of rule=async_momentum",
     0, 1, False, True,
 )  # fmt: skip
 NESTEROV = setting("nesterov", False, "Nesterov variant of rule=momentum")

@@ -98,7 +98,7 @@ def cases(only: list[str] | None = None) -> list[tuple[str, str]]:
 
 
 def _toml(values: dict[str, Any]) -> str:
-    from asyncsgd.config.experiment import dump_toml
+    from asyncsgd.config.files import dump_toml
 
     return dump_toml(values)
 

@@ -47,9 +47,11 @@ CONTEXT: dict[str, dict[str, Any]] = {
     "dc_momentum": {"remedy": "dc_asgd_adaptive"},
     "stale_bound": {"remedy": "drop_stale"},
     "local_steps": {"algorithm": "localsgd"},
+    "exchange_period": {"algorithm": "easgd"},
     "elastic_alpha": {"algorithm": "easgd"},
+    "local_momentum": {"algorithm": "eamsgd"},
     "delay_sigma": {"delay": "lognormal"},
-    "staleness": {"delay": "fixed"},
+    "staleness": {"schedule": "fixed"},
     "slow_factor": {"slow_learners": 1},
     "vocab_size": {"dataset": "20news", "text_features": "tokens", "model": "textbag"},
     "max_tokens": {"dataset": "20news", "text_features": "tokens", "model": "textbag"},
@@ -73,11 +75,10 @@ ITEMS = ("[-1]", f"[{2**63}]", "[1e308]", "[]", "[16, 0]")
 
 def numeric_settings() -> dict[str, str]:
     """Every setting whose type is (or may be) a number, or a list of them: name → kind."""
-    from asyncsgd.config.schema import RunConfig
+    from asyncsgd.config.settings import declared
 
-    hints = typing.get_type_hints(RunConfig)
     found = {}
-    for key, kind in hints.items():
+    for key, kind in ((s.name, s.type) for s in declared().values()):
         args = typing.get_args(kind)
         if typing.get_origin(kind) is list:
             found[key] = "list"
@@ -97,7 +98,7 @@ def cases(only: list[str] | None = None) -> list[tuple[str, str]]:
 
 
 def _toml(values: dict[str, Any]) -> str:
-    from asyncsgd.config.experiment import dump_toml
+    from asyncsgd.config.files import dump_toml
 
     return dump_toml(values)
 

@@ -66,7 +66,8 @@ NPZ_RUN = run_with("dataset=npz", "data_path=data.npz", "batch_size=4")
 # fmt: off
 NUMERIC = [
     "learners", "seed", "threads", "data_seed", "batch_size", "vocab_size", "max_tokens", "embed_dim",
-    "lr", "momentum", "ratio", "local_steps", "elastic_alpha", "dc_lambda", "dc_momentum", "ssp_bound",
+    "lr", "momentum", "ratio", "local_steps", "exchange_period", "local_momentum", "elastic_alpha",
+    "dc_lambda", "dc_momentum", "ssp_bound",
     "adagrad_eps", "levels", "bucket", "clip", "threshold", "delay_mean", "delay_sigma", "slow_learners",
     "slow_factor", "staleness", "latency", "server_time", "shards", "learner_threads", "timeout",
     "ray_cpus_per_learner", "ray_gpus_per_learner", "ray_cpus_per_shard", "checkpoint_every", "epochs",
@@ -96,7 +97,6 @@ SETTINGS += [Case(f"set-{k}={v}", run_with(f"{k}={v}"), culprit) for k, v, culpr
     ("epochs", "1", "epochs"),
     ("learnres", "4", "learnres"),
     ("device", "gpu", "device"),
-    ("delay", "trace:nowhere", "delay"),
     ("remedy", "staleness_lr+", "remedy"),
     ("remedy", "+staleness_lr", "remedy"),
     ("remedy", "staleness_lr++drop_stale", "remedy"),
@@ -108,9 +108,13 @@ SETTINGS += [Case(f"set-{k}={v}", run_with(f"{k}={v}"), culprit) for k, v, culpr
     *[(key, value, key) for key, value in [
         ("engine", "mpi"), ("protocol", "gossip"), ("dataset", "imagenet"), ("model", "gpt"),
         ("rule", "lion"), ("codec", "zip"), ("partition", "random"), ("scope", "row"), ("algorithm", "magic"),
-        ("delay", "weibull"), ("theory_rate", "best"),
+        ("delay", "weibull"), ("theory_rate", "best"), ("schedule", "gossip"),
     ]],
 ]]
+SETTINGS += [
+    Case("set-trace-nowhere", run_with("schedule=trace", "trace=nowhere"), "trace"),
+    Case("set-trace-without-schedule", run_with("trace=nowhere"), "trace"),
+]
 # within range alone, too big for any machine together (counted before anything is allocated)
 SETTINGS += [
     Case("size-hidden-1e12-parameters", run_with("hidden=[1000000, 1000000]"), "hidden"),

@@ -19,7 +19,7 @@ import pytest
 
 from asyncsgd.assembly.job import Job
 from asyncsgd.cli.main import EXIT_STATUS, main
-from asyncsgd.config.experiment import build_experiment
+from asyncsgd.config.files import build_experiment
 from asyncsgd.core.learner import Learner
 from asyncsgd.experiment.interrupt import Interrupted, graceful_stop
 from asyncsgd.experiment.runner import MethodAborted, run_experiment

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import typing
 
@@ -11,6 +10,7 @@ import torch
 
 from asyncsgd.assembly.job import Job
 from asyncsgd.config.schema import Bounds, RunConfig
+from asyncsgd.config.settings import declared
 from asyncsgd.data import load_dataset
 from asyncsgd.errors import ConfigError
 from asyncsgd.models import MODELS, build_model
@@ -21,17 +21,17 @@ GIB = 2**30
 
 
 def test_every_numeric_setting_declares_its_range_and_shows_it_in_its_help():
-    hints = typing.get_type_hints(RunConfig)
-    numeric = [k for k, t in hints.items() if t in (int, float, list[int]) or float in typing.get_args(t)]
+    settings = declared()
+    numeric = [
+        s for s in settings.values() if s.type in (int, float, list[int]) or float in typing.get_args(s.type)
+    ]
     assert len(numeric) > 40
     helps = RunConfig.help()
-    for f in dataclasses.fields(RunConfig):
-        if f.name in numeric:
-            bounds = f.metadata.get("bounds")
-            assert isinstance(bounds, Bounds), f.name
-            assert helps[f.name].endswith(f"; range {bounds}"), f.name
-            default = getattr(RunConfig(), f.name)
-            assert all(v in bounds for v in (default if isinstance(default, list) else [default])), f.name
+    for s in numeric:
+        assert isinstance(s.bounds, Bounds), s.name
+        assert helps[s.name].endswith(f"; range {s.bounds}"), s.name
+        default = getattr(RunConfig(), s.name)
+        assert all(v in s.bounds for v in (default if isinstance(default, list) else [default])), s.name
 
 
 def test_bounds_read_as_written_and_never_hold_nan():

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from asyncsgd.cli.main import main
-from asyncsgd.config.experiment import build_experiment
+from asyncsgd.config.files import build_experiment
 from asyncsgd.errors import ConfigError
 from asyncsgd.report import build_report
 from asyncsgd.sweep.db import ResultsDB
@@ -165,7 +165,7 @@ def test_ordinary_links_stay_links():
      ("head.example", True)],
 )  # fmt: skip
 def test_which_ray_addresses_leave_this_machine(address, remote):
-    from asyncsgd.config.experiment import remote_cluster
+    from asyncsgd.config.files import remote_cluster
 
     assert remote_cluster(address) is remote
 
@@ -173,7 +173,7 @@ def test_which_ray_addresses_leave_this_machine(address, remote):
 @pytest.mark.parametrize("command", ["run", "sweep"])
 def test_a_file_cannot_send_the_driver_to_a_remote_ray_cluster(tmp_path, monkeypatch, capsys, command):
     """Joining a cluster lets it run code in the driver: a file's remote address must be confirmed."""
-    from asyncsgd.config.experiment import load_experiment
+    from asyncsgd.config.files import load_experiment
     from asyncsgd.sweep.spec import load_sweep
 
     monkeypatch.chdir(tmp_path)

@@ -13,6 +13,7 @@ from asyncsgd.config import RunConfig
 from asyncsgd.errors import ConfigError
 from asyncsgd.metrics import params_sha256
 from asyncsgd.vocabulary.flat import FlatModel
+from asyncsgd.vocabulary.settings import names
 from tests.conftest import run_sim
 
 ASYNC = {"learners": 3, "delay": "exponential", "updates": 40, "lr": 0.05}
@@ -26,7 +27,9 @@ def trace(path) -> list[dict[str, str]]:
 def test_every_algorithm_declares_settings_and_a_reference():
     keys = set(RunConfig.keys())
     for entry in ALGORITHMS:
-        assert set(entry.factory.settings) <= keys and entry.factory.reference and entry.factory.__doc__
+        assert (
+            set(names(entry.factory.settings)) <= keys and entry.factory.reference and entry.factory.__doc__
+        )
 
 
 @pytest.mark.parametrize(
@@ -37,7 +40,7 @@ def test_every_algorithm_declares_settings_and_a_reference():
         {"remedy": "staleness_lr"},
         {"codec": "qsgd", "rule": "momentum"},
         {"protocol": "sync"},
-        {"delay": "fixed", "staleness": 3},
+        {"schedule": "fixed", "staleness": 3},
     ],
 )
 def test_local_sgd_with_one_step_is_downpour_bit_for_bit(job_factory, tmp_path, extra):
@@ -93,7 +96,12 @@ def test_elastic_averaging_replays_from_the_trace(job_factory, tmp_path, algorit
     e = α(x^i − x̃) and the server adds e to the centre."""
     tau_c, alpha, delta = 3, 0.2, 0.7
     job = job_factory(
-        **ASYNC, latency=0.4, algorithm=algorithm, local_steps=tau_c, elastic_alpha=alpha, momentum=delta
+        **ASYNC,
+        latency=0.4,
+        algorithm=algorithm,
+        exchange_period=tau_c,
+        elastic_alpha=alpha,
+        local_momentum=delta,
     )
     result, recorder = run_sim(job, tmp_path)
     assert max(recorder.tau) >= 1  # exchanges in flight while others land: stale centres
@@ -121,7 +129,7 @@ def test_elastic_averaging_replays_from_the_trace(job_factory, tmp_path, algorit
 
 
 def test_elastic_averaging_learns(job_factory):
-    job = job_factory(learners=4, algorithm="eamsgd", local_steps=4, elastic_alpha=0.2, epochs=3.0)
+    job = job_factory(learners=4, algorithm="eamsgd", exchange_period=4, elastic_alpha=0.2, epochs=3.0)
     result, recorder = run_sim(job)
     flat = FlatModel(job.model_factory())
     data = job.dataset
@@ -132,7 +140,7 @@ def test_elastic_averaging_learns(job_factory):
 
 
 def test_local_steps_run_under_fixed_staleness(job_factory, tmp_path):
-    job = job_factory(delay="fixed", staleness=2, algorithm="easgd", local_steps=2, updates=12)
+    job = job_factory(schedule="fixed", staleness=2, algorithm="easgd", exchange_period=2, updates=12)
     result, recorder = run_sim(job, tmp_path)
     assert result.version == 12 and recorder.samples == 12 * 2 * job.config.batch_size
     assert max(int(r["tau"]) for r in trace(tmp_path)) == 2
@@ -148,7 +156,9 @@ def test_local_steps_run_under_fixed_staleness(job_factory, tmp_path):
         ({"local_steps": 4}, "local_steps"),
         ({"rule": "async_momentum", "protocol": "sync"}, "rule"),
         ({"ssp_bound": 2, "protocol": "sync"}, "ssp_bound"),
-        ({"ssp_bound": 0, "delay": "fixed"}, "ssp_bound"),
+        ({"ssp_bound": 0, "schedule": "fixed"}, "ssp_bound"),
+        ({"exchange_period": 4}, "exchange_period"),
+        ({"algorithm": "easgd", "exchange_period": 2, "local_steps": 2}, "local_steps"),
         ({"algorithm": "hogwild"}, "algorithm"),
         ({"elastic_alpha": 0.0}, "elastic_alpha"),
         ({"local_steps": 0}, "local_steps"),
@@ -169,7 +179,8 @@ def test_refused_combinations_name_the_setting(job_factory, settings, key):
 def test_staleness_remedies_apply_to_every_algorithm(job_factory):
     for algorithm in ("localsgd", "easgd", "eamsgd"):
         for remedy in ("staleness_lr", "staleness_lr_plus1", "drop_stale"):
-            job = job_factory(algorithm=algorithm, local_steps=2, remedy=remedy, stale_bound=3, updates=10)
+            steps = {"local_steps" if algorithm == "localsgd" else "exchange_period": 2}
+            job = job_factory(algorithm=algorithm, **steps, remedy=remedy, stale_bound=3, updates=10)
             result, _ = run_sim(job)
             assert result.version == 10
 
@@ -190,7 +201,7 @@ def test_every_part_writes_the_same_outputs(tmp_path):
     import asyncsgd
 
     methods = {
-        "eamsgd": {"algorithm": "eamsgd", "local_steps": 2},
+        "eamsgd": {"algorithm": "eamsgd", "exchange_period": 2},
         "localsgd-ssp": {"algorithm": "localsgd", "local_steps": 3, "ssp_bound": 1},
         "dc-onebit": {"remedy": "dc_asgd_adaptive", "codec": "onebit", "rule": "adagrad", "lr": 0.5},
         "qsgd-async-momentum": {"codec": "qsgd", "rule": "async_momentum", "remedy": "staleness_lr_plus1"},

@@ -235,7 +235,7 @@ def test_hogwild_runs_without_locks(synthetic, tmp_path, no_leftovers):
         ({"hogwild": True, "rule": "momentum"}, "rule"),
         ({"hogwild": True, "shards": 2}, "shards"),
         ({"protocol": "sync"}, "protocol"),
-        ({"delay": "fixed"}, "delay"),
+        ({"schedule": "fixed"}, "schedule"),
         ({"shards": 10**9}, "shards"),
         ({"learner_threads": 0}, "learner_threads"),
         ({"timeout": 0}, "timeout"),

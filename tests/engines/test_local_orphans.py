@@ -64,7 +64,7 @@ def test_nothing_outlives_a_driver_killed_outright(tmp_path):
 def run_local_forever() -> None:
     """A sweep worker's part: a local run in a process spawned from the test (it inherits the test
     process's multiprocessing temporary directory, as a sweep's workers inherit the sweep's)."""
-    from asyncsgd.config.experiment import build_experiment
+    from asyncsgd.config.files import build_experiment
     from asyncsgd.experiment.runner import run_experiment
 
     doc = {"engine": "local", "dataset": "synthetic", "model": "mlp", "hidden": [16], "learners": 2,

@@ -227,7 +227,7 @@ def test_same_summary_and_comparable_accuracy_as_sim_and_local(synthetic, ray_he
         ({"ssp_bound": 1}, "ssp_bound"),
         ({"partition": "shared"}, "partition"),
         ({"protocol": "sync"}, "protocol"),
-        ({"delay": "fixed"}, "delay"),
+        ({"schedule": "fixed"}, "schedule"),
         ({"shards": 10**9}, "shards"),
         ({"device": "cuda"}, "ray_gpus_per_learner"),
         ({"ray_cpus_per_learner": -1.0}, "ray_cpus_per_learner"),

@@ -111,7 +111,7 @@ def test_sync_sgd_averages_p_gradients_at_the_same_point(job_factory):
 
 @pytest.mark.parametrize("dist", ["uniform", "constant", "geometric"])
 def test_fixed_staleness_draws_tau_directly(job_factory, tmp_path, dist):
-    job = job_factory(delay="fixed", staleness=5, staleness_dist=dist, updates=80)
+    job = job_factory(schedule="fixed", staleness=5, staleness_dist=dist, updates=80)
     result, _recorder = run_sim(job, tmp_path)
     trace = read_trace(tmp_path / "trace.csv")
     taus = [int(r["tau"]) for r in trace]

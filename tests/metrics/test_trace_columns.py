@@ -49,7 +49,7 @@ def test_a_trace_with_the_old_header_replays_the_same_schedule(synthetic, tmp_pa
     lines = new.read_text().splitlines(keepends=True)
     old.write_text(OLD_HEADER + "\r\n" + "".join(lines[1:]))
     assert TraceSchedule.load(f"trace:{old}").steps == TraceSchedule.load(f"trace:{new}").steps
-    job = make_job(synthetic, learners=3, updates=30, delay=f"trace:{old.parent}")
+    job = make_job(synthetic, learners=3, updates=30, schedule="trace", trace=str(old.parent))
     result, _ = run_sim(job)
     assert result.version == 30
 
@@ -69,13 +69,13 @@ def test_a_crafted_trace_is_refused_with_one_line(synthetic, tmp_path, row, says
     trace = tmp_path / "trace.csv"
     trace.write_text("push_index,learner,pulled_version,version,tau,accepted,applied\n" + row + "\n")
     with pytest.raises(ConfigError) as err:
-        make_job(synthetic, learners=3, updates=30, delay=f"trace:{trace}")
-    assert err.value.key == "delay" and says in err.value.message and "\n" not in str(err.value)
+        make_job(synthetic, learners=3, updates=30, schedule="trace", trace=str(trace))
+    assert err.value.key == "trace" and says in err.value.message and "\n" not in str(err.value)
 
 
 def test_a_trace_that_is_not_text_is_refused_with_one_line(synthetic, tmp_path):
     trace = tmp_path / "trace.csv"
     trace.write_bytes(b"learner,tau,accepted\n\xff\xfe\x00,1,1\n")
     with pytest.raises(ConfigError) as err:
-        make_job(synthetic, learners=3, updates=30, delay=f"trace:{trace}")
-    assert err.value.key == "delay" and str(trace) in err.value.message
+        make_job(synthetic, learners=3, updates=30, schedule="trace", trace=str(trace))
+    assert err.value.key == "trace" and str(trace) in err.value.message

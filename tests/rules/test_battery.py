@@ -9,6 +9,7 @@ from asyncsgd.config import RunConfig
 from asyncsgd.rules import OPTIMIZERS, REMEDIES, ApplyContext, ServerRule
 from asyncsgd.rules.sgd import SGD
 from asyncsgd.vocabulary.messages import Update
+from asyncsgd.vocabulary.settings import names
 from tests.rules.records import RECORDS, RuleRecord
 
 CASES = pytest.mark.parametrize("rec", RECORDS, ids=[r.id for r in RECORDS])
@@ -62,7 +63,7 @@ def test_every_rule_declares_settings_and_a_reference():
     keys = set(RunConfig.keys())
     for reg in (REMEDIES, OPTIMIZERS):
         for entry in reg:
-            assert set(entry.factory.settings) <= keys, entry.name
+            assert set(names(entry.factory.settings)) <= keys, entry.name
             assert entry.factory.reference and entry.factory.__doc__ and entry.summary, entry.name
 
 
@@ -172,3 +173,22 @@ def test_momentum_is_not_in_support():
     outside[second.indices.long()] = False
     assert not rule.in_support
     assert not torch.equal(x[outside], before[outside])
+
+
+@pytest.mark.parametrize("name", REMEDIES.names())
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_a_remedy_leaves_the_update_it_is_given_as_it_was(name, sparse):
+    """Remedies compose as pure transforms: each returns the update, a new one, or None, and the
+    one it was given keeps its values, indices and scale (a later remedy may still read it)."""
+    remedy = REMEDIES.get(name)(**{k: getattr(RunConfig(), k) for k in names(REMEDIES.get(name).settings)})
+    x = torch.linspace(-1, 1, D)
+    state = remedy.init(x, P)
+    for update, ctx in pushes(8, seed=3, sparse=sparse):
+        remedy.on_pull(state, ctx.learner, x * 0.5)
+        values = update.values.clone()
+        indices = None if update.indices is None else update.indices.clone()
+        scale = update.scale
+        remedy.transform(update, state, x, ctx)
+        assert update.scale == scale and torch.equal(update.values, values), (name, ctx.tau)
+        assert (update.indices is None) == (indices is None)
+        assert indices is None or torch.equal(update.indices, indices)

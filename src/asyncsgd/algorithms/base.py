@@ -21,16 +21,21 @@ from asyncsgd.codecs.memory import Compressor
 from asyncsgd.core.learner import GradFn, Learner
 from asyncsgd.registry import Registry
 from asyncsgd.rules.base import GRADIENT, Optimizer
+from asyncsgd.vocabulary.settings import Setting, setting
 
 ALGORITHMS: Registry[type[Algorithm]] = Registry("algorithm")
+LOCAL_STEPS = setting(
+    "local_steps", 1, "localsgd: local SGD steps H per push (their gradients summed)", 1, 10**6
+)
 
 
 class Algorithm(ABC):
     """Base of the algorithms; subclasses register with ``@ALGORITHMS.register(name)``."""
 
     name: ClassVar[str]
-    settings: ClassVar[tuple[str, ...]] = ()
-    """Run settings passed to the constructor as keywords of the same name."""
+    settings: ClassVar[tuple[Setting | str, ...]] = ()
+    """Run settings passed to the constructor as keywords of the same name: declared here, or
+    the name of a run-level setting (``"lr"``)."""
     reference: ClassVar[str] = ""
     pushes: ClassVar[str] = GRADIENT
     """What a push carries (one of :data:`asyncsgd.rules.base.PUSH_KINDS`)."""

@@ -9,6 +9,17 @@ from asyncsgd.codecs.memory import Compressor
 from asyncsgd.core.learner import Batch, GradFn, Learner
 from asyncsgd.rules.base import ELASTIC, Optimizer
 from asyncsgd.vocabulary.messages import Update
+from asyncsgd.vocabulary.settings import setting
+
+EXCHANGE_PERIOD = setting(
+    "exchange_period", 1, "easgd/eamsgd: local steps τ_c between elastic exchanges with the centre", 1, 10**6
+)
+LOCAL_MOMENTUM = setting(
+    "local_momentum", 0.9, "eamsgd: Nesterov momentum δ of the learners' local steps", 0, 1, False, True
+)
+ELASTIC_ALPHA = setting(
+    "elastic_alpha", 0.1, "easgd/eamsgd: moving rate α of the elastic exchange (β = p·α)", 0, 1, True
+)
 
 
 class ElasticLearner(Learner):
@@ -109,7 +120,7 @@ class EASGD(LocalStepsAlgorithm):
                    pull x̃;  e = α·(x^i − x̃);  x^i ← x^i − e;  push e
         centre:    x̃ ← x̃ + e                                  (applied on arrival)
 
-    τ_c = ``local_steps``, η = ``lr``, α = ``elastic_alpha`` (the paper's β = p·α; it uses
+    τ_c = ``exchange_period``, η = ``lr``, α = ``elastic_alpha`` (the paper's β = p·α; it uses
     β = 0.9 to 0.98). The server applies the elastic difference as pushed; it replaces the
     configured ``rule``. Asynchronous only (``protocol`` async or sequential). The local steps
     come before the pull, so an exchange is stale only by its transport: with zero ``latency``
@@ -117,13 +128,13 @@ class EASGD(LocalStepsAlgorithm):
     """
 
     name = "easgd"
-    settings = ("lr", "local_steps", "elastic_alpha")
+    settings = ("lr", EXCHANGE_PERIOD, ELASTIC_ALPHA)
     pushes = ELASTIC
     protocols = ("async", "sequential")
     reference = "Zhang, Choromanska & LeCun, Deep learning with elastic averaging SGD, NeurIPS 2015"
 
-    def __init__(self, lr: float = 0.05, local_steps: int = 1, elastic_alpha: float = 0.1) -> None:
-        super().__init__(lr, local_steps)
+    def __init__(self, lr: float = 0.05, exchange_period: int = 1, elastic_alpha: float = 0.1) -> None:
+        super().__init__(lr, exchange_period)
         if not (isinstance(elastic_alpha, int | float) and 0.0 < elastic_alpha <= 1.0):
             raise ValueError(f"elastic_alpha must be in (0, 1], got {elastic_alpha!r}")
         self.alpha = float(elastic_alpha)
@@ -145,21 +156,25 @@ class EASGD(LocalStepsAlgorithm):
 @ALGORITHMS.register("eamsgd", "EASGD with Nesterov momentum δ in the local steps")
 class EAMSGD(EASGD):
     """Asynchronous EAMSGD (Zhang, Choromanska & LeCun, NeurIPS 2015, Algorithm 2): EASGD whose
-    local steps use Nesterov momentum δ = ``momentum`` (the paper uses 0.99)::
+    local steps use Nesterov momentum δ = ``local_momentum`` (the paper uses 0.99)::
 
         v ← δ·v − η·∇f(x^i + δ·v);   x^i ← x^i + v
     """
 
     name = "eamsgd"
-    settings = ("lr", "local_steps", "elastic_alpha", "momentum")
+    settings = ("lr", EXCHANGE_PERIOD, ELASTIC_ALPHA, LOCAL_MOMENTUM)
 
     def __init__(
-        self, lr: float = 0.05, local_steps: int = 1, elastic_alpha: float = 0.1, momentum: float = 0.9
+        self,
+        lr: float = 0.05,
+        exchange_period: int = 1,
+        elastic_alpha: float = 0.1,
+        local_momentum: float = 0.9,
     ) -> None:
-        super().__init__(lr, local_steps, elastic_alpha)
-        if not (isinstance(momentum, int | float) and 0.0 <= momentum < 1.0):
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-        self.momentum = float(momentum)
+        super().__init__(lr, exchange_period, elastic_alpha)
+        if not (isinstance(local_momentum, int | float) and 0.0 <= local_momentum < 1.0):
+            raise ValueError(f"local_momentum must be in [0, 1), got {local_momentum!r}")
+        self.momentum = float(local_momentum)
 
     def learner(
         self, learner_id: int, compressor: Compressor, grad_fn: GradFn, seed: int, init: torch.Tensor

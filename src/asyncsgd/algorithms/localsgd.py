@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from asyncsgd.algorithms.base import ALGORITHMS, LocalStepsAlgorithm
+from asyncsgd.algorithms.base import ALGORITHMS, LOCAL_STEPS, LocalStepsAlgorithm
 from asyncsgd.codecs.memory import Compressor
 from asyncsgd.core.learner import Batch, GradFn, Learner
 from asyncsgd.rules.base import GRADIENT_SUM
@@ -80,7 +80,7 @@ class LocalSGD(LocalStepsAlgorithm):
     """
 
     name = "localsgd"
-    settings = ("lr", "local_steps")
+    settings = ("lr", LOCAL_STEPS)
     pushes = GRADIENT_SUM
     reference = (
         "Stich, Local SGD converges fast and communicates little, ICLR 2019; "

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from asyncsgd.vocabulary.settings import setting
+
+SSP_BOUND = setting(
+    "ssp_bound", -1,
+    "bounded staleness (SSP): a learner more than this many pushes ahead of the slowest waits "
+    "(−1: off, 0: bulk-synchronous)",
+    -1, 10**9,
+)  # fmt: skip
+
 
 class SSPGate:
     """SSP (Ho et al., NeurIPS 2013): every learner has a clock, the number of its pushes the

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from asyncsgd.assembly.checks import FIXED_DELAY
+from asyncsgd.assembly.checks import FIXED
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.errors import ConfigError
 from asyncsgd.theory import Estimates, Prediction, ProbeSettings, Problem, estimate, predict
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # settings recorded beside an lr = "auto" prediction: what shaped the estimates and the formula
 LR_SOURCE_KEYS = ("dataset", "data_seed", "data_path", "model", "hidden", "seed", "batch_size", "protocol",
-                  "learners", "delay", "staleness", "epochs", "updates")  # fmt: skip
+                  "learners", "schedule", "delay", "staleness", "epochs", "updates")  # fmt: skip
 EstimatesCache = dict[tuple[Any, ...], Estimates]
 
 
@@ -34,8 +34,8 @@ def theory_problem(job: Job) -> Problem:
     cfg = job.config
     if cfg.protocol != "async":
         delay, source = 0.0, f"protocol = {cfg.protocol}: no stale gradients"
-    elif cfg.delay == FIXED_DELAY:
-        delay, source = float(cfg.staleness), "delay = fixed: the largest τ drawn"
+    elif cfg.schedule == FIXED:
+        delay, source = float(cfg.staleness), "schedule = fixed: the largest τ drawn"
     else:
         delay, source = float(cfg.learners), "the study's T = p"
     return Problem(job.samples_per_update, job.expected_updates, cfg.learners, delay, source)

@@ -9,21 +9,24 @@ import math
 import torch
 
 from asyncsgd.algorithms import ALGORITHMS
+from asyncsgd.algorithms.base import LOCAL_STEPS
+from asyncsgd.algorithms.easgd import EXCHANGE_PERIOD
 from asyncsgd.assembly.engines import ENGINES
 from asyncsgd.codecs import CODECS
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.data import DATASETS, PARTITIONS, TEXT_FEATURES, TEXT_VOCABS, Dataset
 from asyncsgd.delays import DELAYS, STALENESS
-from asyncsgd.delays.trace import TRACE_PREFIX, TraceSchedule
+from asyncsgd.delays.trace import TraceSchedule
 from asyncsgd.errors import ConfigError
 from asyncsgd.models import MODELS, build_model
 from asyncsgd.models.base import activations_per_sample, count_parameters
 from asyncsgd.rules import OPTIMIZERS, REMEDIES, parse_remedies
 from asyncsgd.sizing import check_memory
 from asyncsgd.theory import LIPSCHITZ, RATES
+from asyncsgd.vocabulary.settings import names
 
-PROTOCOLS = ("async", "sync", "sequential")
-FIXED_DELAY = "fixed"
+FIXED, TRACE = "fixed", "trace"
+"""The schedules (``schedule``) that do not come from compute times."""
 
 
 def effective_config(cfg: RunConfig) -> RunConfig:
@@ -31,8 +34,8 @@ def effective_config(cfg: RunConfig) -> RunConfig:
     defined with error feedback (efsign, onebit, threshold, dropping) always runs with it."""
     if cfg.protocol == "sequential":
         cfg = cfg.replace(
-            learners=1, delay="constant", delay_mean=0.0, slow_learners=0, latency=0.0,
-            server_time=0.0, bandwidth=math.inf,
+            learners=1, schedule="compute", trace="", delay="constant", delay_mean=0.0, slow_learners=0,
+            latency=0.0, server_time=0.0, bandwidth=math.inf,
         )  # fmt: skip
     if cfg.codec in CODECS and CODECS.get(cfg.codec).feedback and not cfg.error_feedback:
         cfg = cfg.replace(error_feedback=True)
@@ -41,7 +44,7 @@ def effective_config(cfg: RunConfig) -> RunConfig:
 
 def settings_of(factory: object, cfg: RunConfig) -> dict[str, object]:
     """The constructor keywords a registered part declares in ``settings``, read from ``cfg``."""
-    return {key: getattr(cfg, key) for key in getattr(factory, "settings", ())}
+    return {key: getattr(cfg, key) for key in names(getattr(factory, "settings", ()))}
 
 
 def check_combination(cfg: RunConfig) -> None:
@@ -51,17 +54,19 @@ def check_combination(cfg: RunConfig) -> None:
         raise ConfigError(
             "protocol", f"algorithm {cfg.algorithm!r} runs under protocol {' or '.join(algo.protocols)}"
         )
-    if cfg.local_steps != 1 and "local_steps" not in algo.settings:
-        raise ConfigError(
-            "local_steps", f"algorithm {cfg.algorithm!r} pushes every step; use localsgd for H > 1"
-        )
+    for steps in (LOCAL_STEPS, EXCHANGE_PERIOD):
+        if getattr(cfg, steps.name) != steps.default and steps.name not in names(algo.settings):
+            raise ConfigError(steps.name, f"algorithm {cfg.algorithm!r} does not take it ({steps.help})")
     if algo(**settings_of(algo, cfg)).server_optimizer() is not None and cfg.rule != "sgd":
         raise ConfigError("rule", f"algorithm {cfg.algorithm!r} sets the server's update; leave rule='sgd'")
     optimizer = OPTIMIZERS.get(cfg.rule)
     if algo.pushes not in optimizer.pushes and cfg.rule != "sgd":
         raise ConfigError("rule", f"rule {cfg.rule!r} is not defined for {cfg.algorithm!r} pushes")
-    if cfg.rule == "async_momentum" and cfg.protocol == "sync":
-        raise ConfigError("rule", "async_momentum corrects for asynchrony; protocol='sync' has none")
+    if cfg.protocol not in optimizer.protocols:
+        raise ConfigError(
+            "rule",
+            f"rule {cfg.rule!r} runs under protocol {' or '.join(optimizer.protocols)}, not {cfg.protocol!r}",
+        )
     for name in parse_remedies(cfg.remedy):
         remedy = REMEDIES.get(name)
         if algo.pushes not in remedy.pushes:
@@ -69,9 +74,9 @@ def check_combination(cfg: RunConfig) -> None:
                 "remedy", f"remedy {name!r} needs {' or '.join(sorted(remedy.pushes))} pushes; "
                 f"algorithm {cfg.algorithm!r} pushes a {algo.pushes}",
             )  # fmt: skip
-    if cfg.ssp_bound >= 0 and (cfg.protocol == "sync" or cfg.delay == FIXED_DELAY):
+    if cfg.ssp_bound >= 0 and (cfg.protocol == "sync" or cfg.schedule == FIXED):
         raise ConfigError("ssp_bound", "bounded staleness gates asynchronous learners: protocol='async', "
-                          "and a delay model other than 'fixed'")  # fmt: skip
+                          "and a schedule other than 'fixed'")  # fmt: skip
 
 
 def check_names(cfg: RunConfig) -> None:
@@ -84,32 +89,31 @@ def check_names(cfg: RunConfig) -> None:
             raise ConfigError(key, f"unknown {key} {value!r} (known: {listed})")
 
     known("engine", ENGINES)
-    known("protocol", PROTOCOLS)
     known("dataset", DATASETS)
     known("model", MODELS)
     known("rule", OPTIMIZERS)
     known("codec", CODECS)
     known("partition", PARTITIONS)
-    known("scope", ("global", "layer"))
     known("text_features", TEXT_FEATURES)
     known("text_vocab", TEXT_VOCABS)
-    if cfg.delay.startswith(TRACE_PREFIX):
+    known("delay", DELAYS)
+    if (cfg.schedule == TRACE) != bool(cfg.trace):
+        raise ConfigError("trace", "replay a trace with schedule='trace' and trace='DIR', both or neither")
+    if cfg.schedule == TRACE:
         if cfg.protocol != "async":
-            raise ConfigError("delay", "a trace replays asynchronous pushes; it needs protocol='async'")
+            raise ConfigError("schedule", "a trace replays asynchronous pushes; it needs protocol='async'")
         try:
-            schedule = TraceSchedule.load(cfg.delay)
+            schedule = TraceSchedule.load(cfg.trace)
         except ValueError as err:
-            raise ConfigError("delay", str(err)) from None
+            raise ConfigError("trace", str(err)) from None
         if schedule.learners > cfg.learners:
             raise ConfigError(
                 "learners", f"the trace has {schedule.learners} learners, the config {cfg.learners}"
             )
-    elif cfg.delay != FIXED_DELAY:
-        known("delay", [*DELAYS.names(), FIXED_DELAY, TRACE_PREFIX + "DIR"])
-    else:
+    elif cfg.schedule == FIXED:
         known("staleness_dist", STALENESS)
         if cfg.protocol != "async":
-            raise ConfigError("delay", f"delay={FIXED_DELAY!r} draws τ directly; it needs protocol='async'")
+            raise ConfigError("schedule", f"schedule={FIXED!r} draws τ directly; it needs protocol='async'")
     try:
         remedies = parse_remedies(cfg.remedy)
     except ValueError as err:

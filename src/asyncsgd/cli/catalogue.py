@@ -17,11 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from asyncsgd.algorithms import ALGORITHMS, SSPGate
+from asyncsgd.algorithms.base import LOCAL_STEPS
+from asyncsgd.algorithms.easgd import EXCHANGE_PERIOD
+from asyncsgd.algorithms.ssp import SSP_BOUND
 from asyncsgd.codecs import CODECS, make_codec
 from asyncsgd.config import RunConfig
+from asyncsgd.config.settings import declared
 from asyncsgd.registry import Registry
 from asyncsgd.rules import OPTIMIZERS, PUSH_KINDS, REMEDIES
 from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.settings import Setting, names
 
 PAGE = Path(__file__).resolve().parents[3] / "docs" / "catalogue.md"
 BLOCK = re.compile(r"(<!-- catalogue -->\n).*?(<!-- /catalogue -->)", re.S)
@@ -57,11 +62,11 @@ def markdown_doc(obj: Any) -> str:
     return re.sub(r"```text\n\n", "```text\n", body)
 
 
-def setting_lines(settings: tuple[str, ...]) -> str:
+def setting_lines(settings: tuple[Setting | str, ...]) -> str:
     if not settings:
         return "*Settings:* none."
-    defaults, help_ = RunConfig().to_dict(), RunConfig.help()
-    items = [f"`{k}` = `{toml_value(defaults[k])}` ({help_[k]})" for k in settings]
+    known = declared()
+    items = [f"`{k}` = `{toml_value(known[k].default)}` ({known[k].describe()})" for k in names(settings)]
     return "*Settings:* " + "; ".join(items) + "."
 
 
@@ -87,13 +92,13 @@ def codec_table() -> str:
     ]
     for entry in CODECS:
         cls = entry.factory
-        codec = make_codec(entry.name, layout, **{k: defaults[k] for k in cls.settings})
+        codec = make_codec(entry.name, layout, **{k: defaults[k] for k in names(cls.settings)})
         caps = codec.caps
         size = codec.estimate_nbytes() if caps.fixed_size else None
         bits = f"{8 * size / D:.4g}" if size is not None else "varies"
         delta = f"{caps.contraction:.3g}" if caps.contraction is not None else "—"
         feedback = "always" if caps.feedback else "optional"
-        settings = ", ".join(f"`{k}`" for k in cls.settings) or "—"
+        settings = ", ".join(f"`{k}`" for k in names(cls.settings)) or "—"
         rows.append(
             f"| [`{entry.name}`](#codec-{entry.name}) | {bits} | {_yes(caps.unbiased)} | {delta} "
             f"| {_yes(caps.needs_seed)} | {_yes(caps.fixed_size)} | {_yes(caps.sparse)} | {feedback} "
@@ -115,11 +120,11 @@ def rule_table(registry: Registry, kind: str) -> str:
     params = torch.zeros(D)
     for entry in registry:
         cls = entry.factory
-        obj = cls(**{k: defaults[k] for k in cls.settings})
+        obj = cls(**{k: defaults[k] for k in names(cls.settings)})
         state = obj.init(params, P) if kind == "remedy" else obj.init(params)
         memory = obj.memory_bytes(state)
         shown = f"{memory / 2**20:.3g} MiB" if memory else "0"
-        settings = ", ".join(f"`{k}`" for k in cls.settings) or "—"
+        settings = ", ".join(f"`{k}`" for k in names(cls.settings)) or "—"
         link = f"[`{entry.name}`](#{kind}-{entry.name})"
         rows.append(f"| {link} | {_pushes(cls.pushes)} | {shown} | {settings} |")
     return "\n".join(rows)
@@ -129,8 +134,8 @@ def algorithm_table() -> str:
     rows = ["| algorithm | pushes | protocols | mini-batches per push | settings |", "|---|---|---|---|---|"]
     for entry in ALGORITHMS:
         cls = entry.factory
-        steps = "`local_steps`" if "local_steps" in cls.settings else "1"
-        settings = ", ".join(f"`{k}`" for k in cls.settings) or "—"
+        steps = next((f"`{s.name}`" for s in cls.settings if s in (LOCAL_STEPS, EXCHANGE_PERIOD)), "1")
+        settings = ", ".join(f"`{k}`" for k in names(cls.settings)) or "—"
         rows.append(
             f"| [`{entry.name}`](#algorithm-{entry.name}) | {cls.pushes} | {', '.join(cls.protocols)} "
             f"| {steps} | {settings} |"
@@ -181,7 +186,7 @@ def generated() -> str:
             sections(OPTIMIZERS, "optimizer"),
             "## Bounded staleness (`ssp_bound`)",
             markdown_doc(SSPGate),
-            setting_lines(("ssp_bound",)),
+            setting_lines((SSP_BOUND,)),
             "## Algorithms",
             algorithm_table(),
             sections(ALGORITHMS, "algorithm"),

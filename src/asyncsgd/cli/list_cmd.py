@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from asyncsgd.config import RunConfig
+from asyncsgd.config.settings import declared, users
+from asyncsgd.vocabulary.settings import Setting
 
 
 def registries() -> dict[str, object]:
@@ -34,17 +35,24 @@ def registries() -> dict[str, object]:
     }
 
 
+def _takers(setting: Setting, taken: dict[str, list[str]]) -> str:
+    return ", ".join(taken.get(setting.name, []))
+
+
 def settings_text() -> str:
-    defaults = RunConfig().to_dict()
-    return "\n".join(f"{k:16s} {defaults[k]!s:12s} {text}" for k, text in RunConfig.help().items())
+    """Every setting known now (the registered parts' included): name, default, help, who takes it."""
+    taken = users()
+    return "\n".join(
+        f"{s.name:16s} {s.default!s:12s} {s.describe()} [{_takers(s, taken)}]" for s in declared().values()
+    )
 
 
 def settings_markdown() -> str:
-    """The README's settings table, generated from the config schema."""
-    defaults = RunConfig().to_dict()
-    rows = ["| setting | default | meaning |", "|---|---|---|"]
-    for key, text in RunConfig.help().items():
-        value = defaults[key]
+    """The README's settings table, generated from the declarations."""
+    taken = users()
+    rows = ["| setting | default | meaning | taken by |", "|---|---|---|---|"]
+    for s in declared().values():
+        value = s.default
         shown = (
             f'"{value}"'
             if isinstance(value, str)
@@ -52,7 +60,7 @@ def settings_markdown() -> str:
             if isinstance(value, bool)
             else value
         )
-        rows.append(f"| `{key}` | `{shown}` | {text.replace('|', '/')} |")
+        rows.append(f"| `{s.name}` | `{shown}` | {s.describe().replace('|', '/')} | {_takers(s, taken)} |")
     return "\n".join(rows)
 
 

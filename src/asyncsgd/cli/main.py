@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from asyncsgd.cli import list_cmd, report_cmd, reproduce_cmd, run_cmd, sweep_cmd, theory_cmd
+from asyncsgd.config.legacy import DeprecatedSetting
 from asyncsgd.errors import ConfigError, EngineFailure
 from asyncsgd.experiment.interrupt import describe
 from asyncsgd.registry import UnknownName
@@ -46,6 +48,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def one_line(message: Warning | str, category: type[Warning], *where: Any, **more: Any) -> None:
+            """A deprecated setting as one line on stderr (no source line, no file position)."""
+            if issubclass(category, DeprecatedSetting):
+                print(f"asyncsgd: warning: {message}", file=sys.stderr)
+            else:
+                shown(message, category, *where, **more)
+
+        warnings.simplefilter("default", DeprecatedSetting)
+        warnings.showwarning = one_line
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args))

@@ -73,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
     :mod:`asyncsgd.cli.main`), 130 interrupted."""
     from asyncsgd.experiment.interrupt import graceful_stop
 
+    if args.help_settings:
+        from asyncsgd.cli.list_cmd import settings_text
+
+        print(settings_text())
+        return 0
     with graceful_stop() as stop:  # from the start: set-up stops at once, writing nothing
         return _run(args, stop)
 
@@ -146,5 +151,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--resume",
         metavar="RUN_DIR",
         help="continue an interrupted run: finished methods are kept, checkpointed ones continue",
+    )
+    p.add_argument(
+        "--help-settings",
+        action="store_true",
+        help="list every setting (default, range, what takes it) and exit",
     )
     p.set_defaults(func=run)

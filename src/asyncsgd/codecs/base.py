@@ -27,9 +27,22 @@ import torch
 from asyncsgd.registry import Registry
 from asyncsgd.vocabulary.flat import FlatLayout
 from asyncsgd.vocabulary.messages import Payload, Rejection, Update
+from asyncsgd.vocabulary.settings import Setting, setting
 
 CODECS: Registry[type[Codec]] = Registry("codec")
 SCOPES = ("global", "layer")
+RATIO = setting(
+    "ratio",
+    0.01,
+    "fraction of coordinates kept by the sparsifiers (topk, randomk, dropping, wangni)",
+    0,
+    1,
+    True,
+)
+SCOPE = setting(
+    "scope", "global", "groups a codec selects or scales in (the whole vector, or each layer)",
+    choices=SCOPES,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -115,8 +128,9 @@ class Codec(ABC):
     """Base class of all codecs. Subclasses register with ``@CODECS.register(name)``."""
 
     name: ClassVar[str]
-    settings: ClassVar[tuple[str, ...]] = ()
-    """Run settings passed to the constructor as keywords of the same name."""
+    settings: ClassVar[tuple[Setting | str, ...]] = ()
+    """Run settings passed to the constructor as keywords of the same name: declared here, or
+    the name of a run-level setting."""
     reference: ClassVar[str] = ""
     """The publication that defines the codec."""
     feedback: ClassVar[bool] = False

@@ -7,7 +7,16 @@ import math
 import numpy as np
 import torch
 
-from asyncsgd.codecs.base import CODECS, ArraySpec, Capabilities, Codec, check_ratio, scope_ranges
+from asyncsgd.codecs.base import (
+    CODECS,
+    RATIO,
+    SCOPE,
+    ArraySpec,
+    Capabilities,
+    Codec,
+    check_ratio,
+    scope_ranges,
+)
 from asyncsgd.codecs.selection import TopKSelector, magnitudes
 from asyncsgd.vocabulary.flat import FlatLayout
 from asyncsgd.vocabulary.messages import Payload, Update
@@ -33,7 +42,7 @@ class GradientDropping(Codec):
 
     name = "dropping"
     shard_cut = "coordinates"
-    settings = ("ratio", "scope")
+    settings = (RATIO, SCOPE)
     feedback = True
     reference = "Aji & Heafield, Sparse communication for distributed gradient descent, EMNLP 2017"
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from asyncsgd.codecs import bits
-from asyncsgd.codecs.base import CODECS, ArraySpec, Capabilities, Codec, scope_ranges
+from asyncsgd.codecs.base import CODECS, SCOPE, ArraySpec, Capabilities, Codec, scope_ranges
 from asyncsgd.codecs.chunks import signs_and_sums
 from asyncsgd.vocabulary.flat import FlatLayout
 from asyncsgd.vocabulary.messages import Payload, Update
@@ -26,7 +26,7 @@ class OneBit(Codec):
     """
 
     name = "onebit"
-    settings = ("scope",)
+    settings = (SCOPE,)
     feedback = True
     reference = "Seide, Fu, Droppo, Li & Yu, 1-bit SGD, Interspeech 2014"
 

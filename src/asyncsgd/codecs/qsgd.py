@@ -6,9 +6,13 @@ import math
 
 import numpy as np
 
-from asyncsgd.codecs.base import CODECS, Capabilities
+from asyncsgd.codecs.base import CODECS, SCOPE, Capabilities
 from asyncsgd.codecs.levels import LevelQuantizer
 from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.settings import setting
+
+LEVELS = setting("levels", 7, "qsgd: levels s per sign (codes take 2, 4, 8 or 16 bits)", 1, 2**15 - 1)
+BUCKET = setting("bucket", 512, "qsgd: coordinates sharing one norm (0: one per scope group)", 0, 2**31 - 1)
 
 
 @CODECS.register("qsgd", "QSGD: unbiased stochastic rounding to s levels of each bucket's ℓ2 norm")
@@ -25,7 +29,7 @@ class QSGD(LevelQuantizer):
     """
 
     name = "qsgd"
-    settings = ("levels", "bucket", "scope")
+    settings = (LEVELS, BUCKET, SCOPE)
     reference = "Alistarh, Grubic, Li, Tomioka & Vojnovic, QSGD, NeurIPS 2017"
 
     def __init__(self, layout: FlatLayout, levels: int = 7, bucket: int = 512, scope: str = "global") -> None:

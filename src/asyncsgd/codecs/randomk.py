@@ -9,10 +9,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from asyncsgd.codecs.base import CODECS, ArraySpec, Capabilities
+from asyncsgd.codecs.base import CODECS, RATIO, SCOPE, ArraySpec, Capabilities
 from asyncsgd.codecs.topk import Sparsifier
 from asyncsgd.vocabulary.flat import FlatLayout
 from asyncsgd.vocabulary.messages import Payload, Update
+from asyncsgd.vocabulary.settings import setting
+
+UNBIASED = setting("unbiased", False, "randomk: scale kept values by d/k (unbiased, not contractive)")
 
 
 @CODECS.register("randomk", "k uniformly random coordinates; indices regenerated from a sent seed")
@@ -20,7 +23,7 @@ class RandomK(Sparsifier):
     """``C(x)_i = s·x_i`` for i in a seeded uniform k-subset, else 0 (s = 1, or d/k if unbiased)."""
 
     name = "randomk"
-    settings = ("ratio", "scope", "unbiased")
+    settings = (RATIO, SCOPE, UNBIASED)
     scalars = ("seed",)
     reference = "Stich, Cordonnier & Jaggi, Sparsified SGD with memory, NeurIPS 2018"
 

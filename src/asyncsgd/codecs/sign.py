@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from asyncsgd.codecs import bits
-from asyncsgd.codecs.base import CODECS, ArraySpec, Capabilities, Codec, scope_ranges
+from asyncsgd.codecs.base import CODECS, SCOPE, ArraySpec, Capabilities, Codec, scope_ranges
 from asyncsgd.codecs.chunks import signs_and_sums
 from asyncsgd.vocabulary.flat import FlatLayout
 from asyncsgd.vocabulary.messages import Payload, Update
@@ -26,7 +26,7 @@ class ScaledSign(Codec):
     """
 
     name = "sign"
-    settings = ("scope",)
+    settings = (SCOPE,)
     reference = "Bernstein et al., signSGD, ICML 2018; Karimireddy et al., ICML 2019 (scale)"
 
     def __init__(self, layout: FlatLayout, scope: str = "global") -> None:

@@ -6,10 +6,13 @@ import math
 
 import numpy as np
 
-from asyncsgd.codecs.base import CODECS, Capabilities, check_number
+from asyncsgd.codecs.base import CODECS, SCOPE, Capabilities, check_number
 from asyncsgd.codecs.chunks import moments
 from asyncsgd.codecs.levels import LevelQuantizer
 from asyncsgd.vocabulary.flat import FlatLayout
+from asyncsgd.vocabulary.settings import MAX_RATE, setting
+
+CLIP = setting("clip", 2.5, "terngrad: clip to ±clip·σ before ternarising (0: off, unbiased)", 0, MAX_RATE)
 
 
 @CODECS.register("terngrad", "TernGrad: stochastic ternary {−s, 0, s} per group, with clipping")
@@ -26,7 +29,7 @@ class TernGrad(LevelQuantizer):
     """
 
     name = "terngrad"
-    settings = ("clip", "scope")
+    settings = (CLIP, SCOPE)
     reference = "Wen, Xu, Yan, Wu, Wang, Chen & Li, TernGrad, NeurIPS 2017"
 
     def __init__(self, layout: FlatLayout, clip: float = 2.5, scope: str = "global") -> None:

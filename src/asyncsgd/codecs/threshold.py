@@ -11,6 +11,11 @@ from asyncsgd.codecs.base import CODECS, ArraySpec, Capabilities, Codec, check_n
 from asyncsgd.codecs.selection import TopKSelector, magnitude_key
 from asyncsgd.vocabulary.flat import FlatLayout
 from asyncsgd.vocabulary.messages import Payload, Rejection, Update
+from asyncsgd.vocabulary.settings import MAX_RATE, setting
+
+THRESHOLD = setting(
+    "threshold", 0.05, "threshold: Strom's τ; ±τ is sent where |m + g| ≥ τ", 0, MAX_RATE, True
+)
 
 
 @CODECS.register("threshold", "Strom: ±τ where |x| ≥ τ, nothing elsewhere; 4 bytes per sent coordinate")
@@ -29,7 +34,7 @@ class Threshold(Codec):
     """
 
     name = "threshold"
-    settings = ("threshold",)
+    settings = (THRESHOLD,)
     feedback = True
     scalars = ("scale",)
     reference = (

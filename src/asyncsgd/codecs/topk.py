@@ -10,6 +10,8 @@ import torch
 
 from asyncsgd.codecs.base import (
     CODECS,
+    RATIO,
+    SCOPE,
     ArraySpec,
     Capabilities,
     Codec,
@@ -52,7 +54,7 @@ class TopK(Sparsifier):
 
     name = "topk"
     shard_cut = "coordinates"
-    settings = ("ratio", "scope")
+    settings = (RATIO, SCOPE)
     reference = (
         "Stich, Cordonnier & Jaggi, Sparsified SGD with memory, NeurIPS 2018; "
         "Alistarh et al., The convergence of sparsified gradient methods, NeurIPS 2018"

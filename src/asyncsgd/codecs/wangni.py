@@ -8,7 +8,17 @@ import numpy as np
 import torch
 
 from asyncsgd.codecs import uniform
-from asyncsgd.codecs.base import CODECS, ArraySpec, Capabilities, Codec, check_ratio, keep_count, scope_ranges
+from asyncsgd.codecs.base import (
+    CODECS,
+    RATIO,
+    SCOPE,
+    ArraySpec,
+    Capabilities,
+    Codec,
+    check_ratio,
+    keep_count,
+    scope_ranges,
+)
 from asyncsgd.codecs.chunks import CHUNK, abs_sum, spans
 from asyncsgd.codecs.selection import TopKSelector, magnitude_key
 from asyncsgd.vocabulary.flat import FlatLayout
@@ -33,7 +43,7 @@ class MagnitudeSampling(Codec):
 
     name = "wangni"
     shard_cut = "coordinates"
-    settings = ("ratio", "scope")
+    settings = (RATIO, SCOPE)
     reference = (
         "Wangni, Wang, Liu & Zhang, Gradient sparsification for communication-efficient "
         "distributed optimization, NeurIPS 2018"

@@ -1,6 +1,6 @@
 """Settings: the typed run config, experiments of several methods, TOML in and out."""
 
-from asyncsgd.config.experiment import (
+from asyncsgd.config.files import (
     Experiment,
     Method,
     build_experiment,

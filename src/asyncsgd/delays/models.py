@@ -15,11 +15,22 @@ from collections.abc import Sequence
 import numpy as np
 
 from asyncsgd.registry import Registry
+from asyncsgd.vocabulary.settings import Setting, setting
+
+MAX_SIM_SECONDS = 1e9
+"""Largest simulated time of one event (compute time, latency, apply): sums stay finite."""
+DELAY_MEAN = setting(
+    "delay_mean", 1.0, "mean compute time per gradient (simulated seconds)", 0, MAX_SIM_SECONDS
+)
+DELAY_SIGMA = setting("delay_sigma", 0.5, "log-space standard deviation of delay=lognormal", 0, 10)
 
 DELAYS: Registry[type[DelayModel]] = Registry("delay model")
 
 
 class DelayModel(ABC):
+    settings: tuple[Setting | str, ...] = (DELAY_MEAN,)
+    """Run settings passed to the constructor as keywords of the same name."""
+
     @abstractmethod
     def sample(self, learner: int, rng: np.random.Generator) -> float:
         """Seconds of compute for one gradient of ``learner``."""
@@ -62,8 +73,8 @@ def _positive(name: str, value: float) -> float:
 
 @DELAYS.register("constant", "every gradient takes exactly delay_mean seconds")
 class Constant(DelayModel):
-    def __init__(self, mean: float = 1.0) -> None:
-        self._mean = _positive("delay_mean", mean)
+    def __init__(self, delay_mean: float = 1.0) -> None:
+        self._mean = _positive("delay_mean", delay_mean)
 
     def sample(self, learner: int, rng: np.random.Generator) -> float:
         return self._mean
@@ -77,8 +88,8 @@ class Constant(DelayModel):
 
 @DELAYS.register("exponential", "exponential compute times with mean delay_mean")
 class Exponential(DelayModel):
-    def __init__(self, mean: float = 1.0) -> None:
-        self._mean = _positive("delay_mean", mean)
+    def __init__(self, delay_mean: float = 1.0) -> None:
+        self._mean = _positive("delay_mean", delay_mean)
 
     def sample(self, learner: int, rng: np.random.Generator) -> float:
         return float(self.draw(learner, rng, 1)[0])
@@ -94,9 +105,11 @@ class Exponential(DelayModel):
 class LogNormal(DelayModel):
     """``exp(N(μ, σ²))`` with ``μ = ln(mean) − σ²/2`` so that the mean is ``mean``."""
 
-    def __init__(self, mean: float = 1.0, sigma: float = 0.5) -> None:
-        self._mean = _positive("delay_mean", mean)
-        self.sigma = _positive("delay_sigma", sigma)
+    settings = (DELAY_MEAN, DELAY_SIGMA)
+
+    def __init__(self, delay_mean: float = 1.0, delay_sigma: float = 0.5) -> None:
+        self._mean = _positive("delay_mean", delay_mean)
+        self.sigma = _positive("delay_sigma", delay_sigma)
 
     def sample(self, learner: int, rng: np.random.Generator) -> float:
         return float(self.draw(learner, rng, 1)[0])

@@ -20,9 +20,10 @@ def check_wall_clock(job: Job, engine: str) -> None:
         raise ConfigError(
             "protocol", f"engine {engine!r} runs the asynchronous protocol only (use engine='sim')"
         )
-    if not cfg.delay.isidentifier() or cfg.delay == "fixed":
+    if cfg.schedule != "compute":
         raise ConfigError(
-            "delay", f"delay={cfg.delay!r} is a simulator setting; engine {engine!r} runs in real time"
+            "schedule",
+            f"schedule={cfg.schedule!r} is a simulator setting; engine {engine!r} runs in real time",
         )
     size = job.layout().size
     if cfg.shards > size:

@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import nn
 
-from asyncsgd.config.experiment import build_experiment
+from asyncsgd.config.files import build_experiment
 from asyncsgd.data import Dataset
 from asyncsgd.experiment.runner import ExperimentResult, MethodResult, run_experiment
 

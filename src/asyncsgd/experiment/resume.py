@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asyncsgd.config.experiment import Experiment
+from asyncsgd.config.files import Experiment
 from asyncsgd.errors import ConfigError
 from asyncsgd.experiment.checkpoint import FILE, Identity, check_identity, load_checkpoint
 from asyncsgd.metrics.recorder import METRIC_COLUMNS, TRACE_COLUMNS, check_log

@@ -26,7 +26,7 @@ from asyncsgd.assembly.checks import effective_config
 from asyncsgd.assembly.datasets import dataset_key, load_config_dataset
 from asyncsgd.assembly.engines import ENGINES
 from asyncsgd.assembly.job import Job
-from asyncsgd.config.experiment import Experiment, dump_experiment
+from asyncsgd.config.files import Experiment, dump_experiment
 from asyncsgd.data import Dataset
 from asyncsgd.experiment.checkpoint import Checkpoints, Identity
 from asyncsgd.experiment.interrupt import setting_up

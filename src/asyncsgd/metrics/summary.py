@@ -12,11 +12,19 @@ from typing import Any
 
 import torch
 
+from asyncsgd.assembly.checks import settings_of
 from asyncsgd.assembly.job import Job
+from asyncsgd.codecs import CODECS
+from asyncsgd.config.schema import RunConfig
 from asyncsgd.metrics.recorder import Recorder
 from asyncsgd.metrics.staleness import staleness_summary
 from asyncsgd.outputs import write_text
 from asyncsgd.vocabulary.reporting import PHASES, EngineResult
+
+
+def kept_ratio(cfg: RunConfig) -> float:
+    """The fraction of coordinates a push keeps: the codec's ``ratio`` where it takes one, else 1."""
+    return float(settings_of(CODECS.get(cfg.codec), cfg).get("ratio", 1.0))
 
 
 def params_sha256(params: torch.Tensor) -> str:
@@ -109,7 +117,7 @@ def build_summary(
         "model": cfg.model,
         "parameters": size,
         "codec": cfg.codec,
-        "ratio": cfg.ratio if cfg.codec != "identity" else 1.0,
+        "ratio": kept_ratio(cfg),
         "error_feedback": cfg.error_feedback,
         "rule": cfg.rule,
         "remedy": cfg.remedy,

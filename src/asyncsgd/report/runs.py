@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from asyncsgd.config.experiment import NAME
+from asyncsgd.config.files import NAME
 from asyncsgd.errors import ConfigError
 from asyncsgd.sweep.db import Member, ResultsDB
 

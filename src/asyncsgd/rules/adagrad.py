@@ -8,6 +8,9 @@ import torch
 
 from asyncsgd.rules.base import OPTIMIZERS, Optimizer
 from asyncsgd.vocabulary.messages import Update
+from asyncsgd.vocabulary.settings import setting
+
+ADAGRAD_EPS = setting("adagrad_eps", 1e-10, "rule=adagrad: ε in x ← x − γ·g/(√G + ε)", 0, 1, True)
 
 
 @OPTIMIZERS.register("adagrad", "per-coordinate rate γ/√(Σ g²) on the server (Downpour's Adagrad)")
@@ -25,7 +28,7 @@ class Adagrad(Optimizer):
 
     name = "adagrad"
     in_support = True
-    settings = ("adagrad_eps",)
+    settings = (ADAGRAD_EPS,)
     reference = "Duchi, Hazan & Singer, JMLR 2011; Dean et al., NeurIPS 2012 (on the server)"
 
     def __init__(self, adagrad_eps: float = 1e-10) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from asyncsgd.rules.base import OPTIMIZERS
-from asyncsgd.rules.sgd import Momentum
+from asyncsgd.rules.sgd import MOMENTUM, NESTEROV, Momentum
 
 
 def explicit_momentum(target: float, learners: int) -> float:
@@ -32,7 +32,8 @@ class AsyncMomentum(Momentum):
     """
 
     name = "async_momentum"
-    settings = ("momentum", "nesterov", "learners")
+    settings = (MOMENTUM, NESTEROV, "learners")
+    protocols = ("async", "sequential")  # it corrects for asynchrony; a synchronous round has none
     reference = "Mitliagkas, Zhang, Hadjis & Ré, Asynchrony begets momentum, Allerton 2016 (arXiv 1605.09774)"
 
     def __init__(self, momentum: float = 0.9, nesterov: bool = False, learners: int = 1) -> None:

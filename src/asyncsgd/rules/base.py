@@ -8,7 +8,10 @@ A server rule is ``remedy_n ∘ … ∘ remedy_1`` followed by one optimizer::
 
 Remedies and optimizers are deterministic functions of their inputs and their explicit state; they
 may update in place the tensors they own (the parameters, a momentum buffer), which is what keeps a
-10^7-parameter apply within a few memory passes. They know nothing of time, threads or transport.
+10^7-parameter apply within a few memory passes. A remedy never changes the update it is given: it
+returns it, a new one (rescaling is a new :class:`Update` over the same tensors with another scale,
+which costs nothing), or ``None``; so the chain is a composition of pure transforms. They know
+nothing of time, threads or transport.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import torch
 
 from asyncsgd.registry import Registry
 from asyncsgd.vocabulary.messages import Update
+from asyncsgd.vocabulary.settings import Setting
 
 OPTIMIZERS: Registry[type[Optimizer]] = Registry("rule")
 REMEDIES: Registry[type[Remedy]] = Registry("remedy")
@@ -50,8 +54,9 @@ class Remedy(ABC):
     """A server-side transform of the decoded gradient (a staleness remedy)."""
 
     name: ClassVar[str]
-    settings: ClassVar[tuple[str, ...]] = ()
-    """Run settings passed to the constructor as keywords of the same name."""
+    settings: ClassVar[tuple[Setting | str, ...]] = ()
+    """Run settings passed to the constructor as keywords of the same name: declared here, or
+    the name of a run-level setting."""
     reference: ClassVar[str] = ""
     pushes: ClassVar[frozenset[str]] = PUSH_KINDS
     """The kinds of push the remedy is defined for (a ConfigError names any other)."""
@@ -66,7 +71,7 @@ class Remedy(ABC):
 
     @abstractmethod
     def transform(self, update: Update, state: Any, params: torch.Tensor, ctx: ApplyContext) -> Update | None:
-        """The update to apply, or ``None`` to discard the push."""
+        """The update to apply, or ``None`` to discard the push; ``update`` itself is left as it was."""
 
     def memory_bytes(self, state: Any) -> int:
         """Server memory this remedy holds (reported in the summary)."""
@@ -77,10 +82,13 @@ class Optimizer(ABC):
     """The last stage: turn an update into a parameter change at learning rate ``lr``."""
 
     name: ClassVar[str]
-    settings: ClassVar[tuple[str, ...]] = ()
-    """Run settings passed to the constructor as keywords of the same name."""
+    settings: ClassVar[tuple[Setting | str, ...]] = ()
+    """Run settings passed to the constructor as keywords of the same name: declared here, or
+    the name of a run-level setting."""
     reference: ClassVar[str] = ""
     pushes: ClassVar[frozenset[str]] = frozenset({GRADIENT, GRADIENT_SUM})
+    protocols: ClassVar[tuple[str, ...]] = ("async", "sync", "sequential")
+    """The scheduling protocols the optimizer is defined for."""
     in_support: ClassVar[bool] = False
     """A sparse update changes only the parameters at its indices."""
 

@@ -9,8 +9,15 @@ import torch
 
 from asyncsgd.rules.base import GRADIENT, REMEDIES, ApplyContext, Remedy
 from asyncsgd.vocabulary.messages import Update
+from asyncsgd.vocabulary.settings import MAX_RATE, setting
 
 EPSILON = 1e-7  # the paper's ε in λ_t = λ0 / √(MeanSquare + ε)
+DC_LAMBDA = setting(
+    "dc_lambda", 0.04, "dc_asgd: λ of the delay compensation; dc_asgd_adaptive: λ0", 0, MAX_RATE
+)
+DC_MOMENTUM = setting(
+    "dc_momentum", 0.95, "dc_asgd_adaptive: decay m of the running mean square of g", 0, 1, False, True
+)
 
 
 def check_lambda(dc_lambda: float) -> float:
@@ -44,7 +51,7 @@ class DCASGD(Remedy):
 
     name = "dc_asgd"
     keeps_support = True
-    settings = ("dc_lambda",)
+    settings = (DC_LAMBDA,)
     pushes = frozenset({GRADIENT})
     reference = "Zheng et al., Asynchronous SGD with delay compensation, ICML 2017"
 
@@ -96,7 +103,7 @@ class DCASGDAdaptive(DCASGD):
     """
 
     name = "dc_asgd_adaptive"
-    settings = ("dc_lambda", "dc_momentum")
+    settings = (DC_LAMBDA, DC_MOMENTUM)
 
     def __init__(self, dc_lambda: float = 2.0, dc_momentum: float = 0.95) -> None:
         super().__init__(dc_lambda)

@@ -9,6 +9,11 @@ import torch
 
 from asyncsgd.rules.base import REMEDIES, ApplyContext, Remedy
 from asyncsgd.vocabulary.messages import Update
+from asyncsgd.vocabulary.settings import setting
+
+STALE_BOUND = setting(
+    "stale_bound", math.inf, "drop_stale: discard a push whose staleness τ exceeds this", 0, math.inf
+)
 
 
 @REMEDIES.register("drop_stale", "discard a push whose τ exceeds stale_bound")
@@ -24,7 +29,7 @@ class DropStale(Remedy):
 
     name = "drop_stale"
     keeps_support = True
-    settings = ("stale_bound",)
+    settings = (STALE_BOUND,)
     reference = "bounded-delay ASGD; TensorFlow tf.contrib.opt.DropStaleGradientOptimizer"
 
     def __init__(self, stale_bound: float = math.inf) -> None:

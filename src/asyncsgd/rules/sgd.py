@@ -6,6 +6,13 @@ import torch
 
 from asyncsgd.rules.base import OPTIMIZERS, Optimizer
 from asyncsgd.vocabulary.messages import Update
+from asyncsgd.vocabulary.settings import setting
+
+MOMENTUM = setting(
+    "momentum", 0.9, "server momentum: μ of rule=momentum; the target total momentum of rule=async_momentum",
+    0, 1, False, True,
+)  # fmt: skip
+NESTEROV = setting("nesterov", False, "Nesterov variant of rule=momentum")
 
 
 @OPTIMIZERS.register("sgd", "Downpour: x ← x − γ·g (Dean et al. 2012)")
@@ -33,7 +40,7 @@ class Momentum(Optimizer):
     """
 
     name = "momentum"
-    settings = ("momentum", "nesterov")
+    settings = (MOMENTUM, NESTEROV)
     reference = "Polyak 1964; Sutskever, Martens, Dahl & Hinton, ICML 2013 (Nesterov form)"
 
     def __init__(self, momentum: float = 0.9, nesterov: bool = False) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -24,9 +25,7 @@ class StalenessLR(Remedy):
     reference = "Zhang, Gupta, Lian & Liu, Staleness-aware async-SGD, IJCAI 2016"
 
     def transform(self, update: Update, state: Any, params: torch.Tensor, ctx: ApplyContext) -> Update:
-        if ctx.tau > 1:
-            update.scale /= ctx.tau
-        return update
+        return replace(update, scale=update.scale / ctx.tau) if ctx.tau > 1 else update
 
 
 @REMEDIES.register("staleness_lr_plus1", "γ/(τ + 1) per push (DynSGD, Jiang et al. 2017)")
@@ -43,6 +42,4 @@ class StalenessLRPlusOne(Remedy):
     reference = "Jiang, Cui, Zhang & Yu, Heterogeneity-aware distributed parameter servers, SIGMOD 2017"
 
     def transform(self, update: Update, state: Any, params: torch.Tensor, ctx: ApplyContext) -> Update:
-        if ctx.tau > 0:
-            update.scale /= ctx.tau + 1
-        return update
+        return replace(update, scale=update.scale / (ctx.tau + 1)) if ctx.tau > 0 else update

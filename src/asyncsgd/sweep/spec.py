@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from asyncsgd.assembly.checks import check_names, effective_config
-from asyncsgd.config.experiment import NAME, confirm_clusters, load_toml, method_entries, parse_overrides
+from asyncsgd.config.files import NAME, confirm_clusters, load_toml, method_entries, parse_overrides
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.errors import ConfigError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from asyncsgd.assembly.checks import FIXED_DELAY
+from asyncsgd.assembly.checks import FIXED, TRACE, settings_of
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.delays import (
     DELAYS,
@@ -16,16 +16,16 @@ from asyncsgd.delays import (
     LinkModel,
     StalenessModel,
 )
-from asyncsgd.delays.trace import TRACE_PREFIX, TraceSchedule
+from asyncsgd.delays.trace import TraceSchedule
 
 DELAY_STREAM = 0xDE1A
 
 
 def delay_model(cfg: RunConfig) -> DelayModel:
-    if cfg.delay.startswith(TRACE_PREFIX):
+    if cfg.schedule == TRACE:
         return DELAYS.get("constant")(0.0)  # the schedule comes from the trace, not from delays
     cls = DELAYS.get(cfg.delay)
-    base = cls(cfg.delay_mean, cfg.delay_sigma) if cfg.delay == "lognormal" else cls(cfg.delay_mean)
+    base = cls(**settings_of(cls, cfg))
     if cfg.slow_learners:
         slow = range(cfg.learners - cfg.slow_learners, cfg.learners)
         return Heterogeneous(base, slow, cfg.slow_factor)
@@ -42,16 +42,16 @@ def delays(cfg: RunConfig) -> DelaySampler:
 
 
 def staleness_model(cfg: RunConfig) -> StalenessModel | None:
-    if cfg.delay != FIXED_DELAY:
+    if cfg.schedule != FIXED:
         return None
     return STALENESS.get(cfg.staleness_dist)(cfg.staleness)
 
 
 def trace_schedule(cfg: RunConfig) -> TraceSchedule | None:
-    """The recorded schedule to replay (``delay="trace:DIR"``), or None."""
-    if not cfg.delay.startswith(TRACE_PREFIX):
+    """The recorded schedule to replay (``schedule="trace"``), or None."""
+    if cfg.schedule != TRACE:
         return None
-    return TraceSchedule.load(cfg.delay)
+    return TraceSchedule.load(cfg.trace)
 
 
 def link(cfg: RunConfig) -> LinkModel:

@@ -1,4 +1,5 @@
-"""Experiments: a base config plus named methods that override some of its keys.
+"""Experiment files: a base config plus named methods that override some of its keys, read from TOML
+with `--set` overrides, and written back resolved.
 
 An experiment file is TOML. Top-level keys are settings shared by every method (plus ``name``,
 the experiment's name); each ``[[methods]]`` table has a ``name`` and the settings it changes::

@@ -1,0 +1,100 @@
+"""The settings of the engines, declared where the assembly sees them without importing an engine
+(engines stand above the assembly): the simulator's time model, and the wall-clock engines'
+processes, shards, faults and Ray resources."""
+
+from __future__ import annotations
+
+import math
+
+from asyncsgd.delays.models import MAX_SIM_SECONDS
+from asyncsgd.vocabulary.settings import MAX_COUNT, MAX_RATE, setting
+
+MAX_LEARNERS = 4096
+MAX_THREADS = 1024
+MAX_RAY_UNITS = 1024.0
+RAY_UNIT = 1e-4
+"""Ray reserves fractional resources in steps of 0.0001."""
+
+SCHEDULES = ("compute", "fixed", "trace")
+
+SIM = (
+    setting(
+        "schedule",
+        "compute",
+        "where the simulator's staleness comes from: compute (learners' compute times drawn from delay), "
+        "fixed (τ drawn directly from staleness_dist), trace (the pushes of the run recorded in trace)",
+        choices=SCHEDULES,
+    ),
+    setting(
+        "delay", "exponential", "compute-time model of schedule=compute: constant, exponential, lognormal"
+    ),
+    setting("trace", "", "schedule=trace: the run directory (or its trace.csv) whose pushes are replayed"),
+    setting("slow_learners", 0, "number of straggler learners (the last ones)", 0, MAX_LEARNERS),
+    setting("slow_factor", 4.0, "stragglers compute this many times slower", 1, MAX_RATE),
+    setting("staleness", 4, "schedule=fixed: largest τ", 0, 10**6),
+    setting("staleness_dist", "uniform", "schedule=fixed: uniform, constant or geometric"),
+    setting("latency", 0.0, "simulated seconds per message (pull or push)", 0, MAX_SIM_SECONDS),
+    setting("bandwidth", math.inf, "simulated link bandwidth, bytes per second", 0, math.inf, True),
+    setting("server_time", 0.0, "simulated seconds the server spends applying one push", 0, MAX_SIM_SECONDS),
+)
+"""The simulator's time model (``delay_mean`` and ``delay_sigma`` belong to the delay models)."""
+
+WALL_CLOCK = (
+    setting(
+        "shards",
+        1,
+        "local, ray: parameter-server shards S, each with its own version counter and lock or actor",
+        1,
+        MAX_THREADS,
+    ),
+    setting(
+        "learner_threads",
+        1,
+        "local, ray: torch intra-op threads per learner process or actor",
+        1,
+        MAX_THREADS,
+    ),
+    setting("hogwild", False, "local: learners add updates to the shared parameters without locks"),
+    setting("respawn", False, "local, ray: restart a learner process or actor that dies"),
+    setting(
+        "timeout",
+        60.0,
+        "local, ray: longest any blocking wait or remote call may last, seconds",
+        0,
+        MAX_RATE,
+        True,
+    ),
+    setting(
+        "ray_address",
+        "",
+        "ray: address of a running Ray cluster to join (host:port, or auto); empty: start a private Ray "
+        "instance on 127.0.0.1 for the run",
+    ),
+    setting(
+        "ray_cpus_per_learner",
+        1.0,
+        "ray: CPUs each learner actor reserves from the cluster",
+        0,
+        MAX_RAY_UNITS,
+    ),
+    setting(
+        "ray_gpus_per_learner",
+        0.0,
+        "ray: GPUs each learner actor reserves (fractions share a GPU); needed for device=cuda",
+        0,
+        MAX_RAY_UNITS,
+    ),
+    setting(
+        "ray_cpus_per_shard", 1.0, "ray: CPUs each parameter-server shard actor reserves", 0, MAX_RAY_UNITS
+    ),
+    setting(
+        "checkpoint_every",
+        0,
+        "save a checkpoint every this many updates (0: never); see --resume",
+        0,
+        MAX_COUNT,
+    ),
+)
+"""The wall-clock engines (``local``, ``ray``)."""
+
+RAY_RESOURCES = ("ray_cpus_per_learner", "ray_gpus_per_learner", "ray_cpus_per_shard")

@@ -40,7 +40,8 @@ def parts(job):
 @pytest.mark.parametrize("partition", ["disjoint", "shared"])
 @pytest.mark.parametrize("algorithm", ALGORITHMS.names())
 def test_learner_and_stream_states_are_plain_and_continue_bit_for_bit(synthetic, algorithm, partition):
-    settings = {"local_steps": 2} if algorithm != "downpour" else {}
+    periods = {"localsgd": {"local_steps": 2}, "easgd": {"exchange_period": 2}, "eamsgd": {"exchange_period": 2}}
+    settings = periods.get(algorithm, {})
     codec = {"codec": "randomk", "ratio": 0.3, "error_feedback": True}
     job = make_job(synthetic, algorithm=algorithm, learners=2, partition=partition, **codec, **settings)
     learners, server, streams = parts(job)

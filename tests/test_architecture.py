@@ -193,3 +193,18 @@ def test_ray_is_imported_only_through_the_ray_engines_cluster_module():
     for path in files("."):
         names = imports(path)
         assert not [n for n in names if n == "ray" or n.startswith("ray.")], f"{path} imports ray"
+
+
+@pytest.mark.parametrize("package", ["codecs", "rules", "algorithms"])
+def test_a_part_is_one_new_file(package):
+    """A package of parts imports every module it holds, so a new file registers its part with no
+    list to extend."""
+    script = (
+        "import importlib, pkgutil, sys\n"
+        f"package = importlib.import_module('asyncsgd.{package}')\n"
+        "names = [m.name for m in pkgutil.iter_modules(package.__path__)]\n"
+        "missing = [n for n in names if f'{package.__name__}.{n}' not in sys.modules]\n"
+        "assert names and not missing, missing\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -40,8 +40,8 @@ def parts(job):
 @pytest.mark.parametrize("partition", ["disjoint", "shared"])
 @pytest.mark.parametrize("algorithm", ALGORITHMS.names())
 def test_learner_and_stream_states_are_plain_and_continue_bit_for_bit(synthetic, algorithm, partition):
-    periods = {"localsgd": {"local_steps": 2}, "easgd": {"exchange_period": 2}, "eamsgd": {"exchange_period": 2}}
-    settings = periods.get(algorithm, {})
+    period = {"localsgd": "local_steps", "easgd": "exchange_period", "eamsgd": "exchange_period"}
+    settings = {period[algorithm]: 2} if algorithm in period else {}
     codec = {"codec": "randomk", "ratio": 0.3, "error_feedback": True}
     job = make_job(synthetic, algorithm=algorithm, learners=2, partition=partition, **codec, **settings)
     learners, server, streams = parts(job)

@@ -1,8 +1,10 @@
 """Algorithms: what learners do in the generic cycle and what the server does with their pushes."""
 
-from asyncsgd.algorithms import downpour, easgd, localsgd  # noqa: F401  (fill the registry)
 from asyncsgd.algorithms.base import ALGORITHMS, Algorithm
 from asyncsgd.algorithms.ssp import SSPGate
+from asyncsgd.registry import import_modules
+
+import_modules(__name__, __path__)  # each module registers its parts
 
 
 def make_algorithm(name: str, **params: object) -> Algorithm:

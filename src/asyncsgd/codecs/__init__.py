@@ -1,20 +1,11 @@
 """Gradient codecs (compressors) and the learner-side memory policies that wrap them."""
 
-from asyncsgd.codecs import (  # noqa: F401  (fill the registry)
-    dropping,
-    identity,
-    onebit,
-    qsgd,
-    randomk,
-    sign,
-    terngrad,
-    threshold,
-    topk,
-    wangni,
-)
 from asyncsgd.codecs.base import CODECS, Capabilities, Codec, keep_count
 from asyncsgd.codecs.memory import Compressor, ErrorFeedback, Memoryless, make_compressor
+from asyncsgd.registry import import_modules
 from asyncsgd.vocabulary.flat import FlatLayout
+
+import_modules(__name__, __path__)  # each module registers its parts
 
 
 def make_codec(name: str, layout: FlatLayout, **params: object) -> Codec:

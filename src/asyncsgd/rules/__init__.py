@@ -1,13 +1,6 @@
 """Server-side update rules: optimizers and staleness remedies."""
 
-from asyncsgd.rules import (  # noqa: F401  (fill the registries)
-    adagrad,
-    async_momentum,
-    dc_asgd,
-    drop_stale,
-    sgd,
-    staleness,
-)
+from asyncsgd.registry import import_modules
 from asyncsgd.rules.base import (
     ELASTIC,
     GRADIENT,
@@ -20,6 +13,8 @@ from asyncsgd.rules.base import (
     Remedy,
     ServerRule,
 )
+
+import_modules(__name__, __path__)  # each module registers its parts
 
 
 def parse_remedies(spec: str) -> list[str]:

@@ -54,8 +54,7 @@ class Pulled:
 
 @dataclass
 class Encoded:
-    """One cycle up to its push, measured. On the wall clock ``start``, ``pulled`` and ``end`` are
-    clock readings (the cycle's start, the pull's return, the end of encoding)."""
+    """One cycle up to its push, measured in seconds of the cycle's clock."""
 
     push: Push
     loss: float
@@ -67,9 +66,13 @@ class Encoded:
     compress: float
     """The learner's ``push()``: encoding, error feedback (0 on a simulated clock)."""
     pull: float = 0.0
+    """Wall clock: the pull, less its waits."""
     wait: float = 0.0
+    """Wall clock: the pull's waits (for a lock)."""
     start: float = 0.0
+    """Wall clock: the reading when the cycle began."""
     end: float = 0.0
+    """The clock's reading when encoding ended."""
 
 
 class Cycle:

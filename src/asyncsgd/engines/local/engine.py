@@ -6,7 +6,7 @@ monitor, evaluates the snapshots learners took at the versions due, watches the 
 processes (a death is recorded, its lock recovered, the learner optionally respawned), pauses
 everyone at cycle boundaries for a checkpoint, and turns a stop request into a stop flag that
 every learner checks before each phase. The math runs in the learners, through the same core
-objects the simulator uses (see :mod:`.server`).
+objects the simulator uses (see :mod:`.serving`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from asyncsgd.engines.base import Engine
 from asyncsgd.engines.common import check_wall_clock
 from asyncsgd.engines.driver import Driver
 from asyncsgd.engines.local.arena import Arena
-from asyncsgd.engines.local.changes import change_log_shape
+from asyncsgd.engines.local.changed_pulls import change_log_shape
 from asyncsgd.engines.local.faults import Faults
 from asyncsgd.engines.local.records import RingReader, Row, row_width
 from asyncsgd.engines.local.shared import (

@@ -48,7 +48,7 @@ from asyncsgd.engines.cycle import Cycle, Encoded, Pulled
 from asyncsgd.engines.local.arena import Arena
 from asyncsgd.engines.local.flight import Flight
 from asyncsgd.engines.local.records import COL, FIELDS, RingWriter
-from asyncsgd.engines.local.server import HogwildServer, SharedServer
+from asyncsgd.engines.local.serving import HogwildServer, SharedServer
 from asyncsgd.engines.local.shared import BATCHES, GO, MARK, ORIGIN_NS, PAUSE, RESUME, UPDATES, Shared, Spec
 from asyncsgd.vocabulary.flat import FlatModel
 from asyncsgd.vocabulary.messages import ApplyRecord

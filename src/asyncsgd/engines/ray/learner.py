@@ -36,7 +36,7 @@ from asyncsgd.codecs.base import Codec
 from asyncsgd.core.learner import Learner
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.core.shards import cut, cuttable
-from asyncsgd.engines.changes import sparse_updates
+from asyncsgd.engines.change_log import sparse_updates
 from asyncsgd.engines.cycle import Cycle, Encoded, Pulled
 from asyncsgd.engines.ray.cluster import import_ray
 from asyncsgd.engines.ray.plain import plain, restore

@@ -8,7 +8,7 @@ the ``local`` engine's server path, run by learner processes: lock, ``pull``, co
 ``apply`` (validation, decode, rule), unlock. Payloads are made once, so the codec's encoding time
 is not part of the round trip. Each learner pulls into the same buffer every cycle, as the
 engine's learners do, so with top-1% pushes a pull copies only the coordinates the pushes since
-its last pull changed (``engines/local/changes.py``); the buffer then holds the dense parameters of
+its last pull changed (``engines/local/changed_pulls.py``); the buffer then holds the dense parameters of
 the current version exactly as a full copy would. Both sides leave out their first ``WARMUP``
 seconds of round trips (processes starting, first touches of shared and private pages, first
 transfers) and then measure: ours for ``SECONDS``, the Ray baseline for 1.5 times as long, both
@@ -45,8 +45,8 @@ from asyncsgd.assembly.job import Job
 from asyncsgd.config import RunConfig
 from asyncsgd.data import load_dataset
 from asyncsgd.engines.local.arena import Arena
-from asyncsgd.engines.local.changes import change_log_shape
-from asyncsgd.engines.local.server import SharedServer
+from asyncsgd.engines.local.changed_pulls import change_log_shape
+from asyncsgd.engines.local.serving import SharedServer
 from asyncsgd.engines.local.shared import GO, Shared, Spec
 from asyncsgd.vocabulary.flat import FlatLayout
 from asyncsgd.vocabulary.messages import Push

@@ -1,4 +1,5 @@
-"""Pulls that copy only the coordinates changed since a learner's last pull (``engines/local/changes.py``).
+"""Pulls that copy only the coordinates changed since a learner's last pull
+(``engines/local/changed_pulls.py``).
 
 The property that matters: after every pull the learner's buffer equals the shard, bit for bit,
 whichever way it was refreshed; and the cheap way is really taken when it applies.
@@ -10,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from asyncsgd.engines.changes import ANY, ChangeLog
-from asyncsgd.engines.local import LocalEngine, changes
-from asyncsgd.engines.local.changes import PulledCopy, change_log_shape
+from asyncsgd.engines.change_log import ANY, ChangeLog
+from asyncsgd.engines.local import LocalEngine, changed_pulls
+from asyncsgd.engines.local.changed_pulls import PulledCopy, change_log_shape
 from asyncsgd.metrics import params_sha256
 from tests.conftest import make_job, run_sim
 from tests.engines.test_local import local_job, no_leftovers, read_trace, run_local
@@ -133,7 +134,7 @@ def test_the_log_exists_only_where_updates_can_be_sparse(synthetic, settings, lo
 @pytest.fixture
 def small_shards_logged(monkeypatch):
     """The synthetic task's model is far below the size where the log pays: log it anyway."""
-    monkeypatch.setattr(changes, "MIN_SHARD", 0)
+    monkeypatch.setattr(changed_pulls, "MIN_SHARD", 0)
 
 
 @pytest.mark.parametrize("ratio, pushes_logged", [(0.005, 3), (0.01, 1)])

@@ -43,6 +43,20 @@ from asyncsgd.vocabulary.flat import FlatLayout, FlatModel
 EVALS_PER_RUN = 25
 
 
+@dataclass(frozen=True)
+class Budget:
+    """A run's budget: it is spent once the server has counted ``updates`` updates or ``samples``
+    samples (None: no such limit). The one check every engine makes, wherever its server counts."""
+
+    updates: int | None
+    samples: int | None
+
+    def reached(self, updates: int, samples: int) -> bool:
+        if self.updates is not None and updates >= self.updates:
+            return True
+        return self.samples is not None and samples >= self.samples
+
+
 @dataclass
 class Job:
     """A runnable method: config, data and a model recipe, plus builders for the core objects."""
@@ -199,7 +213,9 @@ class Job:
     def eval_every(self) -> int:
         return self.config.eval_every or max(1, self.expected_updates // EVALS_PER_RUN)
 
+    @property
+    def budget(self) -> Budget:
+        return Budget(self.max_updates, self.max_samples)
+
     def budget_reached(self, updates: int, samples: int) -> bool:
-        if self.max_updates is not None and updates >= self.max_updates:
-            return True
-        return self.max_samples is not None and samples >= self.max_samples
+        return self.budget.reached(updates, samples)

@@ -56,6 +56,11 @@ class ParameterServer:
         self.rejected: dict[int, Counter[str]] = {}
         self.dropped = 0
 
+    def adopt_version(self, version: int) -> None:
+        """Take ``version`` as the count of updates applied: a server over a vector that other
+        servers also update (one per process, over shared memory) reads the shared count first."""
+        self.version = version
+
     # -- reads -------------------------------------------------------------------------------
     def pull(self, learner: int) -> tuple[torch.Tensor, int]:
         """Current parameters (a live view: copy before the next apply) and version."""

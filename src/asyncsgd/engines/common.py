@@ -11,6 +11,7 @@ from typing import Any
 from asyncsgd.assembly.job import Job
 from asyncsgd.errors import ConfigError
 from asyncsgd.vocabulary.messages import ApplyRecord
+from asyncsgd.vocabulary.reporting import tau_histogram
 
 
 def check_wall_clock(job: Job, engine: str) -> None:
@@ -28,14 +29,6 @@ def check_wall_clock(job: Job, engine: str) -> None:
     size = job.layout().size
     if cfg.shards > size:
         raise ConfigError("shards", f"{cfg.shards} shards for {size} parameters")
-
-
-def shard_histogram(counts: Counter[int]) -> dict[str, Any]:
-    """τ of one shard: mean, max and the histogram h[τ] (applied pushes with that staleness)."""
-    total = sum(counts.values())
-    hist = [counts.get(t, 0) for t in range(max(counts) + 1)] if counts else []
-    mean = sum(t * n for t, n in counts.items()) / total if total else None
-    return {"count": total, "mean": mean, "max": max(counts) if counts else None, "histogram": hist}
 
 
 @dataclass
@@ -104,7 +97,7 @@ class Ledger:
         extra: dict[str, Any] = {"deaths": [d.to_dict() for d in self.deaths]}
         extra["checkpoints"] = self.checkpoints
         if self.shards > 1:
-            extra["staleness_per_shard"] = [shard_histogram(c) for c in self.shard_tau]
+            extra["staleness_per_shard"] = [tau_histogram(c) for c in self.shard_tau]
         return extra
 
     def rejected_by_learner(self) -> dict[int, dict[str, int]]:

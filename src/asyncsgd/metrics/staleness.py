@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-
-def histogram(counts: Counter[int]) -> list[int]:
-    """``h[τ]`` = number of applied pushes with staleness τ, for τ = 0 … max."""
-    if not counts:
-        return []
-    out = [0] * (max(counts) + 1)
-    for tau, n in counts.items():
-        out[tau] = n
-    return out
+from asyncsgd.vocabulary.reporting import tau_histogram
 
 
 def quantile(counts: Counter[int], q: float) -> int | None:
@@ -29,15 +21,16 @@ def quantile(counts: Counter[int], q: float) -> int | None:
 
 
 def staleness_summary(counts: Counter[int]) -> dict[str, object]:
-    total = sum(counts.values())
-    if total == 0:
-        return {"count": 0, "min": None, "mean": None, "p50": None, "p95": None, "max": None, "histogram": []}
+    """The engines' histogram (:func:`~asyncsgd.vocabulary.reporting.tau_histogram`) with the
+    smallest τ and the median and 95th percentile."""
+    base = tau_histogram(counts)
+    empty = base["count"] == 0
     return {
-        "count": total,
-        "min": min(counts),
-        "mean": sum(t * n for t, n in counts.items()) / total,
+        "count": base["count"],
+        "min": None if empty else min(counts),
+        "mean": base["mean"],
         "p50": quantile(counts, 0.5),
         "p95": quantile(counts, 0.95),
-        "max": max(counts),
-        "histogram": histogram(counts),
+        "max": base["max"],
+        "histogram": base["histogram"],
     }

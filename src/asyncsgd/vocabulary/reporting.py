@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,6 +34,15 @@ class Timing:
 
     def phases(self) -> dict[str, float]:
         return {p: getattr(self, p) for p in PHASES}
+
+
+def tau_histogram(counts: Mapping[int, int]) -> dict[str, Any]:
+    """Staleness τ of applied pushes, from their counts per τ (exact: every τ is an integer):
+    how many, mean, max and the histogram ``h[τ]`` for τ = 0 … max."""
+    total = sum(counts.values())
+    hist = [counts.get(t, 0) for t in range(max(counts) + 1)] if counts else []
+    mean = sum(t * n for t, n in counts.items()) / total if total else None
+    return {"count": total, "mean": mean, "max": max(counts) if counts else None, "histogram": hist}
 
 
 class Monitor(Protocol):

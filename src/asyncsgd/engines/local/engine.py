@@ -6,7 +6,7 @@ monitor, evaluates the snapshots learners took at the versions due, watches the 
 processes (a death is recorded, its lock recovered, the learner optionally respawned), pauses
 everyone at cycle boundaries for a checkpoint, and turns a stop request into a stop flag that
 every learner checks before each phase. The math runs in the learners, through the same core
-objects the simulator uses (see :mod:`.server`).
+objects the simulator uses (see :mod:`.serving`).
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from asyncsgd.config.schema import RunConfig
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.core.shards import ShardPlan
 from asyncsgd.engines.base import Engine
-from asyncsgd.engines.common import Ledger, check_wall_clock
+from asyncsgd.engines.common import check_wall_clock
+from asyncsgd.engines.driver import Driver
 from asyncsgd.engines.local.arena import Arena
-from asyncsgd.engines.local.changes import change_log_shape
+from asyncsgd.engines.local.changed_pulls import change_log_shape
 from asyncsgd.engines.local.faults import Faults
 from asyncsgd.engines.local.records import RingReader, Row, row_width
 from asyncsgd.engines.local.shared import (
@@ -115,12 +116,11 @@ class LocalEngine(Engine):
         return _Run(job, monitor, self.learner_factory, self.start_method).execute()
 
 
-class _Run:
+class _Run(Driver):
     def __init__(self, job: Job, monitor: Monitor, factory: LearnerFactory | None, start_method: str) -> None:
-        self.job, self.monitor, self.factory, self.start_method = job, monitor, factory, start_method
-        cfg = job.config
-        self.cfg = cfg
-        self.p = cfg.learners
+        super().__init__(job, monitor, Death)
+        self.factory, self.start_method = factory, start_method
+        cfg = self.cfg
         flat = job.flat_model("cpu")  # the supervisor only lays out the arena
         self.initial = flat.params
         self.layout = flat.layout
@@ -137,14 +137,10 @@ class _Run:
         log = (0, 0) if cfg.hogwild else change_log_shape(self.templates[0], largest)
         self.spec = Spec(flat.size, cfg.shards, self.p, RING_ROWS, row_width(cfg.shards), leaves, *log)
         self.ordered = not cfg.hogwild
-        self.restored: dict[str, Any] | None = monitor.restored_engine_state()
-        self.book = Ledger(self.p, cfg.shards)  # what has reached the monitor
         self.last_row_at = time.perf_counter()
-        self.stop_reason = ""
         self.all_gone = False
         self.numbered_drops = 0
         """Dropped pushes that had taken an update number (with shards, numbers come first)."""
-        self.origin: float | None = None
 
     # -- setup --------------------------------------------------------------------------------------
     def _initialise(self, shared: Shared) -> dict[int, dict[str, Any]]:
@@ -169,7 +165,6 @@ class _Run:
         for s, tensors in enumerate(state["rule"]):
             for path, tensor in tensors.items():
                 shared.rule_tensor(s, path).copy_(tensor)
-        self.book.load_state_dict(state, Death)
         self.numbered_drops = int(state.get("numbered_drops", 0))
         return {i: learner for i, learner in enumerate(state["learners"]) if learner is not None}
 
@@ -212,7 +207,7 @@ class _Run:
             for row in self.reader.flush(self.ordered):
                 self._deliver(row)
             # judged on what the server applied, once every record is in
-            if self.all_gone and not self.stop_reason and not self._budget_reached() and self.book.deaths:
+            if self.all_gone and not self.stop_reason and not self.budget_reached() and self.book.deaths:
                 self.stop_reason = "learners_lost"
             return self._result()
         raise AssertionError("unreachable")  # pragma: no cover
@@ -235,9 +230,6 @@ class _Run:
                 )
             time.sleep(0.005)
 
-    def _now(self) -> float:
-        return 0.0 if self.origin is None else time.perf_counter() - self.origin
-
     def drain(self) -> int:
         """Deliver every record published so far, in apply order; how many."""
         rows = self.reader.drain(self.ordered)
@@ -253,7 +245,7 @@ class _Run:
             if not self.sup.alive():
                 self.all_gone = True
                 return
-            if self._budget_reached() or monitor.stop_requested():
+            if self.budget_reached() or monitor.stop_requested():
                 return
             mark = int(shared.control[MARK])
             if mark and self.server_updates() >= mark:
@@ -270,15 +262,11 @@ class _Run:
                 for handle in self.sup.wait(POLL):
                     self.faults.ended(handle)
 
-    def server_updates(self) -> int:
-        """Updates the server has counted (not the records delivered so far, which lag)."""
+    def server_counts(self) -> tuple[int, int]:
         shared = self.shared
-        return int(shared.hog.sum()) if self.cfg.hogwild else int(shared.totals[UPDATES])
-
-    def _budget_reached(self) -> bool:
-        shared = self.shared
-        samples = int(shared.hog_samples.sum()) if self.cfg.hogwild else int(shared.totals[SAMPLES])
-        return self.job.budget_reached(self.server_updates(), samples)
+        if self.cfg.hogwild:
+            return int(shared.hog.sum()), int(shared.hog_samples.sum())
+        return int(shared.totals[UPDATES]), int(shared.totals[SAMPLES])
 
     def _stop_all(self) -> None:
         if hasattr(self, "shared"):
@@ -286,23 +274,28 @@ class _Run:
 
     # -- records ------------------------------------------------------------------------------------
     def _deliver(self, row: Row) -> None:
-        record, shared = row.record, self.shared
-        self.book.count(record, row.samples, row.timing.end, row.code, row.shard_taus)
+        record = row.record
         if record.accepted and not record.applied and self.spec.shards > 1 and not self.cfg.hogwild:
             self.numbered_drops += 1
-        self.monitor.on_push(record, row.timing, row.loss, row.samples)
-        if not record.applied:
-            return
-        slots = np.flatnonzero(shared.eval_version == record.version) if record.version else []
-        if self.monitor.eval_due(record.version):
-            if len(slots):
-                params = shared.eval_params[int(slots[0])]
-            else:  # no snapshot at that version (another evaluation schedule): the current cut
-                params = torch.empty_like(shared.params)
-                params.copy_(shared.params)
-            self.monitor.evaluate(params, record.version, self.book.samples, row.timing.end)
-        if len(slots):
-            shared.eval_version[int(slots[0])] = 0
+        self.deliver(record, row.timing, row.loss, row.samples, row.code, row.shard_taus)
+
+    def _slot(self, version: int) -> int | None:
+        """The evaluation slot a learner filled at ``version``, if any."""
+        slots = np.flatnonzero(self.shared.eval_version == version) if version else []
+        return int(slots[0]) if len(slots) else None
+
+    def params_at(self, version: int) -> torch.Tensor:
+        slot, shared = self._slot(version), self.shared
+        if slot is not None:
+            return shared.eval_params[slot]
+        params = torch.empty_like(shared.params)  # another evaluation schedule: the current cut
+        params.copy_(shared.params)
+        return params
+
+    def evaluated(self, version: int) -> None:
+        slot = self._slot(version)
+        if slot is not None:
+            self.shared.eval_version[slot] = 0
 
     def _reap(self) -> None:
         for handle in self.sup.wait(0):
@@ -348,8 +341,7 @@ class _Run:
         self.faults.settle_all()  # every live learner waits at a boundary: no lock is held
         for row in self.reader.flush(self.ordered):
             self._deliver(row)
-        self.book.checkpoints += 1
-        self.monitor.save_checkpoint(self._engine_state(states))
+        self.monitor.save_checkpoint(self.checkpoint_state(self._engine_state(states)))
         self._arm_checkpoint()
         shared.control[RESUME] = epoch
 
@@ -369,8 +361,6 @@ class _Run:
             "clock": shared.clock.tolist(),
             "gone": shared.gone.tolist(),
             "rule": rule,
-            **self.book.state_dict(),
-            "updates": self.server_updates(),
             "numbered_drops": self.numbered_drops,
             "learners": [learners.get(i) for i in range(self.p)],
         }
@@ -378,27 +368,15 @@ class _Run:
     # -- result -------------------------------------------------------------------------------------
     def _result(self) -> EngineResult:
         shared, cfg = self.shared, self.cfg
-        versions = [int(v) for v in shared.versions]
-        extra: dict[str, Any] = {
+        head: dict[str, Any] = {
             "mode": "hogwild" if cfg.hogwild else "server",
             "shards": cfg.shards,
-            "shard_versions": versions,
+            "shard_versions": [int(v) for v in shared.versions],
             "learner_threads": cfg.learner_threads,
             "start_method": self.start_method,
             **self.faults.extra(),
-            **self.book.extra(),
-            "accounting": self.faults.accounting(self.server_updates(), self.numbered_drops),
         }
-        if not cfg.hogwild:
-            extra["change_pulls"] = int(shared.change_pulls.sum())
-        if self.stop_reason:
-            extra["stop_reason"] = self.stop_reason
+        tail = {} if cfg.hogwild else {"change_pulls": int(shared.change_pulls.sum())}
+        accounting = self.faults.accounting(self.server_updates(), self.numbered_drops)
         memory = sum(s.memory_bytes() for s in self.templates)
-        return EngineResult(
-            params=shared.params.clone(),
-            version=self.server_updates(),
-            time=self.book.time,
-            rejected=self.book.rejected_by_learner(),
-            server_memory_bytes=memory,
-            extra=extra,
-        )
+        return self.result(shared.params.clone(), self.server_updates(), memory, head, accounting, tail)

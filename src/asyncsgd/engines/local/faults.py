@@ -51,26 +51,24 @@ class Faults:
         taken = [e for e in take_overs(shared) if (e["owner"], e["owner_incarnation"]) == me]
         starting = int(shared.ready[i]) != handle.incarnation
         death = Death(
-            i, handle.incarnation, run._now(), handle.process.exitcode, sorted({e["shard"] for e in taken}),
+            i, handle.incarnation, run.now(), handle.process.exitcode, sorted({e["shard"] for e in taken}),
             run.server_updates(), in_flight=in_flight(shared, i, run.cfg.hogwild),
             cause="died while starting" if starting else "",
             taken_over=[{"shard": e["shard"], "by": "supervisor" if e["heir"] == SUPERVISOR else e["heir"]}
                         for e in taken],
         )  # fmt: skip
         forget(shared, i)
-        run.book.deaths.append(death)
         self._replace(i, death, starting)
 
     def _replace(self, i: int, death: Death, starting: bool) -> None:
         run, shared = self.run, self.shared
-        if run.cfg.respawn and not shared.stopping and run.origin is not None and not starting:
-            run.book.incarnations[i] += 1
+        if run.lost(death, not shared.stopping and run.origin is not None and not starting):
             try:
                 self.sup.start(run._args(shared, i, None))
             except (OSError, EOFError) as err:  # the replacement died while it was being started
                 cause = f"could not be started: {type(err).__name__}: {err}"
                 inc, updates = run.book.incarnations[i], run.server_updates()
-                run.book.deaths.append(Death(i, inc, run._now(), None, [], updates, cause=cause))
+                run.lost(Death(i, inc, run.now(), None, [], updates, cause=cause), replaceable=False)
             else:
                 death.respawned = True
                 return

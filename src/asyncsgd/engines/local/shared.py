@@ -11,8 +11,8 @@
   ``change_pulls`` (shard pulls that copied only the changed coordinates).
 * ``ring.i`` / ``reason.i``: learner i's record ring (see :mod:`.records`); ``eval``: snapshots of
   the parameters at the versions due for evaluation.
-* ``changes.s``: the coordinates shard s's last updates changed (see :mod:`.changes`), when the
-  codec and rule make sparse updates possible.
+* ``changes.s``: the coordinates shard s's last updates changed (see
+  :mod:`asyncsgd.engines.change_log`), when the codec and rule make sparse updates possible.
 * ``flight``, ``flight_shards``, ``locks_held``: what each learner's current push has done so far
   and which shard locks it holds; ``heirs.s``: who took over shard s's lock from a learner that died
   holding it (see :mod:`.flight`).
@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from asyncsgd.core.shards import ShardPlan
-from asyncsgd.engines.changes import ChangeLog
+from asyncsgd.engines.change_log import ChangeLog
 from asyncsgd.engines.local.arena import Arena, Layout
 from asyncsgd.engines.local.mutex import MUTEX_BYTES, RobustMutex
 

@@ -44,10 +44,11 @@ import torch
 
 from asyncsgd.assembly.job import Job
 from asyncsgd.core.learner import Learner
+from asyncsgd.engines.cycle import Cycle, Encoded, Pulled
 from asyncsgd.engines.local.arena import Arena
 from asyncsgd.engines.local.flight import Flight
 from asyncsgd.engines.local.records import COL, FIELDS, RingWriter
-from asyncsgd.engines.local.server import HogwildServer, SharedServer
+from asyncsgd.engines.local.serving import HogwildServer, SharedServer
 from asyncsgd.engines.local.shared import BATCHES, GO, MARK, ORIGIN_NS, PAUSE, RESUME, UPDATES, Shared, Spec
 from asyncsgd.vocabulary.flat import FlatModel
 from asyncsgd.vocabulary.messages import ApplyRecord
@@ -59,7 +60,7 @@ POLL = 0.0005
 
 
 @dataclass
-class Cycle:
+class Measured:
     """One cycle's measurements, in seconds (``encoded`` and ``end`` are clock readings)."""
 
     loss: float
@@ -131,6 +132,7 @@ class Worker:
         self.flat = job.flat_model()
         factory = args.learner_factory
         self.learner = factory(job, self.i, self.flat) if factory else job.learner(self.i, self.flat)
+        self.cycle = Cycle(self.learner, self.batch)
         self.streams = job.streams()
         self.produced = 0  # batches of the shared stream this replica has stepped through
         if args.state is not None:
@@ -168,12 +170,6 @@ class Worker:
             self.produced += 1
         self.produced += 1
         return self.job.batch(self.streams.next(0))
-
-    def steps(self, n: int) -> float:
-        loss = float("nan")
-        for _ in range(n):
-            loss = self.learner.local_step(self.batch())
-        return loss
 
     # -- cycle boundaries ---------------------------------------------------------------------
     def updates(self) -> int:
@@ -237,32 +233,36 @@ class Worker:
         late = 0.0
         if since is not None and since < mark:
             mark, late = since, mark - since
+        versions: list[int] = []
+
+        def pull() -> Pulled:
+            nonlocal versions
+            versions, lock_wait, _ = server.pull_into(self.flat.params)
+            return Pulled(self.flat.params, versions[0], lock_wait)
+
+        def push(encoded: Encoded) -> Measured | None:
+            measured = Measured(
+                loss=encoded.loss,
+                samples=samples,
+                encoded=encoded.end,
+                wait=paused + encoded.wait,
+                compute=encoded.compute,
+                pull=(encoded.start - mark - paused) + encoded.pull,
+                compress=encoded.compress,
+            )
+            published = server.push(
+                encoded.push, versions, samples, functools.partial(self.publish, measured)
+            )
+            return measured if published else None
+
         while not (shared.stopping or self.terminated):
             paused = self.boundary() + late
             late = 0.0
-            t_wait = now()
-            loss = self.steps(learner.pre_steps)
-            t_pre = now()
-            versions, lock_wait, _ = server.pull_into(self.flat.params)
-            t_pull = now()
-            learner.receive(self.flat.params, versions[0])
-            if learner.post_steps:
-                loss = self.steps(learner.post_steps)
-            t_post = now()
-            push = learner.push()
-            cycle = Cycle(
-                loss=loss,
-                samples=samples,
-                encoded=now(),
-                wait=paused + lock_wait,
-                compute=(t_pre - t_wait) + (t_post - t_pull),
-                pull=(t_wait - mark - paused) + (t_pull - t_pre - lock_wait),
-            )
-            cycle.compress = cycle.encoded - t_post
-            if not server.push(push, versions, samples, functools.partial(self.publish, cycle)):
+            measured = self.cycle.run(pull, push)
+            if measured is None:
                 break
             shared.clock[self.i] += 1  # only this process writes its cell
-            mark = cycle.end
+            mark = measured.end
             if self.deferred_snapshot:
                 self.deferred_snapshot = 0
                 self.snapshot_for_eval(self.last_version)
@@ -272,7 +272,7 @@ class Worker:
     terminated = False
 
     def publish(
-        self, cycle: Cycle, records: list[ApplyRecord], codes: list[str], wait: float, apply: float
+        self, cycle: Measured, records: list[ApplyRecord], codes: list[str], wait: float, apply: float
     ) -> None:
         """Write this push's row (under the last shard's lock in server mode)."""
         shared, server = self.shared, self.server

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from asyncsgd.assembly.job import Budget
 from asyncsgd.engines.ray.protocol import END, OK, PUSH, REFUSED
 
 
@@ -47,8 +48,10 @@ class Admission:
     checkpoint: bool = False
     """Paused for a checkpoint, at the multiple of ``checkpoint_every`` the updates just reached."""
     checkpoint_at: int = field(init=False, default=0)
+    budget: Budget = field(init=False)
 
     def __post_init__(self) -> None:
+        self.budget = Budget(self.max_updates, self.max_samples)
         self._next_checkpoint()
 
     def _next_checkpoint(self) -> None:
@@ -57,9 +60,7 @@ class Admission:
 
     def reached(self, updates: int = 0, samples: int = 0) -> bool:
         """The budget is spent by ``updates`` and ``samples`` more than admitted so far."""
-        if self.max_updates is not None and self.updates + updates >= self.max_updates:
-            return True
-        return self.max_samples is not None and self.samples + samples >= self.max_samples
+        return self.budget.reached(self.updates + updates, self.samples + samples)
 
     def _room(self) -> bool:
         return not self.reached(len(self.reservations), sum(self.reservations.values()))

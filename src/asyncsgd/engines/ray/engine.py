@@ -28,7 +28,8 @@ from asyncsgd.assembly.job import Job
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.core.shards import ShardPlan
 from asyncsgd.engines.base import Engine
-from asyncsgd.engines.common import Ledger, check_wall_clock
+from asyncsgd.engines.common import check_wall_clock
+from asyncsgd.engines.driver import Driver
 from asyncsgd.engines.ray.accounting import Accounts
 from asyncsgd.engines.ray.cluster import INSTALL, Cluster, connect, import_ray, ray_installed
 from asyncsgd.engines.ray.faults import ActorDeath, first_line
@@ -88,28 +89,23 @@ class RayEngine(Engine):
         return self.current.execute()
 
 
-class _Run(Learners):
+class _Run(Learners, Driver):
     def __init__(self, job: Job, monitor: Monitor, factory: Any) -> None:
-        self.job, self.monitor, self.factory = job, monitor, factory
-        cfg = self.cfg = job.config
-        self.p, self.S = cfg.learners, cfg.shards
+        super().__init__(job, monitor, ActorDeath)
+        self.factory = factory
         self.size = job.layout().size
         self.bounds = list(ShardPlan(self.size, self.S))
         self.joiner = Joiner(self.S)
         self.prefix = f"asyncsgd-{uuid.uuid4().hex[:10]}"
-        self.restored = monitor.restored_engine_state()
         self.handles: dict[int, Handle] = {}
         self.retired: list[Handle] = []
         self.shards: list[Any] = []
         self.shard_info: list[dict[str, Any]] = []
-        self.book = Ledger(self.p, self.S)  # what has reached the monitor
         self.accounts = Accounts(self.S)
         self.server: dict[str, Any] = {"updates": 0, "samples": 0, "checkpoint": False}
         """Shard 0's admission, as of the last drain: the budget is judged on it."""
         if self.restored is not None:
-            self.book.load_state_dict(self.restored, ActorDeath)
             self.accounts.load_state_dict(self.restored["accounting"])
-        self.stop_reason = ""
         self.origin = time.time()
         self.round = 0
         self.stopping = False
@@ -198,8 +194,8 @@ class _Run(Learners):
                 self._kill_all()
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _now(self) -> float:
-        return time.time() - self.origin
+    def clock(self) -> float:
+        return time.time()  # the actors' clock: engine time is the same on every node
 
     def _loop(self) -> None:
         cfg, monitor = self.cfg, self.monitor
@@ -214,7 +210,7 @@ class _Run(Learners):
                 last_rows = time.perf_counter()
                 continue
             if not self._running():
-                if self.stopping or self._budget_reached():
+                if self.stopping or self.budget_reached():
                     return
                 live = [h for h in self.handles.values() if h.alive]
                 if not live:
@@ -233,9 +229,9 @@ class _Run(Learners):
                 self.stop_reason = "stalled"
                 stopped_at = self._stop()
 
-    def _budget_reached(self) -> bool:
-        """On the server's counts (the driver may not have read every row yet)."""
-        return self.job.budget_reached(self.server["updates"], self.server["samples"])
+    def server_counts(self) -> tuple[int, int]:
+        """Shard 0's, as of the last drain (the driver may not have read every row yet)."""
+        return int(self.server["updates"]), int(self.server["samples"])
 
     def _stop(self) -> float:
         self.stopping = True
@@ -275,15 +271,11 @@ class _Run(Learners):
         return len(done)
 
     def _deliver(self, joined: Joined, evaluate: bool = True) -> None:
-        record, timing = joined.record, joined.timing
         self.accounts.count(joined)
-        self.book.count(record, joined.samples, timing.end, joined.code, joined.shard_taus)
-        self.monitor.on_push(record, timing, joined.loss, joined.samples)
-        if evaluate and record.applied and self.monitor.eval_due(record.version):
-            params = self._params_at(record.version)
-            self.monitor.evaluate(params, record.version, self.book.samples, timing.end)
+        record, timing = joined.record, joined.timing
+        self.deliver(record, timing, joined.loss, joined.samples, joined.code, joined.shard_taus, evaluate)
 
-    def _params_at(self, version: int) -> torch.Tensor:
+    def params_at(self, version: int) -> torch.Tensor:
         """The shards' snapshots at ``version`` (each its current slice if it kept none)."""
         ray = self.ray
         refs = [shard.snapshot.remote(version) for shard in self.shards]
@@ -338,16 +330,9 @@ class _Run(Learners):
                 shards = self._get([shard.state.remote() for shard in self.shards])
             except ray.exceptions.RayError as err:
                 raise self._shard_lost(0, err) from None
-            self.book.checkpoints += 1
-            self.monitor.save_checkpoint(
-                {
-                    "shards": shards,
-                    "learners": {h.learner: h.state for h in live if h.state is not None},
-                    **self.book.state_dict(),
-                    "updates": int(self.server["updates"]),  # the server's: a checkpoint is due on it
-                    "accounting": self.accounts.state_dict(),
-                }
-            )
+            learners = {h.learner: h.state for h in live if h.state is not None}
+            engine = {"shards": shards, "learners": learners, "accounting": self.accounts.state_dict()}
+            self.monitor.save_checkpoint(self.checkpoint_state(engine))
         self._control("resume")
         self.server["checkpoint"] = False
         self._restart(live)
@@ -374,8 +359,7 @@ class _Run(Learners):
         params = torch.from_numpy(np.concatenate([f["params"] for f in finals]))
         version = int(finals[0]["updates"])
         every = sorted([*self.retired, *self.handles.values()], key=lambda h: (h.learner, h.incarnation))
-        learners = [self._placement(h) for h in every]
-        extra: dict[str, Any] = {
+        head: dict[str, Any] = {
             "mode": "server",
             "shards": self.S,
             "shard_versions": [int(f["version"]) for f in finals],
@@ -383,18 +367,8 @@ class _Run(Learners):
             "cluster": self.cluster.describe() if self.cluster else {},
             "resources": {"cpus_per_learner": cfg.ray_cpus_per_learner, "gpus_per_learner":
                           cfg.ray_gpus_per_learner, "cpus_per_shard": cfg.ray_cpus_per_shard},
-            "actors": {"learners": learners, "shards": self.shard_info},
+            "actors": {"learners": [self._placement(h) for h in every], "shards": self.shard_info},
             "change_pulls": sum(h.change_pulls for h in every),
-            **self.book.extra(),
-            "accounting": self.accounts.report(version),
         }  # fmt: skip
-        if self.stop_reason:
-            extra["stop_reason"] = self.stop_reason
-        return EngineResult(
-            params=params.clone(),
-            version=version,
-            time=self.book.time,
-            rejected=self.book.rejected_by_learner(),
-            server_memory_bytes=sum(int(f["memory_bytes"]) for f in finals),
-            extra=extra,
-        )
+        memory = sum(int(f["memory_bytes"]) for f in finals)
+        return self.result(params.clone(), version, memory, head, self.accounts.report(version))

@@ -36,7 +36,8 @@ from asyncsgd.codecs.base import Codec
 from asyncsgd.core.learner import Learner
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.core.shards import cut, cuttable
-from asyncsgd.engines.changes import sparse_updates
+from asyncsgd.engines.change_log import sparse_updates
+from asyncsgd.engines.cycle import Cycle, Encoded, Pulled
 from asyncsgd.engines.ray.cluster import import_ray
 from asyncsgd.engines.ray.plain import plain, restore
 from asyncsgd.engines.ray.protocol import END, PULL, PUSH, REFUSED, REJECTED, Call, Reply
@@ -195,6 +196,7 @@ class LearnerActor:
         self.job, self.i, self.incarnation = job, learner, incarnation
         self.flat = job.flat_model()
         self.learner = factory(job, learner, self.flat) if factory else job.learner(learner, self.flat)
+        self.cycle = Cycle(self.learner, self.batch)
         self.streams = job.streams()
         if state is not None:  # plain data (a checkpoint's): in the types a fresh learner has
             self.learner.load_state_dict(restore(self.learner.state_dict(), state["learner"]))
@@ -234,11 +236,8 @@ class LearnerActor:
         }
 
     # -- pieces of the cycle ------------------------------------------------------------------
-    def steps(self, n: int) -> float:
-        loss = float("nan")
-        for _ in range(n):
-            loss = self.learner.local_step(self.job.batch(self.streams.next(self.i)))
-        return loss
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.job.batch(self.streams.next(self.i))
 
     def pull(self) -> bool:
         """Pull every shard into this learner's parameters; False when the run refuses."""
@@ -317,34 +316,35 @@ class LearnerActor:
         if fused and not self.pull():
             return self._end(None)
         mark = start
-        while True:
-            t0 = now()
-            loss = self.steps(learner.pre_steps)
-            t1 = now()
+
+        def pull() -> Pulled | None:
             if not fused and not self.pull():
-                return self._end(previous)
-            t2 = now()
-            learner.receive(self.pulled, self.versions[0])
-            if learner.post_steps:
-                loss = self.steps(learner.post_steps)
-            t3 = now()
-            push = learner.push()
-            t4 = now()
+                return None
+            return Pulled(self.pulled, self.versions[0])
+
+        def push(encoded: Encoded) -> tuple[list[Reply], float, float]:
             call = Call(
-                PUSH, self.i, self.incarnation, self.n + 1, push_learner=push.learner,
-                nbytes=push.payload.nbytes, samples=self.samples, loss=loss,
-                pull=(t0 - mark) + (t2 - t1), compute=(t1 - t0) + (t3 - t2), compress=t4 - t3, wait=wait,
-                previous=previous, want=fused, down=self.down,
+                PUSH, self.i, self.incarnation, self.n + 1, push_learner=encoded.push.learner,
+                nbytes=encoded.push.payload.nbytes, samples=self.samples, loss=encoded.loss,
+                pull=(encoded.start - mark) + encoded.pull, compute=encoded.compute,
+                compress=encoded.compress, wait=wait, previous=previous, want=fused, down=self.down,
             )  # fmt: skip
-            replies, apply = self.client.push(push, self.versions, self.held(), call)
-            t5 = now()
+            replies, apply = self.client.push(encoded.push, self.versions, self.held(), call)
+            return replies, apply, encoded.end
+
+        while True:
+            sent = self.cycle.run(pull, push)
+            if sent is None:
+                return self._end(previous)
+            replies, apply, encoded = sent
+            pushed = now()
             status = replies[0].status
             if status == REFUSED:
                 return self._end(previous)
             self.n += 1
-            previous, wait = (t5 - t4 - apply, apply), 0.0
+            previous, wait = (pushed - encoded - apply, apply), 0.0
             if status == END:
                 return self._end(previous)
             if fused:
                 self.install(replies)
-            mark = t5
+            mark = pushed

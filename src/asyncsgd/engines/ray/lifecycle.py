@@ -114,16 +114,15 @@ class Learners:
         death = ActorDeath(
             handle.learner,
             handle.incarnation,
-            self._now(),
+            self.now(),
             failure or cause,
             self.server["updates"],
             started=started,
         )
-        self.book.deaths.append(death)
+        replace = self.lost(death, started and not self.stopping and not self.budget_reached())
         if self.S > 1:
             death.released_reservation = self._control("release", handle.learner)
-        if self.cfg.respawn and started and not self.stopping and not self._budget_reached():
-            self.book.incarnations[handle.learner] += 1
+        if replace:
             new = self._spawn(handle.learner, None)
             new.ref = new.actor.run.remote()
             death.respawned = True

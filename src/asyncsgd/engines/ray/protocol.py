@@ -4,7 +4,7 @@ One remote call per shard and cycle, ``exchange(call, payload, *chunks)``, does 
 Downpour's round trip: it applies this push and answers with the shard's fresh parameters and
 version (the next cycle's pull). Ray costs milliseconds per call, so fusing them halves the calls
 per update. When the shard knows which coordinates changed since the version the learner holds
-(:mod:`asyncsgd.engines.changes`), the answer carries only those: a reply of a few kilobytes
+(:mod:`asyncsgd.engines.change_log`), the answer carries only those: a reply of a few kilobytes
 travels inside the call's message, while a whole slice goes through the object store, or, up to
 ``INLINE_LIMIT`` bytes, as chunks inside the message (:mod:`.wire`; the payload likewise).
 

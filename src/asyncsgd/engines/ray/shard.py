@@ -14,7 +14,7 @@ Besides the math a shard keeps:
   driver evaluates exactly the parameters of that version; when it falls behind, snapshots are
   skipped and it evaluates the parameters it finds instead;
 * on shard 0, the :class:`~asyncsgd.engines.ray.admission.Admission` of every push;
-* a :class:`~asyncsgd.engines.changes.ChangeLog` of the coordinates its last updates changed,
+* a :class:`~asyncsgd.engines.change_log.ChangeLog` of the coordinates its last updates changed,
   when updates are sparse, so that it answers a learner with only those when they are few.
 
 Every answer that carries parameters is a pull for the core server (``ParameterServer.pull``), so
@@ -33,7 +33,7 @@ import torch
 from asyncsgd.assembly.job import Job
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.core.shards import part_codec
-from asyncsgd.engines.changes import ChangeLog, sparse_updates
+from asyncsgd.engines.change_log import ChangeLog, sparse_updates
 from asyncsgd.engines.ray.admission import Admission
 from asyncsgd.engines.ray.cluster import import_ray
 from asyncsgd.engines.ray.plain import plain, restore
@@ -118,7 +118,7 @@ class ShardActor:
         self.log: list[ShardRow] = []
         self.origin = time.time()
         if state is not None:
-            self.server.version = int(state["version"])
+            self.server.adopt_version(int(state["version"]))
             self.server.rule_state = restore(self.server.rule_state, state["rule_state"])
             self.server.dropped = int(state["dropped"])
             if self.admission is not None:

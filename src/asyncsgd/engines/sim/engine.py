@@ -23,6 +23,7 @@ after it.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 
@@ -35,6 +36,7 @@ from asyncsgd.data.streams import BatchStreams
 from asyncsgd.delays import DelaySampler
 from asyncsgd.delays.trace import TraceSchedule
 from asyncsgd.engines.base import Engine
+from asyncsgd.engines.cycle import NO_STEPS, Cycle, Encoded, Steps
 from asyncsgd.engines.sim import simulated_time as simtime
 from asyncsgd.errors import ConfigError
 from asyncsgd.vocabulary.flat import FlatModel
@@ -42,6 +44,11 @@ from asyncsgd.vocabulary.messages import Push
 from asyncsgd.vocabulary.reporting import EngineResult, Monitor, Timing
 
 _PULL, _ARRIVE, _APPLIED = 0, 1, 2
+
+
+def _free() -> float:
+    """A local step's simulated seconds without a delay model."""
+    return 0.0
 
 
 class _Simulation:
@@ -66,22 +73,20 @@ class _Simulation:
         self.samples = 0
         self.time = 0.0
 
-    def local_steps(self, i: int, n: int, delays: DelaySampler | None) -> tuple[float, float]:
-        """Run ``n`` local steps of learner ``i`` now; (simulated compute seconds, last loss)."""
-        learner, seconds, loss = self.learners[i], 0.0, float("nan")
-        for _ in range(n):
-            loss = learner.local_step(self.job.batch(self.streams.next(i)))
-            seconds += delays(i) if delays is not None else 0.0
-        return seconds, loss
+    def cycles(self, delays: DelaySampler | None) -> list[Cycle]:
+        """Every learner's cycle on the simulated clock: a local step costs a draw of the learner's
+        delay model (nothing without one)."""
+        return [
+            Cycle(
+                learner,
+                functools.partial(self.next_batch, i),
+                _free if delays is None else functools.partial(delays, i),
+            )
+            for i, learner in enumerate(self.learners)
+        ]
 
-    def pull_and_push(
-        self, i: int, params: torch.Tensor, version: int, delays: DelaySampler | None
-    ) -> tuple[Push, float, float]:
-        """Receive a pull, run the post-pull steps, build the push: (push, compute s, loss)."""
-        learner = self.learners[i]
-        learner.receive(params, version)
-        seconds, loss = self.local_steps(i, learner.post_steps, delays)
-        return learner.push(), seconds, loss
+    def next_batch(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.job.batch(self.streams.next(i))
 
     def batches(self, i: int) -> int:
         """Samples behind one push of learner ``i``: every local step of its cycle."""
@@ -119,32 +124,32 @@ class _Simulation:
         waiting: dict[int, float] = {}  # learner → simulated time it started waiting
         heap: list[tuple[float, int, int, int]] = []
         seq = itertools.count()
-        pending: list[tuple[Push | None, Timing, float]] = [(None, Timing(), float("nan"))] * len(
-            self.learners
-        )
+        cycles = self.cycles(delays)
+        # per learner: the steps before its pull, then what it encoded, and the push's timing
+        pending: list[tuple[Steps | Encoded, Timing]] = [(NO_STEPS, Timing())] * len(self.learners)
 
-        def pull(i: int, now: float, timing: Timing, loss: float) -> None:
+        def pull(i: int, now: float, timing: Timing, before: Steps) -> None:
             params, version = server.pull(i)
-            push, seconds, post_loss = self.pull_and_push(i, params, version, delays)
+            encoded = cycles[i].exchange(params, version, before)
             timing.pull = link.time(self.down_bytes)
-            timing.compute += seconds
-            timing.push = link.time(push.payload.nbytes)
+            timing.compute = encoded.compute
+            timing.push = link.time(encoded.push.payload.nbytes)
             timing.bytes_down = self.down_bytes
-            pending[i] = (push, timing, post_loss if self.learners[i].post_steps else loss)
-            arrival = now + timing.pull + seconds + timing.push
+            pending[i] = (encoded, timing)
+            arrival = now + timing.pull + encoded.post + timing.push
             heapq.heappush(heap, (arrival, next(seq), _ARRIVE, i))
 
         def start_cycle(i: int, now: float, waited: float = 0.0) -> None:
             if gate is not None and not gate.may_start(i):
                 waiting[i] = now
                 return
-            seconds, loss = self.local_steps(i, self.learners[i].pre_steps, delays)
-            timing = Timing(compute=seconds, wait=waited)
+            before = cycles[i].prepare()
+            timing = Timing(compute=before.seconds, wait=waited)
             if self.learners[i].pre_steps == 0:
-                pull(i, now, timing, loss)  # right after its own push: no other event in between
+                pull(i, now, timing, before)  # right after its own push: no other event in between
             else:
-                pending[i] = (None, timing, loss)
-                heapq.heappush(heap, (now + seconds, next(seq), _PULL, i))
+                pending[i] = (before, timing)
+                heapq.heappush(heap, (now + before.seconds, next(seq), _PULL, i))
 
         for i in range(len(self.learners)):
             start_cycle(i, 0.0)
@@ -152,9 +157,10 @@ class _Simulation:
         while heap:
             now, _, kind, i = heapq.heappop(heap)
             self.time = now
-            push, timing, loss = pending[i]
+            done, timing = pending[i]
             if kind == _PULL:
-                pull(i, now, timing, loss)
+                assert isinstance(done, Steps)
+                pull(i, now, timing, done)
             elif kind == _ARRIVE:
                 start = max(now, server_free)
                 server_free = start + service
@@ -163,7 +169,8 @@ class _Simulation:
                 heapq.heappush(heap, (server_free, next(seq), _APPLIED, i))
             else:
                 timing.end = now
-                if self.report(push, timing, loss):  # type: ignore[arg-type]
+                assert isinstance(done, Encoded)
+                if self.report(done.push, timing, done.loss):
                     return
                 if gate is not None:
                     gate.tick(i)
@@ -176,24 +183,24 @@ class _Simulation:
     def run_sync(self) -> None:
         job, server = self.job, self.server
         delays, link, service = simtime.delays(job.config), simtime.link(job.config), job.config.server_time
-        p = len(self.learners)
+        p, cycles = len(self.learners), self.cycles(delays)
         while True:
             round_start = self.time
             pushes, timings, losses = [], [], []
             for i in range(p):
-                pre, _ = self.local_steps(i, self.learners[i].pre_steps, delays)
+                before = cycles[i].prepare()
                 params, version = server.pull(i)
-                push, post, loss = self.pull_and_push(i, params, version, delays)
+                encoded = cycles[i].exchange(params, version, before)
                 timings.append(
                     Timing(
                         pull=link.time(self.down_bytes),
-                        compute=pre + post,
-                        push=link.time(push.payload.nbytes),
+                        compute=encoded.compute,
+                        push=link.time(encoded.push.payload.nbytes),
                         bytes_down=self.down_bytes,
                     )
                 )
-                pushes.append(push)
-                losses.append(loss)
+                pushes.append(encoded.push)
+                losses.append(encoded.loss)
             done = [t.pull + t.compute + t.push for t in timings]
             barrier = max(done)
             self.time = round_start + barrier + p * service
@@ -211,21 +218,21 @@ class _Simulation:
         history[0].copy_(self.server.params)
         return history
 
-    def stale_step(self, step: int, i: int, tau: int, history: torch.Tensor) -> bool:
+    def stale_step(self, step: int, i: int, cycle: Cycle, tau: int, history: torch.Tensor) -> bool:
         """Learner ``i`` pushes a gradient taken at version v − τ, read from the ring ``history``
         of the last ``len(history)`` versions; one simulated second per step. True: stop."""
         server, slots = self.server, len(history)
         version = server.version
         params = history[(version - tau) % slots]
         server.note_stale_read(i, params)
-        push, _, loss = self.pull_and_push(i, params, version - tau, None)
+        encoded = cycle.exchange(params, version - tau)  # the loss of its post-pull steps alone
         self.time = float(step + 1)
-        record = server.apply(push)
+        record = server.apply(encoded.push)
         if record.applied:
             history[server.version % slots].copy_(server.params)
         self.samples += self.batches(i)
         timing = Timing(end=self.time, bytes_down=self.down_bytes)
-        self.monitor.on_push(record, timing, loss, self.batches(i))
+        self.monitor.on_push(record, timing, encoded.loss, self.batches(i))
         return self.after_update(record.applied, self.time)
 
     # -- staleness drawn directly -------------------------------------------------------------------
@@ -233,18 +240,18 @@ class _Simulation:
         model = simtime.staleness_model(self.job.config)
         assert model is not None
         rng = simtime.delay_rng(self.job.config, 0)
-        history = self.version_ring(model.max_tau + 1)
+        history, cycles = self.version_ring(model.max_tau + 1), self.cycles(None)
         for step in itertools.count():
             i = step % len(self.learners)
-            self.local_steps(i, self.learners[i].pre_steps, None)
+            cycles[i].prepare()
             tau = min(model.sample(rng), self.server.version)
-            if self.stale_step(step, i, tau, history):
+            if self.stale_step(step, i, cycles[i], tau, history):
                 return
 
     # -- a recorded schedule ------------------------------------------------------------------------
     def run_replay(self, schedule: TraceSchedule) -> None:
         """Replay a recorded run's pushes in order: τ from the trace, gradients at version v − τ."""
-        history = self.version_ring(schedule.max_tau + 1)
+        history, cycles = self.version_ring(schedule.max_tau + 1), self.cycles(None)
         for step, entry in enumerate(schedule.steps):
             i, learner = entry.learner, self.learners[entry.learner]
             if not entry.accepted:  # the recorded push was refused: it only used up its batches
@@ -254,8 +261,8 @@ class _Simulation:
             version = self.server.version
             if entry.tau > version:
                 raise ValueError(f"{schedule.path}: push {step + 1} has τ={entry.tau} at version {version}")
-            self.local_steps(i, learner.pre_steps, None)
-            if self.stale_step(step, i, entry.tau, history):
+            cycles[i].prepare()
+            if self.stale_step(step, i, cycles[i], entry.tau, history):
                 return
 
 

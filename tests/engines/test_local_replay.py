@@ -1,9 +1,9 @@
-"""Every part of the catalogue runs on the ``local`` engine with the simulator's math, and SSP.
+"""Three ``local`` learners against the simulator replaying their staleness, and SSP.
 
-With one learner the local engine must give the simulator's parameters bit for bit (same cycle,
-same core); with three learners, replaying the recorded staleness in the simulator must give the
-local run's parameters bit for bit, which holds only if the server-rule state (momentum buffers,
-DC-ASGD backups, Adagrad sums, the elastic centre's rule) is one shared copy, not one per process.
+Replaying the recorded staleness in the simulator must give the local run's parameters bit for
+bit, which holds only if the server-rule state (momentum buffers, DC-ASGD backups, Adagrad sums,
+the elastic centre's rule) is one shared copy, not one per process. (Every registered part on every
+engine, and one local learner against the simulator, is ``test_conformance.py``.)
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import torch
 
 from asyncsgd.engines.local import LocalEngine
 from asyncsgd.metrics import params_sha256
@@ -20,36 +19,19 @@ from tests.engines.test_local import local_job, no_leftovers, read_trace, run_lo
 
 __all__ = ["no_leftovers"]
 
-PARTS = {
+STATEFUL = {
     "momentum": {"rule": "momentum"},
-    "nesterov": {"rule": "momentum", "nesterov": True},
-    "async_momentum": {"rule": "async_momentum"},
-    "adagrad": {"rule": "adagrad", "lr": 0.05},
-    "staleness_lr": {"remedy": "staleness_lr"},
     "dc_asgd": {"remedy": "dc_asgd"},
     "dc_asgd_adaptive": {"remedy": "dc_asgd_adaptive"},
-    "drop_stale": {"remedy": "drop_stale", "stale_bound": 1},
-    "localsgd": {"algorithm": "localsgd", "local_steps": 3},
-    "easgd": {"algorithm": "easgd", "local_steps": 2},
+    "adagrad": {"rule": "adagrad", "lr": 0.05},
     "eamsgd": {"algorithm": "eamsgd", "local_steps": 2},
-    "onebit": {"codec": "onebit"},
-    "qsgd": {"codec": "qsgd"},
 }
+"""Parts whose server state every learner process must share."""
 
 
-@pytest.mark.parametrize("shards", [1, 2])
-@pytest.mark.parametrize("part", sorted(PARTS))
-def test_one_learner_is_the_simulator_bit_for_bit(synthetic, no_leftovers, part, shards):
-    settings = {"learners": 1, "updates": 40, **PARTS[part]}
-    local, rec = run_local(local_job(synthetic, shards=shards, **settings))
-    no_leftovers.extend(rec.seen)
-    reference, _ = run_sim(make_job(synthetic, delay="constant", **settings))
-    assert torch.equal(local.params, reference.params)
-
-
-@pytest.mark.parametrize("part", ["momentum", "dc_asgd", "dc_asgd_adaptive", "adagrad", "eamsgd"])
+@pytest.mark.parametrize("part", sorted(STATEFUL))
 def test_replaying_three_learners_gives_their_parameters(synthetic, tmp_path, no_leftovers, part):
-    settings = {"learners": 3, "updates": 150, **PARTS[part]}
+    settings = {"learners": 3, "updates": 150, **STATEFUL[part]}
     result, rec = run_local(local_job(synthetic, **settings), tmp_path)
     no_leftovers.extend(rec.seen)
     assert max(int(r["tau"]) for r in read_trace(tmp_path / "trace.csv")) >= 1

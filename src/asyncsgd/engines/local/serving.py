@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 
 from asyncsgd.assembly.job import Job
 from asyncsgd.core.server import ParameterServer
 from asyncsgd.core.shards import SliceCodec
-from asyncsgd.engines.local.changes import PulledCopy
+from asyncsgd.engines.local.changed_pulls import PulledCopy
 from asyncsgd.engines.local.flight import APPLIED, INSIDE, SETTLED, STARTED, Flight, settle
 from asyncsgd.engines.local.shared import PUBLISHED, SAMPLES, UPDATES, Shared, replace_leaves
 from asyncsgd.vocabulary.flat import FlatLayout
@@ -37,17 +36,6 @@ Finish = Callable[[list[ApplyRecord], list[str], float, float], None]
 spent waiting for locks and applying; in server mode it runs under the last shard's lock."""
 
 now = time.perf_counter
-
-
-@dataclass
-class Budget:
-    max_updates: int | None
-    max_samples: int | None
-
-    def reached(self, updates: int, samples: int) -> bool:
-        if self.max_updates is not None and updates >= self.max_updates:
-            return True
-        return self.max_samples is not None and samples >= self.max_samples
 
 
 def build_shards(shared: Shared, job: Job, layout: FlatLayout) -> list[ParameterServer]:
@@ -81,7 +69,7 @@ class SharedServer:
         self.flight = flight or Flight(shared, learner, 1)
         self.servers = build_shards(shared, job, layout)
         self.bounds = list(shared.plan)
-        self.budget = Budget(job.max_updates, job.max_samples)
+        self.budget = job.budget
         self.inherited: list[int] = []
         """Shards whose lock this learner took over from a learner that died holding it."""
         self.ticket = 0
@@ -102,7 +90,7 @@ class SharedServer:
         """Copy every shard into ``out``: (versions pulled, seconds waiting for locks, copying).
 
         ``out`` must not be written between pulls: when it is the buffer of the last pull, only the
-        coordinates changed since are copied (see :mod:`.changes`). When a shard must be copied
+        coordinates changed since are copied (see :mod:`.changed_pulls`). When a shard must be copied
         whole but its log can repair a copy, the copy is made without the lock, and the
         coordinates of the updates that landed meanwhile are copied again under it."""
         versions, wait, copy = [], 0.0, 0.0
@@ -126,7 +114,7 @@ class SharedServer:
                     self._lock(s)
                     held = True
                     t1 += now() - t2  # the second wait for the lock, counted as waiting
-                server.version = int(self.shared.versions[s])
+                server.adopt_version(int(self.shared.versions[s]))
                 params, version = server.pull(self.learner)
                 write = self.copy.read(s, dst, params, version, buffer)
             finally:
@@ -175,7 +163,7 @@ class SharedServer:
                         self.ticket = ticket
                 else:
                     flight.enter(s, version)
-                server.version = version
+                server.adopt_version(version)
                 if reason is not None:
                     states[s] = SETTLED
                     records.append(self._rejected(push, pulled[s], version, reason))
@@ -236,7 +224,7 @@ class HogwildServer:
         self.learner = learner
         self.flight = flight or Flight(shared, learner, 1)
         (self.server,) = build_shards(shared, job, layout)
-        self.budget = Budget(job.max_updates, job.max_samples)
+        self.budget = job.budget
         self.inherited: list[int] = []
         self._seq = 0
 
@@ -259,7 +247,7 @@ class HogwildServer:
         # this learner's own counters stand in for the run's: a settle restores them from here
         flight.admit(int(shared.hog_samples[i]), int(shared.hog[i]), samples, 0)
         shared.hog_samples[i] += samples
-        self.server.version = landed
+        self.server.adopt_version(landed)
         flight.states[0] = STARTED
         record = self.server.apply(Push(push.learner, pulled[0], push.payload, push.loss))
         flight.states[0] = APPLIED if record.applied else SETTLED

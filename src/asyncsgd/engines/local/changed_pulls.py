@@ -3,7 +3,7 @@
 A learner keeps what it pulled last in its model's buffer, which its passes read and never
 write; when every update since changed only its push's coordinates, copying those out of the
 shard brings the buffer to the shard's version, bit for bit (the log and why it is exact:
-:mod:`asyncsgd.engines.changes`).
+:mod:`asyncsgd.engines.change_log`).
 
 It pays only while the changes are few: copying a scattered coordinate costs 20 to 27 ns here
 (a cache miss), a contiguous one about 0.4 ns (10^7 float32: 2.0 to 2.7 ms to gather and scatter
@@ -31,7 +31,7 @@ from collections.abc import Callable
 import torch
 
 from asyncsgd.core.server import ParameterServer
-from asyncsgd.engines.changes import ChangeLog, sparse_updates
+from asyncsgd.engines.change_log import ChangeLog, sparse_updates
 
 SLOTS = 16
 WIDTH_DIVISOR = 64

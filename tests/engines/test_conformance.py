@@ -104,8 +104,8 @@ VARIANTS: dict[tuple[str, str], dict[str, Any]] = {
     ("rule", "momentum"): {"nesterov": True},
     ("remedy", "drop_stale"): {"stale_bound": 1},
     ("algorithm", "localsgd"): {"local_steps": 3},
-    ("algorithm", "easgd"): {"local_steps": 2},
-    ("algorithm", "eamsgd"): {"local_steps": 2},
+    ("algorithm", "easgd"): {"exchange_period": 2},
+    ("algorithm", "eamsgd"): {"exchange_period": 2},
 }
 """Settings under which a part's math differs from its default's (one run each, besides it)."""
 LOCAL_PARTS = [

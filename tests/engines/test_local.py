@@ -145,7 +145,7 @@ def test_trace_replay_in_sim_reproduces_staleness_and_parameters(synthetic, tmp_
 
     replay_dir = tmp_path / "replay"
     replay_dir.mkdir()
-    replay = make_job(synthetic, learners=3, updates=200, lr=0.05, delay=f"trace:{tmp_path}")
+    replay = make_job(synthetic, learners=3, updates=200, lr=0.05, schedule="trace", trace=str(tmp_path))
     replayed, _ = run_sim(replay, replay_dir)
     again = read_trace(replay_dir / "trace.csv")
     assert [(r["learner"], r["tau"]) for r in again] == [(r["learner"], r["tau"]) for r in recorded]
@@ -192,7 +192,7 @@ def test_bad_pushes_are_rejected_counted_and_change_nothing(synthetic, tmp_path,
     assert sum(result.rejected[1].values()) == len(bad)
     assert set(result.rejected[1]) <= set(FaultyLearner.BAD) and len(result.rejected[1]) >= 3
     # nothing changed: replaying only the accepted pushes gives the same parameters, bit for bit
-    replay = make_job(synthetic, learners=3, updates=150, lr=0.05, delay=f"trace:{tmp_path}")
+    replay = make_job(synthetic, learners=3, updates=150, lr=0.05, schedule="trace", trace=str(tmp_path))
     replayed, _ = run_sim(replay)
     assert params_sha256(replayed.params) == params_sha256(result.params)
 

@@ -156,7 +156,7 @@ def test_learner_processes_pull_changes_and_train_exactly_as_the_simulator(
         assert result.extra["change_pulls"] > 75
     recorded = read_trace(tmp_path / "trace.csv")
     assert max(int(r["tau"]) for r in recorded) >= 1
-    replay = make_job(synthetic, hidden=[64], delay=f"trace:{tmp_path}", **settings)
+    replay = make_job(synthetic, hidden=[64], schedule="trace", trace=str(tmp_path), **settings)
     replayed, _ = run_sim(replay)
     assert params_sha256(replayed.params) == params_sha256(result.params)
 

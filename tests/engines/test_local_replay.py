@@ -24,7 +24,7 @@ STATEFUL = {
     "dc_asgd": {"remedy": "dc_asgd"},
     "dc_asgd_adaptive": {"remedy": "dc_asgd_adaptive"},
     "adagrad": {"rule": "adagrad", "lr": 0.05},
-    "eamsgd": {"algorithm": "eamsgd", "local_steps": 2},
+    "eamsgd": {"algorithm": "eamsgd", "exchange_period": 2},
 }
 """Parts whose server state every learner process must share."""
 
@@ -35,7 +35,7 @@ def test_replaying_three_learners_gives_their_parameters(synthetic, tmp_path, no
     result, rec = run_local(local_job(synthetic, **settings), tmp_path)
     no_leftovers.extend(rec.seen)
     assert max(int(r["tau"]) for r in read_trace(tmp_path / "trace.csv")) >= 1
-    replay = make_job(synthetic, delay=f"trace:{tmp_path}", **settings)
+    replay = make_job(synthetic, schedule="trace", trace=str(tmp_path), **settings)
     replayed, _ = run_sim(replay)
     assert params_sha256(replayed.params) == params_sha256(result.params)
 

@@ -97,7 +97,8 @@ def test_recorded_staleness_replays_in_sim_bit_for_bit(synthetic, ray_head, tmp_
     if DC-ASGD's backup is each learner's pulled point."""
     settings = {"learners": 3, "updates": 200, "lr": 0.05, **part}
     result, _ = run_ray(ray_job(synthetic, ray_head, **settings), tmp_path)
-    replayed, _ = run_sim(make_job(synthetic, model="logreg", delay=f"trace:{tmp_path}", **settings))
+    replay = make_job(synthetic, model="logreg", schedule="trace", trace=str(tmp_path), **settings)
+    replayed, _ = run_sim(replay)
     assert params_sha256(replayed.params) == params_sha256(result.params)
     if part is SPARSE:
         size, down = result.params.numel(), [int(r["bytes_down"]) for r in read_trace(tmp_path / "trace.csv")]
@@ -158,13 +159,13 @@ def test_inline_chunks_carry_pushes_and_answers_bit_for_bit(synthetic, ray_head,
 def test_inline_chunks_keep_staleness_exact(synthetic, ray_head, tmp_path, width, part):
     settings = {"model": "mlp", "hidden": [width], "learners": 3, "updates": 60, "lr": 0.05, **part}
     result, _ = run_ray(ray_job(synthetic, ray_head, **settings), tmp_path)
-    replayed, _ = run_sim(make_job(synthetic, delay=f"trace:{tmp_path}", **settings))
+    replayed, _ = run_sim(make_job(synthetic, schedule="trace", trace=str(tmp_path), **settings))
     assert params_sha256(replayed.params) == params_sha256(result.params)
 
 
 def test_local_steps_pull_after_the_steps(synthetic, ray_head):
     """EASGD's cycle (steps, then pull, then push): one learner gives the simulator's parameters."""
-    settings = {"learners": 1, "updates": 30, "algorithm": "easgd", "local_steps": 2}
+    settings = {"learners": 1, "updates": 30, "algorithm": "easgd", "exchange_period": 2}
     result, _ = run_ray(ray_job(synthetic, ray_head, **settings))
     reference, _ = run_sim(make_job(synthetic, model="logreg", delay="constant", **settings))
     assert torch.equal(result.params, reference.params)
@@ -189,7 +190,8 @@ def test_bad_pushes_are_rejected_counted_and_change_nothing(synthetic, ray_head,
     assert bad and all(r["learner"] == "1" for r in bad)
     assert set(result.rejected) == {1} and sum(result.rejected[1].values()) == len(bad)
     assert len(result.rejected[1]) >= 3
-    replayed, _ = run_sim(make_job(synthetic, model="logreg", delay=f"trace:{tmp_path}", **settings))
+    replay = make_job(synthetic, model="logreg", schedule="trace", trace=str(tmp_path), **settings)
+    replayed, _ = run_sim(replay)
     assert params_sha256(replayed.params) == params_sha256(result.params)
 
 

@@ -208,3 +208,23 @@ def test_a_part_is_one_new_file(package):
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_documented_floors_are_the_tested_ones():
+    doc = (SRC.parents[1] / "docs" / "architecture.md").read_text()
+    block = doc.split("```")[1]
+    floors: dict[int, str] = {}
+    level = -1
+    for line in block.splitlines():
+        head = line.strip().split(".", 1)
+        if head[0].isdigit():
+            level = int(head[0])
+        if level >= 0:
+            floors[level] = floors.get(level, "") + " " + line
+    assert sorted(floors) == list(range(len(LAYERS)))
+    for level, (name, packages) in enumerate(LAYERS):
+        assert f"{level}. {name}" in floors[level]
+        for package in packages:
+            shown = f"{package}.py" if (SRC / f"{package}.py").is_file() else f"{package}/"
+            shown = shown if package else "__init__.py"
+            assert shown in floors[level], f"{package or 'asyncsgd'} is not on floor {level} of the diagram"

@@ -7,7 +7,7 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraint
        $(if $(wildcard $(TORCH_WHEELS)),--find-links $(TORCH_WHEELS))
 SOURCES := src tests benchmarks
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ lint: $(VENV)/.installed-dev
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix $(SOURCES)
 	$(BIN)/ruff format $(SOURCES)
+
+# the generated parts of README.md (settings, benchmark figures) and docs/catalogue.md
+docs: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.report --write
+	$(BIN)/python -m asyncsgd.cli.catalogue --write
 
 test: lint
 	$(BIN)/python -m pytest

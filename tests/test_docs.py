@@ -16,7 +16,7 @@ README = (ROOT / "README.md").read_text()
 def test_readme_settings_table_matches_the_schema():
     block = re.search(r"<!-- settings -->\n(.*?)\n<!-- /settings -->", README, re.S)
     assert block is not None
-    assert block.group(1) == settings_markdown()
+    assert block.group(1) == settings_markdown(), "run: make docs"
 
 
 def test_readme_benchmark_tables_match_the_results():

@@ -20,6 +20,7 @@ from asyncsgd.algorithms import ALGORITHMS, SSPGate
 from asyncsgd.algorithms.base import LOCAL_STEPS
 from asyncsgd.algorithms.easgd import EXCHANGE_PERIOD
 from asyncsgd.algorithms.ssp import SSP_BOUND
+from asyncsgd.cli.list_cmd import settings_markdown
 from asyncsgd.codecs import CODECS, make_codec
 from asyncsgd.config import RunConfig
 from asyncsgd.config.settings import declared
@@ -30,6 +31,8 @@ from asyncsgd.vocabulary.settings import Setting, names
 
 PAGE = Path(__file__).resolve().parents[3] / "docs" / "catalogue.md"
 BLOCK = re.compile(r"(<!-- catalogue -->\n).*?(<!-- /catalogue -->)", re.S)
+README = PAGE.parents[1] / "README.md"
+SETTINGS = re.compile(r"(<!-- settings -->\n).*?(\n<!-- /settings -->)", re.S)
 D, P = 10**6, 8  # the reference size for the numbers in the tables
 ROLE = re.compile(r":(?:class|func|attr|mod|data|meth):`~?(?:[\w.]+\.)?(\w+)`")
 
@@ -198,8 +201,14 @@ def render(text: str) -> str:
     return BLOCK.sub(lambda m: m.group(1) + generated() + "\n" + m.group(2), text)
 
 
+def render_readme(text: str) -> str:
+    """The README with its settings table generated from the declarations."""
+    return SETTINGS.sub(lambda m: m.group(1) + settings_markdown() + m.group(2), text)
+
+
 if __name__ == "__main__":
-    if "--write" in sys.argv:
+    if "--write" in sys.argv:  # the generated pages: this catalogue and the README's settings table
         PAGE.write_text(render(PAGE.read_text()))
+        README.write_text(render_readme(README.read_text()))
     else:
         print(generated())

@@ -6,7 +6,21 @@ import math
 
 import pytest
 
-from asyncsgd.stats import OUTCOMES, VERDICTS, PairedDifference, decide, majority, paired
+from asyncsgd.stats import (
+    BETTER,
+    EQUIVALENT,
+    INCONCLUSIVE,
+    OUTCOMES,
+    VERDICTS,
+    WORSE,
+    PairedDifference,
+    decide,
+    judge,
+    majority,
+    paired,
+    seeds_needed,
+    t_quantile,
+)
 
 
 def test_differences_are_paired_by_key_and_only_shared_keys_count():
@@ -69,3 +83,54 @@ def test_the_same_mean_difference_with_more_spread_is_within_noise():
 def test_majority_is_the_stated_rule(outcomes, expected):
     assert majority(outcomes) == expected
     assert expected in VERDICTS and set(outcomes) <= set(OUTCOMES)
+
+
+# Student's t, from printed tables: t(0.95, 4) = 2.132, t(0.95, 9) = 1.833, t(0.975, 4) = 2.776
+@pytest.mark.parametrize(("p", "df", "table"), [(0.95, 4, 2.132), (0.95, 9, 1.833), (0.975, 4, 2.776)])
+def test_t_quantiles_match_the_printed_table(p, df, table):
+    assert t_quantile(p, df) == pytest.approx(table, abs=5e-4)
+
+
+def diffs(*values: float) -> PairedDifference:
+    return PairedDifference(tuple(range(len(values))), values)
+
+
+def test_judge_reads_the_ninety_percent_interval_by_hand():
+    # d = 1..5: mean 3, sd √2.5 = 1.5811, SE 0.7071; t(0.95, 4) = 2.1318: 3 ± 1.5075 → (1.4925, 4.5075)
+    j = judge(diffs(1, 2, 3, 4, 5), margin=0.5)
+    assert j.outcome == BETTER and j.n == 5 and j.mean == 3
+    assert j.interval == pytest.approx((1.4925, 4.5075), abs=1e-4)
+    assert judge(diffs(-1, -2, -3, -4, -5), margin=0.5).outcome == WORSE
+
+
+def test_equivalent_needs_the_whole_interval_inside_the_margin():
+    # d = ±0.1, ±0.2, 0: mean 0, sd 0.1581, SE 0.0707; half-width 2.1318·0.0707 = 0.1508
+    tight = diffs(0.1, -0.1, 0.2, -0.2, 0.0)
+    assert judge(tight, margin=0.5).outcome == EQUIVALENT
+    assert judge(tight, margin=0.15).outcome == INCONCLUSIVE  # 0.1508 > 0.15: one end outside
+    assert judge(tight, margin=0.16).outcome == EQUIVALENT
+    # a significant difference too small to matter is equivalent, not better
+    assert judge(diffs(0.10, 0.11, 0.12, 0.13, 0.14), margin=0.5).outcome == EQUIVALENT
+    assert judge(diffs(0.10, 0.11, 0.12, 0.13, 0.14), margin=0.05).outcome == BETTER
+
+
+def test_wide_spread_or_too_few_pairs_is_inconclusive_not_equivalent():
+    assert judge(diffs(1, -1, 2, -2, 0), margin=0.5).outcome == INCONCLUSIVE
+    assert (
+        judge(diffs(0.0), margin=0.5).outcome == INCONCLUSIVE and judge(diffs(), margin=0.5).interval is None
+    )
+    with pytest.raises(ValueError, match="margin"):
+        judge(diffs(1, 2), margin=0)
+
+
+def test_seeds_needed_is_where_the_interval_would_first_decide():
+    wide = diffs(1, -1, 2, -2, 0)  # mean 0, sd √2.5: equivalence needs t(0.95, n−1)·1.5811/√n < 0.5
+    n = seeds_needed(wide, margin=0.5)
+    assert n is not None and n > 5
+    sd = math.sqrt(2.5)
+    assert (
+        t_quantile(0.95, n - 1) * sd / math.sqrt(n) < 0.5 <= t_quantile(0.95, n - 2) * sd / math.sqrt(n - 1)
+    )
+    assert seeds_needed(wide, margin=0.5, most=n - 1) is None
+    assert seeds_needed(diffs(1, 2, 3, 4, 5), margin=0.5) == 5  # decided already
+    assert seeds_needed(diffs(3.0), margin=0.5) is None

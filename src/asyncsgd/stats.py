@@ -5,8 +5,12 @@ difference of their scores ``d_s = a_s − b_s`` is the methods' alone; the seed
 both share cancels. From the ``n`` differences: the mean ``d̄``, the standard error
 ``SE = stdev(d_s)/√n`` and the interval ``d̄ ± z·SE``. A comparison then decides **better**,
 **worse** or **within noise** (:func:`decide`), and :func:`majority` turns many comparisons into
-one verdict. Scores are numbers where larger is better (a caller turns "smaller is better" into a
-score first). Pure numbers in, numbers out: nothing here reads a database or knows a study.
+one verdict. :func:`judge` decides with Student's t and a margin stated before the runs, and can
+say **equivalent** (no difference that matters: two one-sided tests, Schuirmann 1987) apart from
+**inconclusive** (not enough data); :func:`seeds_needed` says how many seeds would settle an
+inconclusive comparison if the spread stayed as measured. Scores are numbers where larger is better
+(a caller turns "smaller is better" into a score first). Pure numbers in, numbers out: nothing
+here reads a database or knows a study.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import math
 import statistics
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+
+from scipy.stats import t as student_t
 
 BETTER, WORSE, WITHIN_NOISE, NOT_AVAILABLE = "better", "worse", "within noise", "n/a"
 OUTCOMES = (BETTER, WORSE, WITHIN_NOISE, NOT_AVAILABLE)
@@ -95,3 +101,69 @@ def majority(outcomes: Sequence[str]) -> str:
     if counted.count(WITHIN_NOISE) > n / 2:
         return "negligible"
     return "mixed"
+
+
+EQUIVALENT, INCONCLUSIVE = "equivalent", "inconclusive"
+JUDGEMENTS = (BETTER, WORSE, EQUIVALENT, INCONCLUSIVE)
+"""What :func:`judge` decides of one paired comparison."""
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One comparison judged against ``margin`` at level ``alpha``: the outcome, and the
+    ``1 − 2α`` interval ``d̄ ± t₁₋α,ₙ₋₁·SE`` it was read from (None below two pairs)."""
+
+    outcome: str
+    n: int
+    mean: float | None
+    interval: tuple[float, float] | None
+    margin: float
+    alpha: float
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The ``p`` quantile of Student's t with ``df`` degrees of freedom."""
+    return float(student_t.ppf(p, df))
+
+
+def _outcome(low: float, high: float, margin: float) -> str:
+    if -margin < low and high < margin:
+        return EQUIVALENT
+    if low > 0:
+        return BETTER
+    if high < 0:
+        return WORSE
+    return INCONCLUSIVE
+
+
+def judge(d: PairedDifference, margin: float, alpha: float = 0.05) -> Judgement:
+    """Better, worse, equivalent or inconclusive, read from the ``1 − 2α`` interval ``[L, U]``.
+
+    **equivalent** when ``−margin < L`` and ``U < margin``: both one-sided tests of the two one-sided
+    tests (TOST) reject a difference of ``margin`` or more at level ``α``; this comes first, so a
+    difference too small to matter is equivalent even where it is also significant. Else **better**
+    when ``L > 0`` and **worse** when ``U < 0`` (a one-sided t-test at level ``α``); else
+    **inconclusive**, as is any comparison with fewer than two pairs."""
+    if not (margin > 0 and 0 < alpha < 0.5):
+        raise ValueError(f"need margin > 0 and 0 < alpha < 0.5, got margin={margin}, alpha={alpha}")
+    mean, se = d.mean, d.se
+    if mean is None or se is None:
+        return Judgement(INCONCLUSIVE, d.n, mean, None, margin, alpha)
+    half = t_quantile(1 - alpha, d.n - 1) * se
+    low, high = mean - half, mean + half
+    return Judgement(_outcome(low, high, margin), d.n, mean, (low, high), margin, alpha)
+
+
+def seeds_needed(d: PairedDifference, margin: float, alpha: float = 0.05, most: int = 64) -> int | None:
+    """The fewest pairs (at most ``most``) with which :func:`judge` would no longer say
+    inconclusive, were the mean and spread of the differences to stay as measured; ``d.n`` if it
+    says so already, None when even ``most`` would not do (or below two pairs: no spread yet)."""
+    mean, se = d.mean, d.se
+    if mean is None or se is None:
+        return None
+    sd = se * math.sqrt(d.n)
+    for n in range(max(d.n, 2), most + 1):
+        half = t_quantile(1 - alpha, n - 1) * sd / math.sqrt(n)
+        if _outcome(mean - half, mean + half, margin) != INCONCLUSIVE:
+            return n
+    return None

@@ -142,7 +142,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("study", help="study to reproduce (see `asyncsgd list studies`)")
     p.add_argument("--quick", action="store_true", help="small data and models, minutes on 2 cores (default)")
-    p.add_argument("--full", action="store_true", help="the published scale, for a bigger machine")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="the published setting's scale (CIFAR-10, 20 Newsgroups), for a bigger machine",
+    )
     p.add_argument(
         "--smoke", action="store_true",
         help="a miniature of the plan (2 values per grid axis, a few updates): checks the pipeline",

@@ -90,7 +90,7 @@ RATIO_LEARNERS = (256, 512)
 
 # -- Candela, Franzese, Filippone, Michiardi 2019 ----------------------------------------------------
 CANDELA = (
-    "G. Candela, G. Franzese, M. Filippone, P. Michiardi. Sparsification as a Remedy for Staleness in "
+    "R. Candela, G. Franzese, M. Filippone, P. Michiardi. Sparsification as a Remedy for Staleness in "
     "Distributed Asynchronous SGD. arXiv 1910.09466 (v1, 2019; later version 'Convergence Analysis of "
     "Sparsified Asynchronous SGD')"
 )

@@ -2,10 +2,10 @@
 
 A study has parts (one sweep each, e.g. "learning rates", "time breakdown") and two sizes:
 ``quick`` (small data and models, the same structure, minutes on two cores) and ``full`` (the
-published scale, for a bigger machine). Each part and size is a packaged sweep file,
-``asyncsgd/reproduce/sweeps/<study>/<size>/<part>.toml``, that a user can read, copy and run with
-``asyncsgd sweep``; its ``name`` is ``<study>-<size>-<part>``, so both sizes of every study can
-share one results database. The study's report reads that database and nothing else.
+scale of the published setting where there is one, for a bigger machine). Each part and size is a
+packaged sweep file, ``asyncsgd/reproduce/sweeps/<study>/<size>/<part>.toml``, that a user can
+read, copy and run with ``asyncsgd sweep``; its ``name`` is ``<study>-<size>-<part>``, so both
+sizes of every study can share one results database. The study's report reads that database and nothing else.
 
 A **smoke** plan is a miniature of either size, derived from its files by :func:`miniature`:
 the first two values of every grid axis and a few updates per run. It runs every part, table and

@@ -126,8 +126,7 @@ class Driver:
         """Poll, checkpoint, judge, wait; returns when the run is to end."""
         timeout = self.cfg.timeout
         last = time.perf_counter()
-        asked: float | None = None
-        """When a stop was asked that the loop waits on."""
+        asked: float | None = None  # when a stop was asked that the loop waits on
         while True:
             delivered = self.poll()
             if delivered:

@@ -3,8 +3,9 @@
 The head runs as ``ray start --head --block`` in its own process session, bound to 127.0.0.1 with
 token authentication on; each test's run joins it with ``ray_address`` and disconnects at its end,
 so between runs the test process holds no Ray connection (and maps none of Ray's shared memory,
-which the ``local`` engine's tests check for). At the end of the session the head is stopped and
-no process of its session may survive.
+which the ``local`` engine's tests check for). The conformance battery alone holds one connection
+for its whole module, which its ``ray`` runs use and leave open. At the end of the session the
+head is stopped and no process of its session may survive.
 """
 
 from __future__ import annotations

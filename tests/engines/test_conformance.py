@@ -6,6 +6,12 @@ touching this file. Each part runs alone on the default of every other (the sum 
 their product), on a tiny model with two learners. A run must spend its budget exactly, account for
 every update and push, and end with finite parameters; an engine that cannot run a part must
 refuse it before starting, with a ConfigError naming the part's key or one of its settings.
+
+An engine whose run is mostly start-up (``ray``: a fresh actor process per learner and shard)
+runs the parts packed instead, one of each kind per run (the k-th codec with the k-th remedy, rule
+and algorithm), all in one Ray session: still every part, in about as many runs as the largest
+registry has parts. Of a pack the engine refuses, a part it refuses alone must name itself; parts
+it accepts alone but not together are split (:func:`packed_jobs`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from asyncsgd.assembly.engines import ENGINES
 from asyncsgd.assembly.job import Job
 from asyncsgd.codecs import CODECS
 from asyncsgd.config import RunConfig
+from asyncsgd.engines.ray.cluster import connect
 from asyncsgd.errors import ConfigError
 from asyncsgd.metrics import Recorder
 from asyncsgd.metrics.summary import build_accounting
@@ -45,18 +52,43 @@ BASE: dict[str, Any] = {
     "updates": UPDATES, "delay": "exponential", "partition": "disjoint", "timeout": 60.0,
 }  # fmt: skip
 
+PACKED = {"ray"}
+"""Engines whose parts run packed (start-up dominates their runs)."""
 PARTS = [(kind, name) for kind, registry in KINDS.items() for name in registry.names()]
 CASES = [
     pytest.param(engine, kind, name, id=f"{engine}-{kind}-{name}")
     for engine in ENGINES.names()
+    if engine not in PACKED
     for kind, name in PARTS
+]
+PACKS = [
+    {kind: registry.names()[k] for kind, registry in KINDS.items() if k < len(registry.names())}
+    for k in range(max(len(registry.names()) for registry in KINDS.values()))
+]
+"""The k-th part of every kind that has one: every part is in exactly one pack."""
+PACK_CASES = [
+    pytest.param(engine, pack, id=f"{engine}-" + "+".join(pack.values()))
+    for engine in ENGINES.names()
+    if engine in PACKED
+    for pack in PACKS
 ]
 
 
 def test_every_registry_is_covered():
-    """The battery reads the registries themselves: each holds parts, and every engine is one."""
+    """The battery reads the registries themselves: each holds parts, every engine is one, and
+    every part is run on every engine, alone or packed."""
     assert all(len(registry.names()) > 1 for registry in KINDS.values())
-    assert {engine for engine, *_ in (c.values for c in CASES)} == set(ENGINES.names())
+    alone = {(c.values[0], c.values[1], c.values[2]) for c in CASES}
+    packed = {(c.values[0], kind, name) for c in PACK_CASES for kind, name in c.values[1].items()}
+    assert alone | packed == {(engine, *part) for engine in ENGINES.names() for part in PARTS}
+
+
+@pytest.fixture(scope="module")
+def ray_session(request):
+    """One Ray session for the module's ``ray`` runs (each run uses it and leaves it open)."""
+    head = request.getfixturevalue("ray_head")
+    with connect(head, 0, 60.0):
+        yield head
 
 
 @pytest.fixture
@@ -64,7 +96,7 @@ def engine_settings(request) -> dict[str, Any]:
     """Settings an engine needs to run here: a ``ray`` run joins the session's loopback head."""
     engine = request.node.callspec.params["engine"]
     if engine == "ray":
-        return {"ray_address": request.getfixturevalue("ray_head")}
+        return {"ray_address": request.getfixturevalue("ray_session")}
     return {}
 
 
@@ -86,11 +118,8 @@ def run(job: Job) -> tuple[EngineResult, Recorder]:
     return result, recorder
 
 
-@pytest.mark.parametrize(("engine", "kind", "name"), CASES)
-def test_engine_runs_part(synthetic, engine_settings, no_leftovers, engine, kind, name):
-    job = build(synthetic, kind, name, engine=engine, **engine_settings)
-    if job is None:
-        return
+def conforms(job: Job) -> None:
+    """The run spends its budget exactly, accounts for every update and push, stays finite."""
     result, recorder = run(job)
     assert "stop_reason" not in result.extra, result.extra.get("stop_reason")
     assert result.version == UPDATES
@@ -98,6 +127,45 @@ def test_engine_runs_part(synthetic, engine_settings, no_leftovers, engine, kind
     assert accounting["balanced"], accounting
     assert accounting["pushes"] >= UPDATES
     assert torch.isfinite(result.params).all()
+
+
+@pytest.mark.parametrize(("engine", "kind", "name"), CASES)
+def test_engine_runs_part(synthetic, engine_settings, no_leftovers, engine, kind, name):
+    job = build(synthetic, kind, name, engine=engine, **engine_settings)
+    if job is not None:
+        conforms(job)
+
+
+def pack_job(synthetic, pack: dict[str, str], **settings: Any) -> Job | None:
+    """The job of the parts together, or None if the engine refuses them together."""
+    try:
+        return Job.from_config(RunConfig.from_dict({**BASE, **pack, **settings}), dataset=synthetic)
+    except ConfigError:
+        return None
+
+
+def packed_jobs(synthetic, pack: dict[str, str], **settings: Any) -> list[Job]:
+    """The jobs that run a pack: itself; refused, its parts the engine accepts alone, packed again
+    (each refused part must name itself); those refused together, one part apart from the others
+    packed, or else each part alone."""
+    job = pack_job(synthetic, pack, **settings)
+    if job is not None:
+        return [job]
+    alone = {kind: build(synthetic, kind, name, **settings) for kind, name in pack.items()}
+    accepted = {kind: pack[kind] for kind, job in alone.items() if job is not None}
+    if len(accepted) < len(pack):
+        return packed_jobs(synthetic, accepted, **settings) if accepted else []
+    for kind, job in alone.items():
+        rest = pack_job(synthetic, {k: v for k, v in pack.items() if k != kind}, **settings)
+        if rest is not None and job is not None:
+            return [rest, job]
+    return [job for job in alone.values() if job is not None]
+
+
+@pytest.mark.parametrize(("engine", "pack"), PACK_CASES)
+def test_engine_runs_parts_packed(synthetic, engine_settings, no_leftovers, engine, pack):
+    for job in packed_jobs(synthetic, pack, engine=engine, **engine_settings):
+        conforms(job)
 
 
 VARIANTS: dict[tuple[str, str], dict[str, Any]] = {

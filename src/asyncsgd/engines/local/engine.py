@@ -137,8 +137,6 @@ class _Run(Driver):
         log = (0, 0) if cfg.hogwild else change_log_shape(self.templates[0], largest)
         self.spec = Spec(flat.size, cfg.shards, self.p, RING_ROWS, row_width(cfg.shards), leaves, *log)
         self.ordered = not cfg.hogwild
-        self.last_row_at = time.perf_counter()
-        self.all_gone = False
         self.numbered_drops = 0
         """Dropped pushes that had taken an update number (with shards, numbers come first)."""
 
@@ -199,17 +197,7 @@ class _Run(Driver):
             shared.control[ORIGIN_NS] = time.perf_counter_ns()
             self.origin = time.perf_counter() - self.book.time_offset
             shared.control[GO] = 1
-            self._loop()
-            self._stop_all()
-            sup.close(min(self.cfg.timeout, 10.0))
-            self._reap()
-            self.faults.settle_all()
-            for row in self.reader.flush(self.ordered):
-                self._deliver(row)
-            # judged on what the server applied, once every record is in
-            if self.all_gone and not self.stop_reason and not self.budget_reached() and self.book.deaths:
-                self.stop_reason = "learners_lost"
-            return self._result()
+            return self.drive()
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait_ready(self) -> None:
@@ -237,30 +225,44 @@ class _Run(Driver):
             self._deliver(row)
         return len(rows)
 
-    def _loop(self) -> None:
-        cfg, monitor, shared = self.cfg, self.monitor, self.shared
-        while True:
-            rows = self.drain()
-            self._reap()
-            if not self.sup.alive():
-                self.all_gone = True
-                return
-            if self.budget_reached() or monitor.stop_requested():
-                return
-            mark = int(shared.control[MARK])
-            if mark and self.server_updates() >= mark:
-                if monitor.checkpoint_due(self.server_updates()):
-                    self._checkpoint()
-                else:
-                    self._arm_checkpoint()
-            if rows:
-                self.last_row_at = time.perf_counter()
-            elif time.perf_counter() - self.last_row_at > cfg.timeout:
-                self.stop_reason = "stalled"
-                return
-            if not rows:
-                for handle in self.sup.wait(POLL):
-                    self.faults.ended(handle)
+    # -- the driver's hooks -------------------------------------------------------------------------
+    def poll(self) -> int:
+        rows = self.drain()
+        self._reap()
+        return rows
+
+    def learners_running(self) -> bool:
+        return bool(self.sup.alive())
+
+    def ask_stop(self) -> bool:
+        self._stop_all()
+        return True  # every learner checks the flag before each phase; the end joins them
+
+    def checkpoint_due(self) -> bool:
+        """Learners wait at their cycle boundary once the server reached the armed mark; a run that
+        ends now (no learner left, the budget spent, a stop asked) ends without it."""
+        mark, updates = int(self.shared.control[MARK]), self.server_updates()
+        if not mark or updates < mark:
+            return False
+        if not self.sup.alive() or self.budget_reached() or self.monitor.stop_requested():
+            return False
+        if self.monitor.checkpoint_due(updates):
+            return True
+        self._arm_checkpoint()
+        return False
+
+    def wait_for_activity(self, delivered: int) -> None:
+        if not delivered:
+            for handle in self.sup.wait(POLL):
+                self.faults.ended(handle)
+
+    def finish(self) -> None:
+        self._stop_all()
+        self.sup.close(min(self.cfg.timeout, 10.0))
+        self._reap()
+        self.faults.settle_all()
+        for row in self.reader.flush(self.ordered):
+            self._deliver(row)
 
     def server_counts(self) -> tuple[int, int]:
         shared = self.shared
@@ -314,7 +316,7 @@ class _Run(Driver):
                 mark = upcoming
         self.shared.control[MARK] = mark
 
-    def _checkpoint(self) -> None:
+    def take_checkpoint(self) -> None:
         shared, sup = self.shared, self.sup
         epoch = int(shared.control[PAUSE]) + 1
         shared.control[PAUSE] = epoch
@@ -366,7 +368,7 @@ class _Run(Driver):
         }
 
     # -- result -------------------------------------------------------------------------------------
-    def _result(self) -> EngineResult:
+    def outcome(self) -> EngineResult:
         shared, cfg = self.shared, self.cfg
         head: dict[str, Any] = {
             "mode": "hogwild" if cfg.hogwild else "server",

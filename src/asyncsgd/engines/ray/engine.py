@@ -187,9 +187,7 @@ class _Run(Learners, Driver):
             self._check_resources(cluster)
             try:
                 self._start()
-                self._loop()
-                self._finish()
-                return self._result()
+                return self.drive()
             finally:
                 self._kill_all()
         raise AssertionError("unreachable")  # pragma: no cover
@@ -197,46 +195,40 @@ class _Run(Learners, Driver):
     def clock(self) -> float:
         return time.time()  # the actors' clock: engine time is the same on every node
 
-    def _loop(self) -> None:
-        cfg, monitor = self.cfg, self.monitor
-        last_rows = time.perf_counter()
-        stopped_at = 0.0
-        while True:
-            self._collect(DRAIN_EVERY)
-            if self._drain():
-                last_rows = time.perf_counter()
-            if self.server["checkpoint"] and not self.stopping:
-                self._checkpoint()
-                last_rows = time.perf_counter()
-                continue
-            if not self._running():
-                if self.stopping or self.budget_reached():
-                    return
-                live = [h for h in self.handles.values() if h.alive]
-                if not live:
-                    self.stop_reason = "learners_lost"
-                    return
-                # turned away while a dead learner's reservation still held the last updates
-                self._restart(live)
-                continue
-            if self.stopping:
-                if time.perf_counter() - stopped_at > cfg.timeout:
-                    return  # learners that do not end are killed
-                continue
-            if monitor.stop_requested():
-                stopped_at = self._stop()
-            elif time.perf_counter() - last_rows > cfg.timeout:
-                self.stop_reason = "stalled"
-                stopped_at = self._stop()
+    # -- the driver's hooks ---------------------------------------------------------------------
+    stop_at_budget = False  # shard 0 ends every learner's run at the budget itself
+    judge_lost_after_flush = False  # no learner left: shard 0's counts as read are final
+
+    def poll(self) -> int:
+        return self._drain()
+
+    def learners_running(self) -> bool:
+        return bool(self._running())
+
+    def restart_learners(self) -> bool:
+        """Learners turned away while a dead learner's reservation still held the last updates go on."""
+        live = [h for h in self.handles.values() if h.alive]
+        if live:
+            self._restart(live)
+        return bool(live)
+
+    def ask_stop(self) -> bool:
+        self._stop()
+        return False  # learners end at their next call to shard 0: the loop waits for them
+
+    def checkpoint_due(self) -> bool:
+        return bool(self.server["checkpoint"])  # shard 0 has paused the run
+
+    def wait_for_activity(self, delivered: int) -> None:
+        self._collect(DRAIN_EVERY)
 
     def server_counts(self) -> tuple[int, int]:
         """Shard 0's, as of the last drain (the driver may not have read every row yet)."""
         return int(self.server["updates"]), int(self.server["samples"])
 
-    def _stop(self) -> float:
+    def _stop(self) -> None:
         self.stopping = True
         self._control("stop")
-        return time.perf_counter()
 
     def _control(self, what: str, learner: int = -1) -> bool:
         try:
@@ -310,7 +302,7 @@ class _Run(Learners, Driver):
         for entry in torn:
             self.accounts.tear(entry)
 
-    def _checkpoint(self) -> None:
+    def take_checkpoint(self) -> None:
         """Shard 0 paused the run (every learner returns after its push): save servers and
         learners as plain data, go on."""
         ray, cfg = self.ray, self.cfg
@@ -338,7 +330,7 @@ class _Run(Learners, Driver):
         self._restart(live)
 
     # -- the end ------------------------------------------------------------------------------
-    def _finish(self) -> None:
+    def finish(self) -> None:
         self._stop()  # learners still running (a stop request, a stall) end at their next call
         deadline = time.perf_counter() + self.cfg.timeout
         while self._running() and time.perf_counter() < deadline:
@@ -354,7 +346,7 @@ class _Run(Learners, Driver):
         except self.ray.exceptions.RayError as err:
             raise self._shard_lost(0, err) from None
 
-    def _result(self) -> EngineResult:
+    def outcome(self) -> EngineResult:
         cfg, finals = self.cfg, self.finals
         params = torch.from_numpy(np.concatenate([f["params"] for f in finals]))
         version = int(finals[0]["updates"])

@@ -16,9 +16,12 @@ from asyncsgd.stats import (
     PairedDifference,
     decide,
     judge,
+    loglog_slope,
     majority,
     paired,
     seeds_needed,
+    speedup,
+    speedups,
     t_quantile,
 )
 
@@ -134,3 +137,64 @@ def test_seeds_needed_is_where_the_interval_would_first_decide():
     assert seeds_needed(wide, margin=0.5, most=n - 1) is None
     assert seeds_needed(diffs(1, 2, 3, 4, 5), margin=0.5) == 5  # decided already
     assert seeds_needed(diffs(3.0), margin=0.5) is None
+
+
+def test_exact_power_laws_give_their_exponent_with_no_spread():
+    for b in (-0.5, -1.0, 2.0):
+        fit = loglog_slope([(x, 3.0 * x**b) for x in (10, 100, 1000, 10000)])
+        assert fit.slope == pytest.approx(b, abs=1e-12) and fit.intercept == pytest.approx(math.log(3.0))
+        assert fit.se == pytest.approx(0.0, abs=1e-12) and fit.n == 4
+        assert fit.includes(b) and not fit.includes(b + 0.01)
+
+
+def test_noisy_slope_standard_error_and_interval_by_hand():
+    # ln x = 0, 1, 2, 3; ln y = 0, −1, −1, −2: Sxx = 5, Sxy = −3, b = −0.6, a = −0.1; residuals
+    # 0.1, −0.3, 0.3, −0.1, s² = 0.2/2, SE = √(0.1/5); t(0.975, 2) = 4.302653
+    fit = loglog_slope([(math.exp(u), math.exp(v)) for u, v in ((0, 0), (1, -1), (2, -1), (3, -2))])
+    assert fit.slope == pytest.approx(-0.6) and fit.intercept == pytest.approx(-0.1)
+    assert fit.se == pytest.approx(math.sqrt(0.02))
+    half = 4.302653 * math.sqrt(0.02)
+    assert fit.interval == pytest.approx((-0.6 - half, -0.6 + half), abs=1e-6)
+    assert fit.includes(-0.5) and fit.includes(0.0) and not fit.includes(-1.25)
+    two = loglog_slope([(1.0, 1.0), (math.e, math.exp(-1))])
+    assert two.slope == pytest.approx(-1.0) and two.interval is None and two.includes(-1.0) is None
+
+
+def test_repeated_x_count_as_replicates():
+    # two seeds per x, symmetric about the line ln y = −ln x: slope −1, residuals ±0.1
+    points = [(math.exp(u), math.exp(-u + e)) for u in (0, 1, 2) for e in (0.1, -0.1)]
+    fit = loglog_slope(points)
+    assert fit.n == 6 and fit.slope == pytest.approx(-1.0)
+    # s² = 6·0.01/4, Sxx = 2·(1 + 0 + 1) = 4
+    assert fit.se == pytest.approx(math.sqrt(0.015 / 4))
+
+
+@pytest.mark.parametrize(
+    "points", [[(1.0, 1.0), (2.0, 0.0), (3.0, 1.0)], [(2.0, 1.0), (2.0, 3.0)], [(-1.0, 1.0), (2.0, 1.0)]]
+)
+def test_slope_refuses_what_has_no_log_or_no_spread_in_x(points):
+    with pytest.raises(ValueError):
+        loglog_slope(points)
+
+
+def test_speedup_is_the_paired_log_ratio_by_hand():
+    # per-seed ratios 4, 4, 2: d = (2, 2, 1)·ln 2, mean (5/3)·ln 2, SE = ln 2/3, t(0.975, 2) = 4.302653
+    one = {0: 8.0, 1: 16.0, 2: 4.0, 3: None}
+    four = {0: 2.0, 1: 4.0, 2: 2.0, 3: 1.0}
+    s = speedup(one, four, 4)
+    assert s.learners == 4 and s.n == 3 and s.missing == 1
+    assert s.value == pytest.approx(2 ** (5 / 3))
+    assert s.interval == pytest.approx((2 ** (5 / 3 - 4.302653 / 3), 2 ** (5 / 3 + 4.302653 / 3)), rel=1e-6)
+    same = speedup({0: 6.0, 1: 3.0}, {0: 2.0, 1: 1.0}, 2)
+    assert same.value == pytest.approx(3.0) and same.interval == pytest.approx((3.0, 3.0))
+
+
+def test_speedups_take_the_smallest_p_as_base_and_say_when_nothing_is_paired():
+    out = speedups({4: {0: 5.0, 1: 5.0}, 1: {0: 20.0, 1: 10.0}, 2: {0: None, 1: None}})
+    assert [s.learners for s in out] == [1, 2, 4]
+    assert out[0].value == pytest.approx(1.0)
+    assert out[1].value is None and out[1].interval is None and out[1].missing == 2
+    assert out[2].value == pytest.approx(math.sqrt(8.0)) and out[2].n == 2
+    assert speedup({0: 4.0}, {0: 2.0}, 2).interval is None
+    with pytest.raises(ValueError):
+        speedup({0: 0.0}, {0: 1.0}, 2)

@@ -9,8 +9,10 @@ one verdict. :func:`judge` decides with Student's t and a margin stated before t
 say **equivalent** (no difference that matters: two one-sided tests, Schuirmann 1987) apart from
 **inconclusive** (not enough data); :func:`seeds_needed` says how many seeds would settle an
 inconclusive comparison if the spread stayed as measured. Scores are numbers where larger is better
-(a caller turns "smaller is better" into a score first). Pure numbers in, numbers out: nothing
-here reads a database or knows a study.
+(a caller turns "smaller is better" into a score first). Two estimates with their intervals serve
+the rate and speed-up studies: :func:`loglog_slope` (the exponent of a power law, compared with a
+stated one) and :func:`speedup` (a ratio of times to a target, paired by seed). Pure numbers in,
+numbers out: nothing here reads a database or knows a study.
 """
 
 from __future__ import annotations
@@ -167,3 +169,99 @@ def seeds_needed(d: PairedDifference, margin: float, alpha: float = 0.05, most: 
         if _outcome(mean - half, mean + half, margin) != INCONCLUSIVE:
             return n
     return None
+
+
+@dataclass(frozen=True)
+class Slope:
+    """Least-squares fit of ``ln y = a + b·ln x``: the exponent ``b`` of a power law ``y ∝ x^b``,
+    its standard error ``√(s²/Sxx)`` (``s² = Σ rᵢ²/(n − 2)``, ``Sxx = Σ (ln xᵢ − mean)²``) and the
+    ``1 − α`` interval ``b ± t₁₋α/₂,ₙ₋₂·SE`` (both None below three points: two fix the line)."""
+
+    slope: float
+    intercept: float
+    n: int
+    se: float | None
+    interval: tuple[float, float] | None
+    alpha: float
+
+    def includes(self, value: float) -> bool | None:
+        """Whether ``value`` (a stated exponent, e.g. −1/2) lies in the interval; None without one."""
+        if self.interval is None:
+            return None
+        return self.interval[0] <= value <= self.interval[1]
+
+
+def loglog_slope(points: Sequence[tuple[float, float]], alpha: float = 0.05) -> Slope:
+    """Fit a power law to ``(x, y)`` points; an ``x`` may repeat (one point per seed), and each
+    point counts once, so seeds enter as replicates rather than as their mean."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"need 0 < alpha < 1, got {alpha}")
+    bad = [(x, y) for x, y in points if not (x > 0 and y > 0 and math.isfinite(x) and math.isfinite(y))]
+    if bad:
+        raise ValueError(f"a log-log fit needs finite positive x and y, got {bad[0]}")
+    lx = [math.log(x) for x, _ in points]
+    ly = [math.log(y) for _, y in points]
+    n = len(lx)
+    if len(set(lx)) < 2:
+        raise ValueError("a slope needs at least two distinct x")
+    mx, my = statistics.fmean(lx), statistics.fmean(ly)
+    sxx = sum((u - mx) ** 2 for u in lx)
+    slope = sum((u - mx) * (v - my) for u, v in zip(lx, ly, strict=True)) / sxx
+    intercept = my - slope * mx
+    if n < 3:
+        return Slope(slope, intercept, n, None, None, alpha)
+    residuals = sum((v - intercept - slope * u) ** 2 for u, v in zip(lx, ly, strict=True))
+    se = math.sqrt(residuals / (n - 2) / sxx)
+    half = t_quantile(1 - alpha / 2, n - 2) * se
+    return Slope(slope, intercept, n, se, (slope - half, slope + half), alpha)
+
+
+@dataclass(frozen=True)
+class Speedup:
+    """``S(p) = T(base)/T(p)`` over the seeds that reached the target at both ``p`` and the base.
+
+    With ``d_s = ln T_base,s − ln T_p,s`` (paired by seed, so the seed's shared luck cancels),
+    ``S = exp(d̄)`` is the geometric mean of the per-seed ratios and the interval is the paired
+    log-ratio interval ``exp(d̄ ± t₁₋α/₂,ₙ₋₁·SE(d̄))`` (None below two pairs); it is never
+    symmetric about ``S`` and never reaches 0. ``missing``: seeds left out because either run never
+    reached the target (or one side lacks the seed)."""
+
+    learners: int
+    value: float | None
+    n: int
+    interval: tuple[float, float] | None
+    missing: int
+    alpha: float
+
+
+def speedup(
+    base: Mapping[Hashable, float | None],
+    other: Mapping[Hashable, float | None],
+    learners: int,
+    alpha: float = 0.05,
+) -> Speedup:
+    """The speed-up of ``other`` (times with ``learners`` learners) over ``base``, per seed; a time
+    of None means the run never reached the target."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"need 0 < alpha < 1, got {alpha}")
+    logs = []
+    for side in (base, other):
+        if any(t is not None and not (t > 0 and math.isfinite(t)) for t in side.values()):
+            raise ValueError(f"times to a target must be positive and finite, got {dict(side)}")
+        logs.append({k: math.log(t) for k, t in side.items() if t is not None})
+    d = paired(logs[0], logs[1])
+    missing = len(set(base) | set(other)) - d.n
+    if d.mean is None:
+        return Speedup(learners, None, 0, None, missing, alpha)
+    low_high = d.interval(t_quantile(1 - alpha / 2, d.n - 1)) if d.n >= 2 else None
+    interval = None if low_high is None else (math.exp(low_high[0]), math.exp(low_high[1]))
+    return Speedup(learners, math.exp(d.mean), d.n, interval, missing, alpha)
+
+
+def speedups(times: Mapping[int, Mapping[Hashable, float | None]], alpha: float = 0.05) -> list[Speedup]:
+    """``S(p)`` for every ``p`` in ``times`` (``p → seed → time``, None: target never reached),
+    against the smallest ``p`` (one learner in a speed-up study), in increasing ``p``."""
+    if not times:
+        return []
+    ps = sorted(times)
+    return [speedup(times[ps[0]], times[p], p, alpha) for p in ps]

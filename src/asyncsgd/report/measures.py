@@ -1,7 +1,8 @@
 """Named per-run measures a report can tabulate or plot, aggregated over replicates as mean ± std.
 
 A measure is written ``name`` or ``name:argument`` (``updates_to:0.9``: server updates until the
-test accuracy first reaches 90 %).
+test accuracy first reaches 90 %; ``engine_seconds_to:0.9``: engine seconds until then, the time a
+speed-up against the number of learners is read from).
 """
 
 from __future__ import annotations
@@ -146,28 +147,34 @@ def _target(name: str, arg: str) -> float:
     return target
 
 
-def _first_reaching(x: str) -> Callable[[str], Measure]:
+def _first_reaching(column: str, name: str, header: str, digits: int) -> Callable[[str], Measure]:
+    """``column`` of the first evaluation whose test accuracy is at or above the target; None when
+    no evaluation reaches it (a run that never gets there has no time to it, rather than 0)."""
+
     def factory(arg: str) -> Measure:
-        target = _target(f"{x}s_to", arg)
+        target = _target(name, arg)
 
         def value(run: RunView) -> float | None:
             for m in run.metrics:
                 acc = _num(m.get("test_accuracy"))
                 if acc is not None and acc >= target:
-                    return _num(m.get(x))
+                    return _num(m.get(column))
             return None
 
-        return Measure(f"{x}s_to:{arg}", f"{x}s to {100 * target:g}%", value, 0 if x == "update" else 2)
+        return Measure(f"{name}:{arg}", f"{header} to {100 * target:g}%", value, digits)
 
     return factory
 
 
-MEASURES.register("updates_to", "server updates until test accuracy first reaches the target", arg=True)(
-    _first_reaching("update")
-)
-MEASURES.register("epochs_to", "epochs until test accuracy first reaches the target", arg=True)(
-    _first_reaching("epoch")
-)
+def _register_first_reaching(column: str, name: str, header: str, digits: int, what: str) -> None:
+    MEASURES.register(name, f"{what} until test accuracy first reaches the target", arg=True)(
+        _first_reaching(column, name, header, digits)
+    )
+
+
+_register_first_reaching("update", "updates_to", "updates", 0, "server updates")
+_register_first_reaching("epoch", "epochs_to", "epochs", 2, "epochs")
+_register_first_reaching("time", "engine_seconds_to", "engine s", 2, "engine seconds (simulated for sim)")
 
 
 def measure(spec: str) -> Measure:

@@ -77,11 +77,63 @@ def optimal_normalized_bound(alpha: float, delay: float) -> float:
     return normalized_bound(optimal_u(alpha, delay), alpha, delay)
 
 
+def delay_ratio(alpha: float, delay: float) -> float:
+    """Best guarantee with delay bound ``T`` over the best with one learner (``T = 1``)."""
+    return optimal_normalized_bound(alpha, delay) / optimal_normalized_bound(alpha, 1)
+
+
 def guarantee_ratio(learners: float, alpha: float) -> float:
     """Best guarantee with ``p`` learners over the best with one, both with ``T = p`` as in the
     study (so one learner is evaluated with ``T = 1``). Within 10% of ``p/α`` for roughly
     ``10 ≤ α ≤ p/3``; about 1.6 at ``α = p`` (and ``≈ 0.57·p`` at ``α = 1``)."""
-    return optimal_normalized_bound(alpha, learners) / optimal_normalized_bound(alpha, 1)
+    return delay_ratio(alpha, learners)
+
+
+def speedup_threshold(delay: float) -> float:
+    """Lian et al.'s Corollary 2 condition ``K ≥ 4MLD_f(T+1)²/σ²`` for a linear speed-up, written
+    ``α ≥ 2(T + 1)``: this is its right side."""
+    return 2.0 * (delay + 1.0)
+
+
+@dataclass(frozen=True)
+class DelayCheck:
+    """Lian et al.'s two conditions for one delay bound ``T`` at a run's rate ``u = L·lr``:
+    Corollary 2's ``α ≥ 2(T+1)`` (a linear speed-up) and constraint (2) ``u + 2T²u² ≤ 1`` (any
+    guarantee at all), beside the ratio of optimal guarantees that ``T`` predicts."""
+
+    label: str
+    delay: float
+    threshold: float
+    speedup: bool
+    constraint: float
+    feasible: bool
+    ratio: float
+
+    @property
+    def fails(self) -> tuple[str, ...]:
+        """The conditions that fail, by name (empty when both hold)."""
+        failing = [("α ≥ 2(T+1)", self.speedup), ("constraint (2)", self.feasible)]
+        return tuple(name for name, holds in failing if not holds)
+
+
+def delay_checks(
+    alpha: float, u: float, learners: int, tau_p95: float | None = None, tau_max: float | None = None
+) -> list[DelayCheck]:
+    """Both conditions with the study's ``T = p`` and with the staleness a run measured (its 95th
+    percentile and its largest τ, where given): ``T = p`` understates the delay when τ max > p."""
+    delays = [("T = p", float(learners)), ("T = τ p95", tau_p95), ("T = τ max", tau_max)]
+    out = []
+    for label, delay in delays:
+        if delay is None:
+            continue
+        threshold = speedup_threshold(delay)
+        out.append(
+            DelayCheck(
+                label, delay, threshold, alpha >= threshold, constraint(u, delay), is_feasible(u, delay),
+                delay_ratio(alpha, delay),
+            )
+        )  # fmt: skip
+    return out
 
 
 @dataclass(frozen=True)
@@ -129,7 +181,13 @@ class Constants:
 
     def speedup_threshold(self, delay: float) -> float:
         """Corollary 2's condition ``K ≥ 4MLD_f(T+1)²/σ²`` is ``α ≥ 2(T + 1)``."""
-        return 2.0 * (delay + 1.0)
+        return speedup_threshold(delay)
+
+    def delay_checks(
+        self, lr: float, learners: int, tau_p95: float | None = None, tau_max: float | None = None
+    ) -> list[DelayCheck]:
+        """:func:`delay_checks` at rate ``lr`` (mean gradients)."""
+        return delay_checks(self.alpha, self.lipschitz * lr, learners, tau_p95, tau_max)
 
     def updates_for_speedup(self, delay: float) -> int:
         """Smallest ``K`` meeting Corollary 2's condition: ``4 L D_f (T+1)² / σ_M²``."""

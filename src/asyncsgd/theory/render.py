@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from asyncsgd.theory.bound import Constants, constraint, guarantee_ratio, optimal_u, u_max
+from asyncsgd.theory.bound import Constants, constraint, delay_ratio, guarantee_ratio, optimal_u, u_max
 from asyncsgd.theory.predict import ONE_LEARNER_DELAY, RATES, Prediction, Problem, predict
 from asyncsgd.theory.probe import Estimates, Stat
 
@@ -119,7 +119,7 @@ def _speedup_verdict(c: Constants, delay: float) -> str:
 
 def measured_ratio(c: Constants, delay: float) -> float:
     """Best guarantee with delay bound ``T`` over the best with one learner (``T = 1``)."""
-    return c.optimal_bound(delay) / c.optimal_bound(ONE_LEARNER_DELAY)
+    return delay_ratio(c.alpha, delay)
 
 
 def lr_text(document: dict[str, Any]) -> str:

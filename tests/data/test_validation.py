@@ -119,3 +119,29 @@ def test_a_split_that_leaves_no_validation_sample_is_refused_naming_validation()
         Job.from_config(RunConfig.from_dict({**SMALL, "validation": 0.01, "batch_size": 1, "learners": 1}),
                         dataset=tiny)  # fmt: skip
     assert err.value.key == "validation" and "empty validation" in str(err.value)
+
+
+def val_column(path) -> list[float]:
+    with path.open() as f:
+        return [float(r["val_accuracy"]) for r in csv.DictReader(f)]
+
+
+def test_a_validated_run_resumes_with_its_validation_columns(tmp_path, capsys):
+    from asyncsgd.config import load_experiment
+    from asyncsgd.experiment.runner import run_experiment
+    from tests.experiment.roundrobin import registered
+    from tests.experiment.test_resume import B_UPDATES, SETTINGS, interrupted_run, resume, toml
+
+    run = interrupted_run(tmp_path / "cut", validation=0.2)
+    code, err = resume(run, capsys)
+    assert code == 0, err
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    (whole / "exp.toml").write_text(toml("exp", {**SETTINGS, "validation": 0.2}))
+    with registered():
+        run_experiment(load_experiment(whole / "exp.toml"), whole / "run")
+    resumed, straight = (json.loads((d / "b" / "summary.json").read_text()) for d in (run, whole / "run"))
+    assert resumed["updates"] == B_UPDATES and resumed["params_sha256"] == straight["params_sha256"]
+    assert resumed["final_val_accuracy"] == straight["final_val_accuracy"]
+    column = val_column(run / "b" / "metrics.csv")
+    assert len(column) > 2 and column == val_column(whole / "run" / "b" / "metrics.csv")

@@ -151,3 +151,26 @@ def test_a_database_that_claims_the_schema_but_lacks_its_tables_is_refused(tmp_p
     with pytest.raises(ConfigError, match="no table 'sweep_runs'"):
         ResultsDB(fake)
     assert digest(fake) == before
+
+
+def test_a_database_of_the_second_schema_gets_the_validation_column_when_written(results, tmp_path):
+    old = tmp_path / "v2.db"
+    conn = sqlite3.connect(results)
+    conn.execute(f"VACUUM INTO '{old}'")
+    conn.close()
+    conn = sqlite3.connect(old)
+    conn.execute("DROP VIEW results")
+    conn.execute("CREATE VIEW results AS SELECT m.sweep, m.run_id FROM sweep_runs m")  # the view it had
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    before = digest(old)
+    with ResultsDB(old, create=False) as db:
+        assert [m.status for m in db.members("s")] == ["done", "failed"]
+    assert digest(old) == before
+    with ResultsDB(old) as db:
+        assert db.conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (3,)
+        run = db.members("s")[0].run_id
+        db.record(Outcome(run, "done", 1.0, 2.0, {**summary(0.8, [1]), "final_val_accuracy": 0.75}))
+        found = db.conn.execute("SELECT test_accuracy, val_accuracy FROM results WHERE run_id = ?", (run,))
+        assert found.fetchall() == [(0.8, 0.75)]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.data import Dataset, load_dataset
+from asyncsgd.data.split import hold_out
+from asyncsgd.errors import ConfigError
 
 
 def dataset_options(cfg: RunConfig) -> dict[str, object]:
@@ -21,3 +23,11 @@ def dataset_key(cfg: RunConfig) -> tuple:
 
 def load_config_dataset(cfg: RunConfig) -> Dataset:
     return load_dataset(cfg.dataset, **dataset_options(cfg))  # type: ignore[arg-type]
+
+
+def with_validation(cfg: RunConfig, dataset: Dataset) -> Dataset:
+    """``dataset`` with the ``validation`` fraction of its training set held out (from ``data_seed``)."""
+    try:
+        return hold_out(dataset, cfg.validation, cfg.data_seed)
+    except ValueError as err:
+        raise ConfigError("validation", str(err)) from None

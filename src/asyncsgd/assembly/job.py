@@ -27,7 +27,7 @@ from asyncsgd.assembly.checks import (
     effective_config,
     settings_of,
 )
-from asyncsgd.assembly.datasets import load_config_dataset
+from asyncsgd.assembly.datasets import load_config_dataset, with_validation
 from asyncsgd.assembly.engines import ENGINES
 from asyncsgd.codecs import CODECS, Codec, Compressor, make_codec, make_compressor
 from asyncsgd.config.schema import AUTO_LR, RunConfig
@@ -88,6 +88,7 @@ class Job:
         engine = ENGINES.get(cfg.engine)
         if dataset is None:
             dataset = load_config_dataset(cfg)
+        dataset = with_validation(cfg, dataset)  # before anything reads the training set
         if model is not None:
             factory: Callable[[], nn.Module] = functools.partial(copy.deepcopy, model)
         else:

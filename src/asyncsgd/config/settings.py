@@ -43,6 +43,15 @@ RUN = (
     setting("dataset", "mnist5k", "dataset (see `asyncsgd list datasets`)"),
     setting("data_path", "", "file or directory for datasets read from user files"),
     setting("data_seed", 0, "seed of the train/test split", 0, 2**63 - 1),
+    setting(
+        "validation",
+        0.0,
+        "fraction of the training set held out for validation (stratified, drawn from data_seed, so "
+        "every run with the same data holds out the same samples); learners never see it, evaluations "
+        "record val_loss and val_accuracy: choose a rate on it, never on the test set",
+        0,
+        0.5,
+    ),
     setting("partition", "disjoint", "disjoint: one shard per learner; shared: one stream"),
     setting("model", "mlp", "model (see `asyncsgd list models`)"),
     setting(

@@ -29,10 +29,21 @@ class Dataset:
     source: str = ""
     vocab_size: int = 0
     """Number of token ids (padding included) when inputs are token ids; 0 for float features."""
+    x_val: torch.Tensor | None = None
+    y_val: torch.Tensor | None = None
+    """Samples held out of the training set for validation (:func:`asyncsgd.data.split.hold_out`);
+    None when nothing is held out."""
 
     def __post_init__(self) -> None:
         inputs = torch.int64 if self.is_tokens else torch.float32
-        for split, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):
+        splits = [("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)]
+        if (self.x_val is None) != (self.y_val is None):
+            raise ValueError(f"{self.name}: validation needs both inputs and labels")
+        if self.x_val is not None:
+            splits.append(("validation", self.x_val, self.y_val))
+            if self.x_val.shape[0] == 0 or self.x_val.shape[1:] != self.x_train.shape[1:]:
+                raise ValueError(f"{self.name}: validation must be non-empty and shaped as train")
+        for split, x, y in splits:
             if x.shape[0] != y.shape[0]:
                 raise ValueError(f"{self.name}: {split} has {x.shape[0]} inputs but {y.shape[0]} labels")
             if x.dtype != inputs or y.dtype != torch.int64:
@@ -52,6 +63,10 @@ class Dataset:
     @property
     def n_train(self) -> int:
         return int(self.x_train.shape[0])
+
+    @property
+    def has_validation(self) -> bool:
+        return self.x_val is not None
 
     @property
     def is_tokens(self) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 from asyncsgd.config.files import Experiment
 from asyncsgd.errors import ConfigError
 from asyncsgd.experiment.checkpoint import FILE, Identity, check_identity, load_checkpoint
-from asyncsgd.metrics.recorder import METRIC_COLUMNS, TRACE_COLUMNS, check_log
+from asyncsgd.metrics.recorder import TRACE_COLUMNS, check_log, metric_columns
 
 NUMBER = (int, float)
 MAYBE = (int, float, type(None))
@@ -78,7 +78,8 @@ def _plan(method_dir: Path, job: Any, experiment: str, config: Any) -> Resume:
         return Resume()
     check_identity(method_dir / FILE, state, Identity.of(job, experiment, config))
     check_log(method_dir / "trace.csv", TRACE_COLUMNS, state["recorder"]["pushes"])
-    check_log(method_dir / "metrics.csv", METRIC_COLUMNS, len(state["recorder"]["metrics"]))
+    columns = metric_columns(job.dataset.has_validation)
+    check_log(method_dir / "metrics.csv", columns, len(state["recorder"]["metrics"]))
     return Resume(checkpoint=state)
 
 
@@ -125,7 +126,7 @@ def read_metrics(path: Path) -> list[dict[str, float]]:
         with path.open(newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
             header = tuple(reader.fieldnames or ())
-            same = header == METRIC_COLUMNS
+            same = header in (metric_columns(False), metric_columns(True))
             rows = [{k: float(v) for k, v in row.items()} for row in reader] if same else None
     except (OSError, UnicodeDecodeError, csv.Error, ValueError, TypeError) as err:
         raise ConfigError(str(path), f"is not a metrics log ({type(err).__name__})") from None

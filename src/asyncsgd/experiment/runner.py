@@ -126,7 +126,7 @@ def run_job(
     evaluator = Evaluator(job.flat_model(job.eval_device()), job.dataset, job.config.eval_grad_norm)
     recorder = Recorder(
         out_dir, job.dataset.n_train, job.eval_every, evaluator, job.config.learners, stop, progress,
-        resume=checkpoint["recorder"] if checkpoint else None,
+        resume=checkpoint["recorder"] if checkpoint else None, validation=job.dataset.has_validation,
     )  # fmt: skip
     if out_dir is not None and job.config.checkpoint_every:
         saved_at = checkpoint["updates"] if checkpoint else 0

@@ -1,5 +1,6 @@
-"""Loss and accuracy of the server's parameters on the test set and (a fixed subset of) the train
-set, and optionally the squared norm of the full training gradient there.
+"""Loss and accuracy of the server's parameters on the test set, (a fixed subset of) the train
+set and the validation split when there is one, and optionally the squared norm of the full
+training gradient there.
 
 ``grad_norm_sq`` is ``‖∇f(x)‖²`` for ``f`` the mean training loss over the evaluator's train
 subset (all of the training set up to ``TRAIN_EVAL_MAX`` samples): the quantity whose ergodic
@@ -67,6 +68,8 @@ class Evaluator:
             "test_loss": test_loss,
             "test_accuracy": test_acc,
         }
+        if ds.x_val is not None and ds.y_val is not None:  # absent without a validation split
+            scores["val_loss"], scores["val_accuracy"] = self.flat.evaluate(params, ds.x_val, ds.y_val)
         if self.grad_norm:  # absent otherwise: metrics.csv writes nan, the database nothing
             g = full_gradient(self.flat, params, self.train_x, self.train_y)
             scores["grad_norm_sq"] = float(torch.dot(g, g))

@@ -34,7 +34,15 @@ METRIC_COLUMNS = (
     "update", "samples", "epoch", "time", "wall", "running_loss",
     "train_loss", "train_accuracy", "test_loss", "test_accuracy", "grad_norm_sq",
 )  # fmt: skip
+VALIDATION_COLUMNS = ("val_loss", "val_accuracy")
+"""Columns ``metrics.csv`` adds after :data:`METRIC_COLUMNS` when a validation split is held out."""
 STALL_MIN = 100
+
+
+def metric_columns(validation: bool) -> tuple[str, ...]:
+    """The columns of ``metrics.csv``: the validation ones only where a split is held out, so a run
+    without one writes the file it always wrote."""
+    return (*METRIC_COLUMNS, *VALIDATION_COLUMNS) if validation else METRIC_COLUMNS
 
 
 def _number(value: Any) -> int | float:
@@ -139,9 +147,12 @@ class Recorder:
         stop: Callable[[], bool] = lambda: False,
         progress: Callable[[int, int], None] | None = None,
         resume: dict[str, Any] | None = None,
+        validation: bool = False,
     ) -> None:
-        """With ``resume`` (a :meth:`state_dict`), continue a checkpointed run's logs and totals."""
+        """With ``resume`` (a :meth:`state_dict`), continue a checkpointed run's logs and totals;
+        with ``validation``, ``metrics.csv`` has the :data:`VALIDATION_COLUMNS` too."""
         self.n_train = n_train
+        self.columns = metric_columns(validation)
         self.eval_every = eval_every
         self._evaluate = evaluate
         self._stop = stop
@@ -151,7 +162,7 @@ class Recorder:
         keep_metrics = len(resume["metrics"]) if resume else None
         self.trace = _CsvLog(out_dir / "trace.csv" if out_dir else None, TRACE_COLUMNS, 4096, keep_trace)
         self.metrics_log = _CsvLog(
-            out_dir / "metrics.csv" if out_dir else None, METRIC_COLUMNS, 1, keep_metrics
+            out_dir / "metrics.csv" if out_dir else None, self.columns, 1, keep_metrics
         )
         self.metrics: list[dict[str, float]] = []
         self.tau = Counter[int]()
@@ -237,7 +248,7 @@ class Recorder:
             **scores,
         }
         self.metrics.append(row)
-        self.metrics_log.write([row.get(c, math.nan) for c in METRIC_COLUMNS])
+        self.metrics_log.write([row.get(c, math.nan) for c in self.columns])
         return row
 
     def stop_requested(self) -> bool:

@@ -128,6 +128,12 @@ def build_summary(
         "final": final,
         "final_test_accuracy": final["test_accuracy"],
         "final_train_loss": final["train_loss"],
+        **({"final_val_accuracy": final["val_accuracy"]} if "val_accuracy" in final else {}),
+        **(
+            {"validation": {"fraction": cfg.validation, "samples": int(job.dataset.y_val.shape[0])}}
+            if job.dataset.y_val is not None
+            else {}
+        ),
         **({"grad_norm_sq": g} if (g := grad_norm_summary(recorder.metrics)) is not None else {}),
         "updates": result.version,
         "pushes": recorder.pushes,

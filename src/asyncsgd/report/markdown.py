@@ -12,7 +12,8 @@ from asyncsgd.report.figures import FIGURES
 from asyncsgd.report.measures import Aggregate, measure
 from asyncsgd.report.recipe import recipe_for, replicates_of
 from asyncsgd.report.runs import SweepView, group, load_sweep_view
-from asyncsgd.report.spec import Recipe, Table
+from asyncsgd.report.spec import Recipe, Table, Tuning
+from asyncsgd.report.tuning import Trial, choose
 from asyncsgd.sweep.db import ResultsDB
 from asyncsgd.sweep.spec import SWEEP_KEYS, format_value
 
@@ -57,6 +58,36 @@ def render_table(table: Table, view: SweepView, keys: Sequence[str]) -> str:
     return markdown_table([*keys, "runs", *(m.header for m in measures)], rows)
 
 
+def render_tuning(tuning: Tuning, view: SweepView, keys: Sequence[str]) -> str:
+    """One row per group of ``keys``: the grid of ``tuning.key``, the value with the best mean final
+    validation accuracy, the test accuracy there and at the shared value, and a note on the pick."""
+    keys = [k for k in (tuning.rows or keys) if k != tuning.key]
+    val, test = measure("val_accuracy"), measure("test_accuracy")
+    trials = [
+        Trial(tuple(r.key(k) for k in keys), float(v), val.value(r), test.value(r))
+        for r in view.runs
+        if r.done and isinstance(v := r.setting(tuning.key), int | float) and not isinstance(v, bool)
+    ]
+    rows = []
+    for c in choose(trials, tuning.shared):
+        notes = [
+            "no validation split: set validation > 0" if c.value is None else "",
+            "at the grid's edge" if c.value is not None and c.at_edge else "",
+            f"grid of {len(c.grid)} values" if c.coarse else "",
+        ]
+        rows.append([
+            *("–" if v is None else format_value(v) for v in c.group),  # type: ignore[union-attr]
+            ", ".join(f"{v:g}" for v in c.grid), "–" if c.value is None else f"{c.value:g}",
+            _fmt(c.score, 2), Aggregate.of(list(c.tested)).format(2),
+            *([Aggregate.of(list(c.shared)).format(2)] if tuning.shared is not None else []),
+            "; ".join(n for n in notes if n) or "–",
+        ])  # fmt: skip
+    k = tuning.key
+    header = [*keys, f"{k} grid", f"chosen {k}", "val acc %", "test acc % (chosen)"]
+    header += [f"test acc % ({k} = {tuning.shared:g})"] if tuning.shared is not None else []
+    return markdown_table([*header, "note"], rows)
+
+
 def _settings_section(view: SweepView) -> list[str]:
     doc = view.definition
     base = {k: v for k, v in doc.items() if k not in SWEEP_KEYS}
@@ -94,7 +125,8 @@ def sweep_report(view: SweepView, out_dir: Path) -> Path:
     for stale in out_dir.glob("[0-9][0-9]-*.png"):  # figures of an earlier recipe
         stale.unlink()
     varied = view.varied(replicates_of(view.definition))
-    recipe = recipe_for(view.definition, varied, numeric_keys(view, varied))
+    validated = any(r.summary.get("final_val_accuracy") is not None for r in view.runs)
+    recipe = recipe_for(view.definition, varied, numeric_keys(view, varied), validated)
     keys = row_keys(view, recipe)
     n = len(view.runs)
     counts = {s: view.count(s) for s in ("done", "failed", "interrupted", "running")}
@@ -117,6 +149,15 @@ def sweep_report(view: SweepView, out_dir: Path) -> Path:
     lines += _settings_section(view)
     for table in recipe.tables:
         lines += [f"## {table.title}", "", render_table(table, view, row_keys(view, recipe, table)), ""]
+    for tuning in recipe.tunings:
+        title = tuning.title or f"{tuning.key} chosen on the validation split"
+        lines += [
+            f"## {title}", "",
+            f"For each row, the {tuning.key} whose runs reach the best mean final validation accuracy "
+            "(the validation split is held out of the training set; the test set plays no part in "
+            "the choice), and the test accuracy (%) at it.", "",
+            render_tuning(tuning, view, row_keys(view, recipe)), "",
+        ]  # fmt: skip
     if recipe.figures:
         lines += ["## Figures", ""]
     for i, fig in enumerate(recipe.figures):

@@ -96,6 +96,17 @@ _simple(
 )
 
 
+# -- the validation split (runs with validation > 0): what a rate is chosen on ---------------------
+_simple(
+    "val_accuracy", "val acc %", _path("final_val_accuracy", scale=100), 2,
+    "final accuracy on the validation split held out of the training set (%; runs with validation > 0)",
+)  # fmt: skip
+_simple(
+    "val_loss", "val loss", _path("final", "val_loss"), 4,
+    "final loss on the validation split (runs with validation > 0)",
+)  # fmt: skip
+
+
 COMPUTATION = ("compute", "compress")
 COMMUNICATION = ("pull", "push", "wait", "apply")
 """The learners' time phases on each side of the "breakdown of epoch time": computing a gradient

@@ -48,7 +48,20 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class Tuning:
+    """A table of the value of ``key`` chosen on the validation split for each row (the best mean
+    final validation accuracy over replicates), with the test accuracy there and at ``shared``."""
+
+    key: str = "lr"
+    shared: float | None = None
+    rows: tuple[str, ...] | None = None
+    """Keys that make a row; None: the report's row keys without ``key``."""
+    title: str = ""
+
+
+@dataclass(frozen=True)
 class Recipe:
     tables: tuple[Table, ...]
     figures: tuple[Figure, ...]
     replicates: tuple[str, ...] = ("seed",)
+    tunings: tuple[Tuning, ...] = ()

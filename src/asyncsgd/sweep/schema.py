@@ -18,8 +18,9 @@ from pathlib import Path
 from asyncsgd.errors import ConfigError
 from asyncsgd.vocabulary.reporting import PHASES
 
-SCHEMA_VERSION = 2
-"""1: the first; 2: runs record their owner (a database of schema 1 is upgraded when written to)."""
+SCHEMA_VERSION = 3
+"""1: the first; 2: runs record their owner; 3: the ``results`` view shows ``val_accuracy`` (a
+database of an older schema is read as it is, and upgraded when written to)."""
 TRACE_COLUMNS = (
     "pushes", "applied", "rejected", "dropped", "bytes_up", "bytes_down", "compression",
     "tau_mean", "tau_p50", "tau_p95", "tau_max", "engine_seconds", "wall_seconds", *PHASES,
@@ -58,6 +59,7 @@ CREATE VIEW IF NOT EXISTS results AS
     SELECT m.sweep, m.position, m.method, m.label, m.run_id, r.status, r.attempts, r.error,
            json_extract(r.summary, '$.final_test_accuracy') AS test_accuracy,
            json_extract(r.summary, '$.final_train_loss') AS train_loss,
+           json_extract(r.summary, '$.final_val_accuracy') AS val_accuracy,
            json_extract(r.summary, '$.updates') AS updates,
            t.tau_mean, t.tau_max, t.bytes_up, t.wall_seconds, r.started, r.finished
     FROM sweep_runs m JOIN runs r USING (run_id) LEFT JOIN traces t USING (run_id);
@@ -65,6 +67,7 @@ CREATE VIEW IF NOT EXISTS results AS
 UPGRADES = {
     1: ("ALTER TABLE runs ADD COLUMN owner_host TEXT", "ALTER TABLE runs ADD COLUMN owner_pid INTEGER",
         "ALTER TABLE runs ADD COLUMN owner_started REAL"),
+    2: ("DROP VIEW IF EXISTS results",),  # made again, with val_accuracy, by the schema's statements
 }  # fmt: skip
 """Statements that take a database from schema ``key`` to the next."""
 

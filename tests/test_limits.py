@@ -39,6 +39,7 @@ def test_bounds_read_as_written_and_never_hold_nan():
     assert str(Bounds(1, 2**63 - 1)) == "[1, 2^63-1]"
     assert str(Bounds(-(10**12), 10**12)) == "[-1e12, 1e12]"
     assert str(Bounds(0, math.inf)) == "[0, inf]"
+    assert str(Bounds(0, 1e38, low_open=True)) == "(0, 1e38]"  # a float beyond its exact integers
     b = Bounds(0, 1, high_open=True)
     assert 0 in b and 0.5 in b and 1 not in b and math.nan not in b and 10**400 not in b
 

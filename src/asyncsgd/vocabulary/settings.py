@@ -28,7 +28,9 @@ MAX_LR = 1e38
 
 
 def show(v: float) -> str:
-    """A bound as people write it: 4096, 2^24, 2^63-1, 1e9, 0.5, inf."""
+    """A bound as people write it: 4096, 2^24, 2^63-1, 1e9, 1e38, 0.5, inf."""
+    if isinstance(v, float) and abs(v) >= 1e16:  # beyond float's exact integers: not digit by digit
+        return f"{v:g}".replace("e+", "e")
     if math.isinf(v) or not float(v).is_integer():
         return f"{v:g}"
     n = abs(int(v))

@@ -111,21 +111,32 @@ def test_dry_runs_create_no_database_and_change_none(tmp_path, capsys, kind):
     assert (digest(path) if path.exists() else None) == before
 
 
-def test_a_database_of_the_first_schema_is_read_as_it_is_and_upgraded_when_written(results, tmp_path):
-    old = tmp_path / "old.db"
+def older(results: Path, path: Path, version: int, *statements: str) -> Path:
+    """A copy of ``results`` taken back to schema ``version`` by ``statements``."""
     conn = sqlite3.connect(results)
-    conn.execute(f"VACUUM INTO '{old}'")
+    conn.execute(f"VACUUM INTO '{path}'")
     conn.close()
-    conn = sqlite3.connect(old)
-    for column in ("owner_host", "owner_pid", "owner_started"):
-        conn.execute(f"ALTER TABLE runs DROP COLUMN {column}")
-    conn.execute("PRAGMA user_version = 1")
+    conn = sqlite3.connect(path)
+    for statement in statements:
+        conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {version}")
     conn.commit()
     conn.close()
-    before = digest(old)
-    with ResultsDB(old, create=False) as db:
+    return path
+
+
+def read_as_it_is(path: Path) -> None:
+    """An older database read only: its runs are there and its bytes unchanged."""
+    before = digest(path)
+    with ResultsDB(path, create=False) as db:
         assert [m.status for m in db.members("s")] == ["done", "failed"]
-    assert digest(old) == before
+    assert digest(path) == before
+
+
+def test_a_database_of_the_first_schema_is_read_as_it_is_and_upgraded_when_written(results, tmp_path):
+    drops = [f"ALTER TABLE runs DROP COLUMN {c}" for c in ("owner_host", "owner_pid", "owner_started")]
+    old = older(results, tmp_path / "old.db", 1, *drops)
+    read_as_it_is(old)
     with ResultsDB(old) as db:
         assert db.conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert db.claim(db.members("s")[1].run_id, Owner.me())[0] == "claimed"
@@ -154,20 +165,9 @@ def test_a_database_that_claims_the_schema_but_lacks_its_tables_is_refused(tmp_p
 
 
 def test_a_database_of_the_second_schema_gets_the_validation_column_when_written(results, tmp_path):
-    old = tmp_path / "v2.db"
-    conn = sqlite3.connect(results)
-    conn.execute(f"VACUUM INTO '{old}'")
-    conn.close()
-    conn = sqlite3.connect(old)
-    conn.execute("DROP VIEW results")
-    conn.execute("CREATE VIEW results AS SELECT m.sweep, m.run_id FROM sweep_runs m")  # the view it had
-    conn.execute("PRAGMA user_version = 2")
-    conn.commit()
-    conn.close()
-    before = digest(old)
-    with ResultsDB(old, create=False) as db:
-        assert [m.status for m in db.members("s")] == ["done", "failed"]
-    assert digest(old) == before
+    view = "CREATE VIEW results AS SELECT m.sweep, m.run_id FROM sweep_runs m"  # the view it had
+    old = older(results, tmp_path / "v2.db", 2, "DROP VIEW results", view)
+    read_as_it_is(old)
     with ResultsDB(old) as db:
         assert db.conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (3,)
         run = db.members("s")[0].run_id

@@ -52,7 +52,8 @@ def choices_section(doc: Document, res: StudyResults) -> None:
         f"al.'s memory with γ factored out); per-layer top-k with error feedback (`scope = \"layer\"`, k "
         f"of each layer's entries) at {ratios(delays, 'topk-ef-layer')}; random-k at "
         f"{ratios(delays, 'randomk-ef')} with the same memory, at {ratios(delays, 'randomk')} biased (the "
-        f"kept entries as they are) and at {ratios(delays, 'randomk-unbiased')} unbiased (scaled by d/k).",
+        f"kept entries as they are) and at {ratios(delays, 'randomk-unbiased')} unbiased (scaled by d/k); "
+        "every sparsifier runs at every p and every τ.",
         "Staleness from the delay model: p simulated learners with "
         f"{settings_line(delays, ('delay',))} compute times (τ is measured per push). Fixed staleness: every "
         f"push applied τ updates late ({settings_line(fixed, ('delay', 'staleness_dist', 'learners'))}).",

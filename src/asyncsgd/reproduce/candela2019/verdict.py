@@ -120,8 +120,9 @@ SUMMARIES = {
 """What :func:`summary` says of a group of comparisons, and when."""
 
 OUTCOME_OF = {"improves": BETTER, "harms": WORSE, "no effect": EQUIVALENT, "not enough data": INCONCLUSIVE,
-              "undecided": INCONCLUSIVE, "mixed": "mixed"}  # fmt: skip
-"""A summary as one of the outcomes of a single comparison (``mixed`` stays itself)."""
+              "undecided": "no setting", "mixed": "mixed"}  # fmt: skip
+"""A summary as one of the outcomes of a single comparison (``mixed`` stays itself; a group
+without comparisons has ``no setting``)."""
 
 
 def summary(outcomes: Sequence[str]) -> str:

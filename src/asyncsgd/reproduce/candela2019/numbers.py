@@ -85,7 +85,7 @@ def ratios(view: SweepView, name: str) -> str:
     """The ratios method ``name`` runs at, in percent."""
     m = method_table(view, name)
     found = m.get("grid", {}).get("ratio", [m["ratio"]] if "ratio" in m else [])
-    return ", ".join(f"{100 * v:g}%" for v in found) or "–"
+    return ", ".join(f"{100 * v:g}%" for v in sorted(found)) or "–"
 
 
 def count(found: list[float]) -> str:

@@ -15,7 +15,7 @@ PARTS = (Part(DELAYS, "delay model, p = 2, 4, 8, 16"), Part(FIXED, "fixed stalen
 BASELINE = "downpour"
 SPARSIFIED = "topk-ef"
 ALTERNATIVES = ("staleness-lr", "dc-asgd")
-CONTEXT = ("topk", "randomk-ef", "staleness-lr", "dc-asgd")
+CONTEXT = ("topk", "topk-ef-layer", "randomk-ef", "randomk", "randomk-unbiased", "staleness-lr", "dc-asgd")
 """Methods also put against Downpour with the same rule, for context."""
 LINE_KEYS = ("method", "ratio")
 DATA_KEYS = ("dataset", "model", "hidden", "batch_size", "lr", "updates")
@@ -23,8 +23,6 @@ DATA_KEYS = ("dataset", "model", "hidden", "batch_size", "lr", "updates")
 REFERENCES = {DELAYS: "sync", FIXED: "sgd"}
 """The runs without staleness each setting is measured against: synchronous SGD with the same p,
 sequential SGD for the fixed τ."""
-HURTS = 2.0
-"""Points of final test accuracy below its reference at which staleness is said to hurt Downpour."""
 
 
 @dataclass(frozen=True)

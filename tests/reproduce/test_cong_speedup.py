@@ -8,7 +8,7 @@ import math
 import pytest
 
 from asyncsgd.report.runs import RunView, SweepView
-from asyncsgd.reproduce.cong2016.momentum import difference, groups
+from asyncsgd.reproduce.cong2016.momentum import difference, findings, groups
 from asyncsgd.reproduce.cong2016.speedup import failures, measured_speedups, target_of, theory_checks
 from asyncsgd.sweep.db import Member
 from asyncsgd.theory.bound import delay_checks
@@ -82,3 +82,19 @@ def test_the_momentum_table_has_a_row_per_eamsgd_setting_and_paired_differences_
     assert all(len(members) == 2 for _, members in rows)
     # 50% against 90% for both seeds: −40 points, no spread
     assert difference(rows[1][1], rows[0][1]) == "-40.0 [-40.0, -40.0] (n = 2)"
+
+
+def test_the_momentum_findings_name_the_best_eamsgd_setting_and_leave_the_baseline_out():
+    base = [run("downpour-momentum", 8, s, 1.0) for s in (0, 1)]
+    plain = [run("downpour", 8, s, None) for s in (0, 1)]
+    eam = [run("eamsgd", 8, s, 1.0, extra={"elastic_alpha": 0.2, "exchange_period": 4}) for s in (0, 1)]
+    rows = groups(view(base + plain + eam))
+    text = findings(rows, base)
+    assert text[0] == (
+        "Best EAMSGD setting: EAMSGD α = 0.2, τ_c = 4, δ = 0.9, 90.0%; against Downpour, server "
+        "momentum 0.9: +0.0 [+0.0, +0.0] (n = 2) points."
+    )
+    assert text[1:] == [
+        "Downpour, no momentum: 50.0%; against Downpour, server momentum 0.9: "
+        "-40.0 [-40.0, -40.0] (n = 2) points."
+    ]

@@ -68,3 +68,21 @@ def momentum_section(doc: Document, res: StudyResults) -> None:
               rows, caption="Final accuracy, mean ± std over seeds.")  # fmt: skip
     fig = Figure("staleness", facet="method", title="Staleness of applied pushes, one panel per method")
     doc.image(res.figure(MOMENTUM, fig), "Staleness of applied pushes, one panel per method")
+    doc.bullets(findings(groups(view), base))
+
+
+def findings(rows: list[tuple[str, list[RunView]]], base: list[RunView]) -> list[str]:
+    """The best EAMSGD setting and every Downpour variant, each against Downpour with momentum."""
+    out = []
+    means = {name: aggregate(runs, "test_accuracy").mean for name, runs in rows}
+    elastic = [(name, runs) for name, runs in rows if name.startswith("EAMSGD") and means[name] is not None]
+    if elastic and base:
+        name, runs = max(elastic, key=lambda row: means[row[0]] or 0.0)
+        out.append(f"Best EAMSGD setting: {name}, {means[name]:.1f}%; against {NAMES[BASELINE]}: "
+                   f"{difference(runs, base)} points.")  # fmt: skip
+    for name, runs in rows:
+        if not name.startswith("EAMSGD") and name != NAMES[BASELINE] and means[name] is not None and base:
+            out.append(
+                f"{name}: {means[name]:.1f}%; against {NAMES[BASELINE]}: {difference(runs, base)} points."
+            )
+    return out

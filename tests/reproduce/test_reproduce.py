@@ -20,7 +20,8 @@ from asyncsgd.reproduce.execute import run_study
 from asyncsgd.sweep import ResultsDB
 from tests.sweep.test_sweep import db_rows as rows
 
-pytestmark = pytest.mark.slow
+# the module's fixture runs a whole smoke study (about 50 runs and the report) inside the first test
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 PLAN = Plan("quick", smoke=True)
 SECTIONS = {
     "cong2016": ["Where this reproduction differs", "(a) The practical and the predicted learning rate",

@@ -70,12 +70,12 @@ def test_lian_s_conditions_use_alpha_and_l_of_the_predicted_runs_and_the_measure
 
 
 def test_the_momentum_table_has_a_row_per_eamsgd_setting_and_paired_differences_in_points():
-    runs = [run("downpour-momentum", 8, s, 1.0) for s in (0, 1)]
+    runs = [run("downpour", 8, s, 1.0) for s in (0, 1)]
     runs += [run("eamsgd", 8, s, None, extra={"elastic_alpha": a, "exchange_period": 4})
              for a in (0.1, 0.5) for s in (0, 1)]  # fmt: skip
     rows = groups(view(runs))
     assert [name for name, _ in rows] == [
-        "Downpour, server momentum 0.9",
+        "Downpour, no momentum",
         "EAMSGD α = 0.1, τ_c = 4, δ = 0.9",
         "EAMSGD α = 0.5, τ_c = 4, δ = 0.9",
     ]
@@ -85,16 +85,16 @@ def test_the_momentum_table_has_a_row_per_eamsgd_setting_and_paired_differences_
 
 
 def test_the_momentum_findings_name_the_best_eamsgd_setting_and_leave_the_baseline_out():
-    base = [run("downpour-momentum", 8, s, 1.0) for s in (0, 1)]
-    plain = [run("downpour", 8, s, None) for s in (0, 1)]
+    base = [run("downpour", 8, s, 1.0) for s in (0, 1)]
+    plain = [run("downpour-momentum", 8, s, None) for s in (0, 1)]
     eam = [run("eamsgd", 8, s, 1.0, extra={"elastic_alpha": 0.2, "exchange_period": 4}) for s in (0, 1)]
     rows = groups(view(base + plain + eam))
     text = findings(rows, base)
     assert text[0] == (
-        "Best EAMSGD setting: EAMSGD α = 0.2, τ_c = 4, δ = 0.9, 90.0%; against Downpour, server "
-        "momentum 0.9: +0.0 [+0.0, +0.0] (n = 2) points."
+        "Best EAMSGD setting: EAMSGD α = 0.2, τ_c = 4, δ = 0.9, 90.0%; against Downpour, no "
+        "momentum: +0.0 [+0.0, +0.0] (n = 2) points."
     )
     assert text[1:] == [
-        "Downpour, no momentum: 50.0%; against Downpour, server momentum 0.9: "
+        "Downpour, server momentum 0.9: 50.0%; against Downpour, no momentum: "
         "-40.0 [-40.0, -40.0] (n = 2) points."
     ]

@@ -64,7 +64,7 @@ def delay_section(doc: Document, res: StudyResults) -> None:
             if found is None:
                 continue
             alpha, checks = found
-            cells = [f"{c.delay:g}: {c.threshold:g} / {c.constraint:.3g} / {c.ratio:.2f}" for c in checks]
+            cells = [f"{c.delay:.3g}: {c.threshold:.3g} / {c.constraint:.3g} / {c.ratio:.2f}" for c in checks]
             rows.append([method, str(p), f"{alpha:.3g}", *cells, failures(checks)])
             by = {c.label: c for c in checks}
             worst = by.get("T = τ max")

@@ -58,6 +58,8 @@ def breakdown_section(doc: Document, res: StudyResults) -> None:
                 mean = {k: statistics.fmean(s.get(k, 0.0) for s in shares) for k in phases}
                 phase_rows.append([method, str(p), *(f"{mean[k]:.1f}" for k in phases)])
     doc.table(["set", "p", *phases], phase_rows, caption="Every phase (%), mean over seeds.")
+    stale = Figure("staleness", facet="method", lines=("learners",), title="Staleness of applied pushes")
+    doc.image(res.figure(BREAKDOWN, stale), "Staleness of applied pushes (local engine), one line per p")
     findings = []
     lo, hi = learners[0], learners[-1]
     for method, study_key in sets:

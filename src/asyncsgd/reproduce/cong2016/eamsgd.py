@@ -20,8 +20,8 @@ def eamsgd_section(doc: Document, res: StudyResults, part: str, published: dict,
     keys = ("dataset", "text_features", "vocab_size", "model", "hidden", "batch_size", "lr", "epochs")
     doc.paragraph(
         f"Study: {source}. Ours: {settings_line(view, keys)}; EAMSGD with τ_c = "
-        f"{eam.get('local_steps')} local steps, α = {eam.get('elastic_alpha')} and δ = "
-        f"{eam.get('momentum')} (the study gives none of them; the sweep file says why δ is not "
+        f"{eam.get('exchange_period')} local steps, α = {eam.get('elastic_alpha')} and δ = "
+        f"{eam.get('local_momentum')} (the study gives none of them; the sweep file says why δ is not "
         "EASGD's 0.99). An epoch counts the samples of every "
         "gradient, local steps included, so both methods compute the same number of gradients.",
     )
@@ -52,6 +52,8 @@ def eamsgd_section(doc: Document, res: StudyResults, part: str, published: dict,
         doc.image(
             res.figure(part, fig), f"{what} accuracy against epochs, Downpour and EAMSGD, one panel per p"
         )
+    fig = Figure("staleness", facet="learners", lines=("method",), title="Staleness of applied pushes")
+    doc.image(res.figure(part, fig), "Staleness of applied pushes, one panel per p, one line per method")
     doc.bullets(_eamsgd_findings(view, learners, published, WHY[part]))
 
 

@@ -1,4 +1,4 @@
-"""The study's four parts and the thresholds its findings use."""
+"""The study's parts and the thresholds its findings use."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ NAME = "cong2016"
 TITLE = "Bhardwaj & Cong (MLHPC 2016): practical efficiency of asynchronous SGD"
 
 RATES, IMAGE, TEXT, BREAKDOWN = "rates", "eamsgd-image", "eamsgd-text", "breakdown"
+SPEEDUP, MOMENTUM = "speedup", "momentum"
 PARTS = (
     Part(RATES, "learning rates, p = 1, 2, 8, 16"),
     Part(IMAGE, "image set"),
     Part(TEXT, "text set"),
     Part(BREAKDOWN, "epoch-time breakdown, p = 1, 2, 4, 8", exclusive=True),
+    Part(SPEEDUP, "time to a target accuracy against p, both rates"),
+    Part(MOMENTUM, "Downpour with momentum against EAMSGD over α and τ_c"),
 )
 
 CHECKPOINT_EPOCHS = (10, 50, 100)

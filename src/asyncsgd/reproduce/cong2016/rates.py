@@ -109,6 +109,8 @@ def rates_section(doc: Document, res: StudyResults) -> None:
         comparison_figure(res, view),
         "Published curves (digitised, dashed) beside ours (solid, mean over seeds)",
     )
+    fig = Figure("staleness", facet="method", lines=("learners",), title="Staleness of applied pushes")
+    doc.image(res.figure(RATES, fig), "Staleness of applied pushes, one panel per rate, one line per p")
     doc.heading("What the numbers say", 3)
     doc.bullets(_rates_findings(view, learners, epochs, ratio))
 

@@ -69,7 +69,7 @@ def test_the_smoke_miniature_keeps_the_structure_and_shrinks_the_budget():
 
 
 def test_a_plan_names_its_size():
-    with pytest.raises(ConfigError, match="size: a study runs at quick or full, got 'huge'"):
+    with pytest.raises(ConfigError, match="size: a study runs at quick, standard, full, got 'huge'"):
         Plan("huge")
 
 
@@ -77,7 +77,8 @@ def test_a_plan_names_its_size():
     ("argv", "message"),
     [
         (["reproduce", "nosuch"], "unknown study 'nosuch'"),
-        (["reproduce", "cong2016", "--quick", "--full"], "--full: choose one of --quick and --full"),
+        (["reproduce", "cong2016", "--quick", "--full"], "--full: choose one of --quick, --standard"),
+        (["reproduce", "cong2016", "--standard", "--quick"], "--standard: choose one of --quick, --standard"),
         (["reproduce", "cong2016", "--set", "colour=1"], "--set colour"),
         (["reproduce", "cong2016", "--set", "ratio=0"], "--set ratio: must be in (0, 1]"),
         (

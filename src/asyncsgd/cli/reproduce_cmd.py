@@ -16,14 +16,19 @@ from asyncsgd.errors import ConfigError
 def _plan(args: argparse.Namespace) -> Any:
     from asyncsgd.reproduce import Plan
 
-    if args.quick and args.full:
-        raise ConfigError("--full", "choose one of --quick and --full")
-    return Plan("full" if args.full else "quick", smoke=args.smoke)
+    return Plan(_size(args), smoke=args.smoke)
+
+
+def _size(args: argparse.Namespace) -> str:
+    chosen = [size for size in ("quick", "standard", "full") if getattr(args, size)]
+    if len(chosen) > 1:
+        raise ConfigError(f"--{chosen[-1]}", "choose one of --quick, --standard and --full")
+    return chosen[0] if chosen else "quick"
 
 
 def _command(args: argparse.Namespace) -> str:
     """The command line as the report quotes it (paths of --db and --out left out)."""
-    parts = ["asyncsgd reproduce", args.study, "--full" if args.full else "--quick"]
+    parts = ["asyncsgd reproduce", args.study, f"--{_size(args)}"]
     if args.smoke:
         parts.append("--smoke")
     if args.workers:
@@ -142,6 +147,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("study", help="study to reproduce (see `asyncsgd list studies`)")
     p.add_argument("--quick", action="store_true", help="small data and models, minutes on 2 cores (default)")
+    p.add_argument(
+        "--standard",
+        action="store_true",
+        help="the committed reports' scale: more seeds and updates, up to 90 minutes on 2 cores, resumable",
+    )
     p.add_argument(
         "--full",
         action="store_true",

@@ -1,11 +1,13 @@
 """A reproduction of a published study: sweep definitions plus a report recipe over the database.
 
-A study has parts (one sweep each, e.g. "learning rates", "time breakdown") and two sizes:
-``quick`` (small data and models, the same structure, minutes on two cores) and ``full`` (the
-scale of the published setting where there is one, for a bigger machine). Each part and size is a
-packaged sweep file, ``asyncsgd/reproduce/sweeps/<study>/<size>/<part>.toml``, that a user can
-read, copy and run with ``asyncsgd sweep``; its ``name`` is ``<study>-<size>-<part>``, so both
-sizes of every study can share one results database. The study's report reads that database and nothing else.
+A study has parts (one sweep each, e.g. "learning rates", "time breakdown") and three sizes:
+``quick`` (small data and models, the same structure, minutes on two cores), ``standard`` (the
+same tasks with more seeds and updates, up to 90 minutes on two cores: the committed reports
+under docs/results/ come from it) and ``full`` (larger data and models, for a bigger machine).
+Each part and size is a packaged sweep file, ``asyncsgd/reproduce/sweeps/<study>/<size>/<part>.toml``,
+that a user can read, copy and run with ``asyncsgd sweep``; its ``name`` is
+``<study>-<size>-<part>``, so every size of a study can share one results database. The study's
+report reads that database and nothing else.
 
 A **smoke** plan is a miniature of either size, derived from its files by :func:`miniature`:
 the first two values of every grid axis and a few updates per run. It runs every part, table and
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from asyncsgd.reproduce.document import Document
     from asyncsgd.reproduce.results import StudyResults
 
-SIZES = ("quick", "full")
+SIZES = ("quick", "standard", "full")
 SWEEPS_PACKAGE = "asyncsgd.reproduce"
 
 SMOKE_VALUES = 2
@@ -60,7 +62,7 @@ class Plan:
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
-            raise ConfigError("size", f"a study runs at {' or '.join(SIZES)}, got {self.size!r}")
+            raise ConfigError("size", f"a study runs at {', '.join(SIZES)}, got {self.size!r}")
 
     @property
     def label(self) -> str:

@@ -67,3 +67,16 @@ def test_without_runs_at_a_rate_the_comparison_is_not_judged():
     runs = [r for r in RUNS if r.setting("lr") != 0.1]
     shared, _ = comparisons(view(runs), choices(view(runs)))
     assert shared.judgement.n == 0 and "– points at the shared rate (–)" in findings([], [shared, _])[1]
+
+
+def test_where_the_chosen_rates_are_the_shared_one_the_report_says_the_comparisons_coincide():
+    runs = grid("downpour", 16, {0.03: (0.8, 0.8), 0.1: (0.9, 0.9), 0.3: (0.7, 0.7)}) + grid(
+        "eamsgd", 16, {0.03: (0.8, 0.8), 0.1: (0.9, 0.91), 0.3: (0.7, 0.7)}
+    )
+    chosen = choices(view(runs))
+    lines = findings(chosen, comparisons(view(runs), chosen))
+    assert lines[1] == (
+        "At p = 16 both methods' chosen rate is the shared rate 0.1, so there the comparison at the tuned "
+        "rates is the one at the shared rate."
+    )
+    assert len(findings(choices(view(RUNS)), comparisons(view(RUNS), choices(view(RUNS))))) == 2

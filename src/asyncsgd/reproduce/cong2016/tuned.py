@@ -144,6 +144,14 @@ def findings(chosen: Sequence[Choice], rows: Sequence[Comparison]) -> list[str]:
         "The chosen rate lies at the edge of its grid for " + ", ".join(edges) + "."
         if edges else "No chosen rate lies at the edge of its grid."
     )  # fmt: skip
+    shared = {c.p: c.lr for c in rows if c.rates == "shared"}
+    same = [c for c in rows if c.rates == "tuned" and c.lr[0] is not None and c.lr == shared.get(c.p)]
+    if same:
+        out.append(
+            f"At p = {', '.join(str(c.p) for c in same)} both methods' chosen rate is the shared rate "
+            f"{_rate(same[0].lr[0])}, so there the comparison at the tuned rates is the one at the shared "
+            "rate."
+        )
     for p in sorted({c.p for c in rows}):
         mine = {c.rates: c.judgement for c in rows if c.p == p}
         if "shared" in mine and "tuned" in mine:

@@ -17,11 +17,11 @@ from asyncsgd.sweep.replay import pushes_table, recorded_pushes
 PUSHES = "learner,tau,accepted\n0,0,1\n1,1,1\n2,1,1\n"
 
 
-def run(method: str, seed: int, acc: float, sha: str = "abc", tau: float = 2.0) -> RunView:
+def run(method: str, seed: int, acc: float, sha: str = "abc", tau: float = 2.0, hist=()) -> RunView:
     summary = {"final_test_accuracy": acc, "params_sha256": sha, "staleness": {"mean": tau}}
     point = {"seed": seed}
     member = Member(0, method, method, point, f"{method}-{seed}", "done", point, summary, "", 1, 0.0, 1.0)
-    return RunView(member, [], [])
+    return RunView(member, [], list(hist))
 
 
 def view(runs: list[RunView]) -> SweepView:
@@ -55,11 +55,15 @@ def test_sequences_differ_at_the_first_unequal_push_or_where_one_ends():
 
 
 def test_the_simulator_s_own_model_is_judged_against_the_local_engine_by_seed():
-    local = [run("local", s, a, tau=2.0) for s, a in enumerate((0.90, 0.91, 0.92))]
-    simulated = [run("simulated", s, a, tau=3.0) for s, a in enumerate((0.901, 0.912, 0.919))]
+    local = [run("local", s, a, tau=2.0, hist=(3, 1)) for s, a in enumerate((0.90, 0.91, 0.92))]
+    simulated = [run("simulated", s, a, tau=3.0, hist=(1, 2, 1)) for s, a in enumerate((0.901, 0.912, 0.919))]
     text = findings([], local, simulated)[0]
     # differences +0.1, +0.2, −0.1 points: mean +0.07, far inside the 1-point margin
-    assert "+0.07 points (n = 3" in text and "**equivalent**" in text and "mean τ 3.00 against 2.00" in text
+    assert (
+        "+0.07 points (n = 3" in text
+        and "**equivalent**" in text
+        and "mean τ 3.00 against 2.00, τ = 0 for 25% of applied pushes against 75%" in text
+    )
 
 
 @pytest.mark.slow

@@ -183,12 +183,21 @@ def findings(rows: Sequence[Replay], local: list[RunView], simulated: list[RunVi
         taus = (
             "" if tau_local is None or tau_sim is None else f"; mean τ {tau_sim:.2f} against {tau_local:.2f}"
         )
+        fresh = [fresh_share(runs) for runs in (simulated, local)]
+        if None not in fresh:
+            taus += f", τ = 0 for {fresh[0]:.0%} of applied pushes against {fresh[1]:.0%}"
         out.append(
             f"The simulator's own delay model against the local engine: final test accuracy {d.mean:+.2f} "
             f"points (n = {d.n}{ci}): **{j.outcome}** at a margin of {LEVEL:g} point{taus}. Its schedule "
             "is drawn, not recorded, so it differs from the real one push by push."
         )
     return out
+
+
+def fresh_share(runs: Sequence[RunView]) -> float | None:
+    """The share of applied pushes with τ = 0 over ``runs`` (their histograms pooled)."""
+    total = sum(sum(r.histogram) for r in runs)
+    return sum(r.histogram[0] for r in runs if r.histogram) / total if total else None
 
 
 def _finite(values: dict[int, float | None]) -> dict[int, float]:

@@ -72,10 +72,9 @@ def replays(view: SweepView, pushes: Callable[[str], str | None]) -> list[Replay
         mine, theirs = local[seed], replay.get(seed)
         a = pushes(mine.member.run_id)
         b = pushes(theirs.member.run_id) if theirs is not None else None
-        seq_a = pushes_table(a) if a else None
-        seq_b = pushes_table(b) if b else None
-        diff = first_difference(seq_a, seq_b) if seq_a is not None and seq_b is not None else None
+        seq_a, seq_b = (pushes_table(text) if text else None for text in (a, b))
         known = seq_a is not None and seq_b is not None
+        diff = first_difference(seq_a, seq_b) if seq_a is not None and seq_b is not None else None
         out.append(Replay(
             seed, acc_local.get(seed), acc_replay.get(seed), len(seq_a) if seq_a is not None else None,
             (diff is None) if known else None, diff,
@@ -115,7 +114,7 @@ def engines_section(doc: Document, res: StudyResults) -> None:
         'the simulator then replays that schedule (`schedule = "trace"`: each push computed at the '
         "parameters τ updates old, in the recorded order) and runs once more with its own model of "
         "compute times (the exponential model of parts (a), (b), (e), (f)). The local runs go one at a "
-        "time, alone on the machine's cores.",
+        "time, with no other run of the study beside them.",
     )
     with ResultsDB(res.db_path, create=False) as db:
         rows = replays(view, lambda run_id: recorded_pushes(db, run_id))
@@ -130,7 +129,8 @@ def engines_section(doc: Document, res: StudyResults) -> None:
     doc.table(
         ["run", "test acc (%)", "τ mean", "τ p95", "τ max", "wall s"],
         [[name, *(cell(aggregate(runs, k), d) for k, d in COLUMNS)] for name, runs in groups if runs],
-        caption="Mean ± std over seeds; wall seconds on this machine (the simulator's are not wall time).",
+        caption="Mean ± std over seeds; wall s: seconds the run took on this machine (simulating, for the "
+        "simulator).",
     )
     fig = Figure(
         "curve",

@@ -39,8 +39,8 @@ def differences_section(doc: Document, res: StudyResults) -> None:
             ["mini-batch M", "not given", f"{rates.definition.get('batch_size')}"],
             ["learners", "one per K80 GPU, sharded PS on the Power8 host",
              f"(a), (b): `{rates.definition.get('engine')}` engine, simulated learners with "
-             f"`{rates.definition.get('delay')}` compute times; (c): `{breakdown.definition.get('engine')}` "
-             f"engine, processes on {hardware}"],
+             f"`{rates.definition.get('delay')}` compute times; (c), (g): "
+             f"`{breakdown.definition.get('engine')}` engine, processes on {hardware}"],
             ["gradients", "convention not stated", "batch means (lr = M·γ in Lian's summed convention)"],
             ["seeds", "one run per curve", f"{seeds} per point, mean ± std"],
         ],
@@ -58,7 +58,8 @@ def differences_section(doc: Document, res: StudyResults) -> None:
         "**Budget**: fewer epochs than the study; the tables compare at equal fractions of the budget.",
         "**Hardware**: (a) and (b) run in the simulator, which reproduces the staleness of p "
         f"asynchronous learners (mean τ measured in (a): {tau_text or '–'}) but not their wall time; "
-        "the study's learners were GPUs. (c) is measured on this machine's CPUs.",
+        "the study's learners were GPUs. (c) is measured on this machine's CPUs, and (g) sets the "
+        "simulator beside learner processes on them.",
         "**Unstated settings**: the study's model, M, EAMSGD parameters and how it measured L are not "
         "published; the values used here are stated in each part and in the sweep files.",
     ])  # fmt: skip

@@ -28,11 +28,12 @@ SECTIONS = {
                  "(b) Downpour against EAMSGD: image set", "(b) Downpour against EAMSGD: text set",
                  "(c) Breakdown of epoch time", "(d) The ratio of convergence guarantees",
                  "The delay bound T", "(e) Speed-up against p", "(f) Downpour with momentum",
+                 "(g) The simulator against a real engine", "(h) Tuned baselines",
                  "How this report was made"],
     "candela2019": ["Verdict", "What the study leaves open", "Staleness from the delay model: p = 2, 4",
                     "Fixed staleness: τ = 4, 8", "How this report was made"],
 }  # fmt: skip
-FIGURES = {"cong2016": 15, "candela2019": 10}  # every part's, a staleness distribution among them
+FIGURES = {"cong2016": 18, "candela2019": 10}  # every part's, a staleness distribution among them
 
 
 @pytest.fixture(scope="module", params=sorted(SECTIONS))

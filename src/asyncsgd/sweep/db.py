@@ -17,6 +17,7 @@ Tables (``asyncsgd report`` reads nothing else):
 ``traces``      run_id, pushes, applied, rejected, dropped, bytes up/down, compression,
                 τ mean/p50/p95/max, engine and wall seconds, time per phase
 ``learners``    run_id, learner: the same counters per learner
+``pushes``      run_id, CSV of (learner, τ, accepted) per push: only for replays and what they replay
 ``sessions``    one row per command that executed runs (``asyncsgd reproduce``): what it was
                 for, the command line, start and end, workers and cores, load averages, runs
                 executed and found done
@@ -93,6 +94,7 @@ class Outcome:
     metrics: list[dict[str, float]] = field(default_factory=list)
     error: str = ""
     traceback: str = ""
+    pushes: str = ""  # the run's pushes, kept for a replay (:mod:`asyncsgd.sweep.replay`)
 
 
 @dataclass(frozen=True)
@@ -268,7 +270,7 @@ class ResultsDB:
         """Store a run's outcome and measurements atomically, replacing any from an earlier attempt."""
         rid, s = outcome.run_id, outcome.summary
         with self._tx() as c:
-            for table in ("metrics", "staleness", "traces", "learners"):
+            for table in ("metrics", "staleness", "traces", "learners", "pushes"):
                 c.execute(f"DELETE FROM {table} WHERE run_id = ?", (rid,))
             c.execute(
                 "UPDATE runs SET status = ?, started = ?, finished = ?, error = ?, traceback = ?, "
@@ -280,6 +282,8 @@ class ResultsDB:
                 "INSERT INTO metrics VALUES (?, ?, ?, ?)",
                 [(rid, i, k, _finite(v)) for i, row in enumerate(outcome.metrics) for k, v in row.items()],
             )
+            if outcome.pushes:
+                c.execute("INSERT INTO pushes VALUES (?, ?)", (rid, outcome.pushes))
             if s is None:
                 return
             hist = s.get("staleness", {}).get("histogram", [])

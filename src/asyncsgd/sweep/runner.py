@@ -8,11 +8,13 @@ update; they are recorded as ``interrupted`` with what they measured, and run ag
 Each run is claimed in the database just before it is handed to a worker
 (:meth:`~asyncsgd.sweep.db.ResultsDB.claim`): two sweeps of one database share its runs, and a
 run another live sweep holds, or finished meanwhile, is left to it (counted as ``elsewhere``).
+A run that replays another (:mod:`asyncsgd.sweep.replay`) is handed out once that one has finished.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from pathlib import Path
 from asyncsgd.sweep.db import Outcome, ResultsDB
 from asyncsgd.sweep.owner import Owner
 from asyncsgd.sweep.pool import WorkerPool
+from asyncsgd.sweep.replay import recorded_pushes, source_of
 from asyncsgd.sweep.spec import PlannedRun, Sweep
 from asyncsgd.sweep.worker import Task
 
@@ -93,15 +96,46 @@ def run_sweep(
     by_id = {r.run_id: r for r in todo}
     queue = deque(todo)
     me = Owner.me()
+    sources = {r.run_id: src for r in todo if (src := source_of(r.config)) is not None}
+    keep = set(sources) | set(sources.values())
+    unfinished = set(by_id)  # runs of this execution without an outcome yet: their replays wait
 
     def claim_next() -> PlannedRun | None:
-        while queue:
-            run = queue.popleft()
+        for run in list(queue):
+            if sources.get(run.run_id) in unfinished:
+                continue
+            queue.remove(run)
             got, _ = db.claim(run.run_id, me, retry_failed)
             if got == "claimed":
                 return run
             progress.elsewhere += 1
+            unfinished.discard(run.run_id)
         return None
+
+    def finish(outcome: Outcome) -> None:
+        db.record(outcome)
+        unfinished.discard(outcome.run_id)
+        progress.finished[outcome.status] += 1
+        if listener is not None:
+            listener(by_id[outcome.run_id], outcome, progress)
+
+    def task(run: PlannedRun) -> Task | None:
+        """The run's task; None when it replays a run whose pushes are not recorded (it fails)."""
+        source, replayed = sources.get(run.run_id), ""
+        if source is not None:
+            done = db.statuses([source]).get(source) == "done"
+            replayed = (recorded_pushes(db, source) if done else None) or ""
+            if not replayed:
+                now = time.time()
+                why = (
+                    "did not finish" if not done else "finished without its pushes (it was not replayed then)"
+                )
+                finish(
+                    Outcome(run.run_id, "failed", now, now, error=f"trace: run {source} {why}; run it first")
+                )
+                return None
+        out = str(traces / run.run_id) if traces is not None else ""
+        return Task(run.run_id, run.method, run.config.to_dict(), out, run.run_id in keep, replayed)
 
     pool = WorkerPool(progress.workers, threads)
     try:
@@ -111,16 +145,13 @@ def run_sweep(
                 pool.request_stop()
             if not progress.interrupted:
                 for worker in pool.idle():
-                    run = claim_next()
+                    while (run := claim_next()) is not None and (job := task(run)) is None:
+                        pass
                     if run is None:
                         break
-                    out = str(traces / run.run_id) if traces is not None else ""
-                    pool.submit(worker, Task(run.run_id, run.method, run.config.to_dict(), out))
+                    pool.submit(worker, job)
             for outcome in pool.poll(POLL_SECONDS):
-                db.record(outcome)
-                progress.finished[outcome.status] += 1
-                if listener is not None:
-                    listener(by_id[outcome.run_id], outcome, progress)
+                finish(outcome)
                 if pool.deaths_in_a_row > 2 * pool.size:
                     raise SweepAborted(
                         f"worker processes keep dying ({outcome.error}); see the run's traceback"

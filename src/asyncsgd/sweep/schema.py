@@ -20,7 +20,8 @@ from asyncsgd.vocabulary.reporting import PHASES
 
 SCHEMA_VERSION = 3
 """1: the first; 2: runs record their owner; 3: the ``results`` view shows ``val_accuracy`` (a
-database of an older schema is read as it is, and upgraded when written to)."""
+database of an older schema is read as it is, and upgraded when written to). The ``pushes`` table
+(what replays read) is optional: made when a database is opened to write, absent reads as empty."""
 TRACE_COLUMNS = (
     "pushes", "applied", "rejected", "dropped", "bytes_up", "bytes_down", "compression",
     "tau_mean", "tau_p50", "tau_p95", "tau_max", "engine_seconds", "wall_seconds", *PHASES,
@@ -50,6 +51,7 @@ CREATE TABLE IF NOT EXISTS traces (run_id TEXT PRIMARY KEY, {", ".join(f"{c} REA
 CREATE TABLE IF NOT EXISTS learners (
     run_id TEXT NOT NULL, learner INTEGER NOT NULL, {", ".join(f"{c} REAL" for c in LEARNER_COLUMNS)},
     PRIMARY KEY (run_id, learner));
+CREATE TABLE IF NOT EXISTS pushes (run_id TEXT PRIMARY KEY, pushes TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY AUTOINCREMENT, label TEXT NOT NULL, command TEXT NOT NULL,
     started REAL NOT NULL, finished REAL NOT NULL, workers INTEGER NOT NULL, cores INTEGER NOT NULL,

@@ -27,6 +27,9 @@ Precedence, lowest first: base settings, the ``[grid]`` point, the method's sett
 grid point, ``--set key=value``, ``--set METHOD.key=value``. A key a method (or ``--set``) fixes
 is no longer crossed for that method.
 
+A method may replay an earlier method's run at the same grid point (``trace = "method:NAME"``, see
+:mod:`asyncsgd.sweep.replay`).
+
 Every run is identified by :func:`run_id`, a hash of its fully resolved settings: the same run in
 two sweeps, or in a sweep run twice, is the same row of the results database.
 """
@@ -44,6 +47,7 @@ from asyncsgd.assembly.checks import check_names, effective_config
 from asyncsgd.config.files import NAME, confirm_clusters, load_toml, method_entries, parse_overrides
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.errors import ConfigError
+from asyncsgd.sweep.replay import check_replay, resolve_replay, source_of
 
 SWEEP_KEYS = ("name", "description", "grid", "methods", "report")
 RUN_ID_VERSION = "asyncsgd-run-v1"
@@ -113,10 +117,15 @@ def _axes(table: Any, where: str) -> dict[str, list[Any]]:
 
 
 def _resolve(values: dict[str, Any], blame: dict[str, str]) -> RunConfig:
-    """Validated config; a ConfigError names where in the sweep file the bad key came from."""
+    """Validated config; a ConfigError names where in the sweep file the bad key came from. A run
+    that replays another (``trace = "run:ID"``) is checked without the trace, which may not exist yet."""
     try:
         cfg = RunConfig.from_dict(values)
-        check_names(effective_config(cfg))
+        if source_of(cfg) is None:
+            check_names(effective_config(cfg))
+        else:
+            check_replay(cfg, "trace")
+            check_names(effective_config(cfg.replace(schedule="compute", trace="")))
     except ConfigError as err:
         raise ConfigError(blame.get(err.key, err.key), err.message) from None
     return cfg
@@ -174,7 +183,9 @@ def build_sweep(document: dict[str, Any], overrides: list[str] | None = None, so
             raise ConfigError(where, f"crosses to {planned:,} runs; a sweep holds at most {MAX_RUNS:,}")
         for values in itertools.product(*axes.values()):
             point = dict(zip(axes, values, strict=True))
-            cfg = _resolve({**doc, **entry, **point, **common, **mine}, blame)
+            merged = {**doc, **entry, **point, **common, **mine}
+            merged = resolve_replay(merged, method, point, runs, blame.get("trace", "trace"))
+            cfg = _resolve(merged, blame)
             runs.append(PlannedRun(method, point, cfg, run_id(cfg)))
     return Sweep(name, tuple(runs), fold_overrides(document, common, per_method), description, source)
 

@@ -14,7 +14,6 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.synchronize import Event
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,6 +26,7 @@ from asyncsgd.data.base import Dataset
 from asyncsgd.errors import ConfigError
 from asyncsgd.experiment.runner import run_job
 from asyncsgd.sweep.db import Outcome
+from asyncsgd.sweep.replay import read_pushes, replay_paths
 
 STOP_POLL_EVERY = 16
 """Pushes between two looks at the shared stop flag (a look costs a lock)."""
@@ -41,6 +41,10 @@ class Task:
     config: dict[str, Any]
     out_dir: str = ""
     """Where to write the run's trace.csv, metrics.csv and summary.json ("" writes nothing)."""
+    keep_pushes: bool = False
+    """Return the run's pushes in the outcome (a replay, or a run one replays)."""
+    replayed: str = ""
+    """The pushes of the run this one replays (``trace = "run:ID"``), as :func:`read_pushes` gives them."""
 
 
 def one_line(err: BaseException) -> str:
@@ -105,15 +109,19 @@ def execute(task: Task, stop: Callable[[], bool] = lambda: False, reuse: Reuse |
     started = time.time()
     try:
         cfg = RunConfig.from_dict(task.config)
-        if reuse is None:
-            job = Job.from_config(cfg, name=task.method)
-        else:
-            job = Job.from_config(
-                cfg, name=task.method, dataset=reuse.dataset_for(cfg), estimates=reuse.estimates
-            )
-        result = run_job(job, Path(task.out_dir) if task.out_dir else None, stop)
+        with replay_paths(cfg, task.out_dir, task.keep_pushes, task.replayed) as (cfg, out):
+            if reuse is None:
+                job = Job.from_config(cfg, name=task.method)
+            else:
+                job = Job.from_config(
+                    cfg, name=task.method, dataset=reuse.dataset_for(cfg), estimates=reuse.estimates
+                )
+            result = run_job(job, out, stop)
+            pushes = read_pushes(out / "trace.csv") if task.keep_pushes and out is not None else ""
         status, error = outcome_status(result.summary)
-        return Outcome(task.run_id, status, started, time.time(), result.summary, result.metrics, error)
+        return Outcome(
+            task.run_id, status, started, time.time(), result.summary, result.metrics, error, pushes=pushes
+        )
     except Exception as err:
         return Outcome(
             task.run_id, "failed", started, time.time(), error=one_line(err), traceback=traceback.format_exc()

@@ -1,14 +1,16 @@
 """Bhardwaj & Cong (MLHPC 2016), "Practical Efficiency of Asynchronous Stochastic Gradient Descent".
 
-Six parts, four as the study's slides: (a) Downpour at the practical learning rate against the rate the
+Eight parts, four as the study's slides: (a) Downpour at the practical learning rate against the rate the
 convergence analysis assumes (predicted here by ``lr = "auto"``), p = 1, 2, 8, 16; (b) Downpour
 against EAMSGD for p = 2, 4, 8, 16 on an image and a text set; (c) the breakdown of epoch time into
 computation and communication for p = 1, 2, 4, 8 on the ``local`` engine; (d) the ratio of the
 optimal convergence guarantees for p learners and for one (the p/α theorem), with Lian et al.'s
-conditions checked for T = p and for the staleness our runs measured; and two the study did not run:
+conditions checked for T = p and for the staleness our runs measured; and four the study did not run:
 (e) the speed-up itself, simulated time to a target accuracy against p = 1 to 64 at both rates,
 beside the ratio of guarantees the bound predicts, and (f) Downpour with the momentum EAMSGD has
-(heavy ball and ``async_momentum``) against EAMSGD over its α and τ_c. The report puts the
+(heavy ball and ``async_momentum``) against EAMSGD over its α and τ_c, (g) the simulator against
+the ``local`` engine (its recorded schedule replayed, and the simulator's own delay model), and (h)
+Downpour against EAMSGD at rates chosen on a validation split and at the shared one. The report puts the
 published numbers (:mod:`asyncsgd.reproduce.published`) beside ours and says where they differ;
 every sentence about our runs is computed from the results database.
 
@@ -16,7 +18,7 @@ every sentence about our runs is computed from the results database.
 * :mod:`.numbers` — what is read from the sweeps (means, accuracy at a point of the budget, rates)
 * :mod:`.figures` — the study's own figures (published beside ours, the ratio chart)
 * :mod:`.rates`, :mod:`.eamsgd`, :mod:`.breakdown`, :mod:`.ratio`, :mod:`.speedup`,
-  :mod:`.momentum` — one part's section each
+  :mod:`.momentum`, :mod:`.engines`, :mod:`.tuned` — one part's section each
 * :mod:`.text` — the report: introduction, differences from the study, the order of the sections
 """
 

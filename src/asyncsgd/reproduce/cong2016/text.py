@@ -6,12 +6,14 @@ from __future__ import annotations
 from asyncsgd.reproduce import published as pub
 from asyncsgd.reproduce.cong2016.breakdown import breakdown_section
 from asyncsgd.reproduce.cong2016.eamsgd import eamsgd_section
+from asyncsgd.reproduce.cong2016.engines import engines_section
 from asyncsgd.reproduce.cong2016.momentum import momentum_section
 from asyncsgd.reproduce.cong2016.numbers import learner_counts, mean_of
 from asyncsgd.reproduce.cong2016.plan import BREAKDOWN, IMAGE, RATES, TEXT
 from asyncsgd.reproduce.cong2016.rates import rates_section
 from asyncsgd.reproduce.cong2016.ratio import ratio_section
 from asyncsgd.reproduce.cong2016.speedup import speedup_section
+from asyncsgd.reproduce.cong2016.tuned import tuned_section
 from asyncsgd.reproduce.document import Document
 from asyncsgd.reproduce.results import StudyResults, provenance_section, scale, select
 
@@ -37,8 +39,8 @@ def differences_section(doc: Document, res: StudyResults) -> None:
             ["mini-batch M", "not given", f"{rates.definition.get('batch_size')}"],
             ["learners", "one per K80 GPU, sharded PS on the Power8 host",
              f"(a), (b): `{rates.definition.get('engine')}` engine, simulated learners with "
-             f"`{rates.definition.get('delay')}` compute times; (c): `{breakdown.definition.get('engine')}` "
-             f"engine, processes on {hardware}"],
+             f"`{rates.definition.get('delay')}` compute times; (c), (g): "
+             f"`{breakdown.definition.get('engine')}` engine, processes on {hardware}"],
             ["gradients", "convention not stated", "batch means (lr = M·γ in Lian's summed convention)"],
             ["seeds", "one run per curve", f"{seeds} per point, mean ± std"],
         ],
@@ -56,7 +58,8 @@ def differences_section(doc: Document, res: StudyResults) -> None:
         "**Budget**: fewer epochs than the study; the tables compare at equal fractions of the budget.",
         "**Hardware**: (a) and (b) run in the simulator, which reproduces the staleness of p "
         f"asynchronous learners (mean τ measured in (a): {tau_text or '–'}) but not their wall time; "
-        "the study's learners were GPUs. (c) is measured on this machine's CPUs.",
+        "the study's learners were GPUs. (c) is measured on this machine's CPUs, and (g) sets the "
+        "simulator beside learner processes on them.",
         "**Unstated settings**: the study's model, M, EAMSGD parameters and how it measured L are not "
         "published; the values used here are stated in each part and in the sweep files.",
     ])  # fmt: skip
@@ -88,9 +91,11 @@ def report(res: StudyResults) -> Document:
         "of learners p, and answers: the learning rate the linear-speed-up analysis assumes is tiny, the "
         "practical one shows sub-linear speed-up, and in finite time the best guarantee for p learners "
         "is about p/α worse than for one. This report reruns its four experiments with asyncsgd, "
-        "sets the published numbers (digitised from the slides) beside ours, and adds two the study "
+        "sets the published numbers (digitised from the slides) beside ours, and adds four the study "
         "did not run: (e) the speed-up itself, time to a target accuracy against p, beside what the "
-        "theory predicts, and (f) Downpour with the momentum EAMSGD has.",
+        "theory predicts, (f) Downpour with the momentum EAMSGD has, (g) the simulator against a real "
+        "engine (learner processes, their schedule replayed in the simulator) and (h) both methods at "
+        "learning rates tuned on a validation split.",
     )
     differences_section(doc, res)
     rates_section(doc, res)
@@ -101,5 +106,7 @@ def report(res: StudyResults) -> Document:
     ratio_section(doc, res)
     speedup_section(doc, res)
     momentum_section(doc, res)
+    engines_section(doc, res)
+    tuned_section(doc, res)
     provenance_section(doc, res)
     return doc

@@ -133,6 +133,9 @@ class Member:
     started: float | None
     finished: float | None
 
+    def __post_init__(self) -> None:  # JSON has no infinity: a grid's inf was stored as null
+        self.point.update({k: self.config.get(k) for k, v in self.point.items() if v is None})
+
 
 class ResultsDB:
     def __init__(self, path: str | Path, create: bool = True, missing_ok: bool = False) -> None:

@@ -162,7 +162,10 @@ def test_the_report_has_the_links_section_and_verdict_row_and_says_the_other_lin
     row = next(line for line in text.split("## Verdict")[1].splitlines() if "links cost time" in line)
     assert "| better 2 |" in row and "bandwidth = 407,080 B/s (topk-ef ratio=0.01 vs downpour)" in row
     for title in ("## Staleness from the delay model", "## Fixed staleness"):
-        assert "τ, is the same for every method by construction" in text.split(title)[1].split("\n## ")[0]
+        assert (
+            "τ, is the same for every asynchronous method by construction"
+            in text.split(title)[1].split("\n## ")[0]
+        )
     section = text.split("## Links that cost time")[1].split("\n## ")[0]
     assert "bandwidth = 407,080 B/s: a dense push of 407 kB takes 1 mean compute times" in section
     assert "bandwidth = inf: mean τ 7.00 to 7.00, p95 12 to 12" in section and "at 2 of 2 links" in section

@@ -130,8 +130,8 @@ def free_note(view: SweepView) -> str:
     return (
         f"Links here are free ({links or '`bandwidth = inf`'}: infinite bandwidth, no latency): a push or "
         "pull costs no simulated time, so the schedule of pushes, and with it τ, is the same for every "
-        "method by construction; only the section on links that cost time lets a short push arrive "
-        "sooner."
+        "asynchronous method by construction; only the section on links that cost time lets a short "
+        "push arrive sooner."
     )
 
 

@@ -18,7 +18,7 @@ from asyncsgd.reproduce.candela2019.links import (
     costly_comparisons,
     free_note,
     link_comparisons,
-    staleness_costs,
+    link_costs,
 )
 from asyncsgd.reproduce.candela2019.plan import LINKS
 from asyncsgd.sweep import Outcome, ResultsDB
@@ -132,7 +132,7 @@ def test_the_cost_of_each_link_is_read_back_from_the_runs(tmp_path):
     assert cost_ratio(at[(DENSE, "downpour", None)][0]) == pytest.approx(1.0)
     assert cost_ratio(at[(DENSE, "topk-ef", 0.01)][0]) == pytest.approx(8 * 1017 / DENSE)
     assert cost_ratio(at[(DENSE, "topk-ef", 0.01)][0], dense=True) == pytest.approx(1.0)
-    costs = staleness_costs(view)
+    costs = link_costs(view)
     assert costs == pytest.approx({"bandwidth = 407,080 B/s": 2.0, "bandwidth = inf": 2.0})
 
 

@@ -36,8 +36,8 @@ __all__ = [
     "costly_comparisons",
     "free_note",
     "link_comparisons",
+    "link_costs",
     "links_section",
-    "staleness_costs",
 ]
 
 
@@ -51,7 +51,7 @@ class Bandwidth(Axis):
 
 
 AXIS = Bandwidth("bandwidth", "bandwidth")
-MEASURES = ("tau_mean", "tau_p95", "test_accuracy", "engine_seconds", "engine_seconds_to:0.9")
+COLUMNS = ("tau_mean", "tau_p95", "test_accuracy", "engine_seconds", "engine_seconds_to:0.9")
 
 
 def cost_ratio(run: RunView, dense: bool = False) -> float | None:
@@ -94,7 +94,7 @@ def link_name(view: SweepView, value: object) -> str:
     )
 
 
-def staleness_costs(view: SweepView, name: str = "test_accuracy") -> dict[str, float]:
+def link_costs(view: SweepView, name: str = "test_accuracy") -> dict[str, float]:
     """Per link, the points of measure ``name`` Downpour loses against synchronous SGD there."""
     get, out = measure(name).value, {}
     for value in settings(view):
@@ -137,7 +137,7 @@ def free_note(view: SweepView) -> str:
 
 def _row(view: SweepView, value: object, line: str, judged: dict[tuple[str, str], Comparison]) -> list[str]:
     runs = runs_at(view, AXIS, line, value)
-    cells = [cell(aggregate(runs, name), measure(name).digits) for name in MEASURES]
+    cells = [cell(aggregate(runs, name), measure(name).digits) for name in COLUMNS]
     c = judged.get((AXIS.label(value), line))
     against = "" if line.split(" ")[0] == BASELINE else ("–" if c is None else c.text())
     return [line, _ratio_text(_mean_ratio(runs)), *cells, against]
@@ -187,11 +187,11 @@ def links_section(doc: Document, res: StudyResults) -> None:
     )
     found = link_comparisons(res, rule)
     judged = {(c.setting, c.method): c for c in found}
-    costs = staleness_costs(view)
+    costs = link_costs(view)
     hurt = {s for s, c in costs.items() if c > rule.hurts}
     rows = [[AXIS.label(v), *_row(view, v, line, judged)] for v in links for line in lines(view)]
     doc.table(
-        ["link", "method", "push / compute", *(measure(n).header for n in MEASURES),
+        ["link", "method", "push / compute", *(measure(n).header for n in COLUMNS),
          f"against {BASELINE} (d̄ [interval], points)"],
         rows,
         caption="Mean ± std over seeds. push / compute: simulated seconds of one push over delay_mean, "

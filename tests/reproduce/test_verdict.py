@@ -64,9 +64,9 @@ def made(
     def accuracy(part: str, method: str, seed: int) -> float:
         base = 0.80 + 0.02 * seed
         if method == "topk-ef":
-            return base + topk[part] + (spread if seed else -spread)
+            return base + topk.get(part, 0.0) + (spread if seed else -spread)
         if method in REFERENCES:
-            return base + hurt[part]
+            return base + hurt.get(part, 0.0)
         if method in ("staleness-lr", "dc-asgd"):
             return base + alternatives
         return base

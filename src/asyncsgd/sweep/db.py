@@ -6,10 +6,9 @@ Tables (``asyncsgd report`` reads nothing else):
 ``sweeps``      name, description, the definition (JSON), source file, created/updated
 ``sweep_runs``  membership: sweep, position, method, label, grid point (JSON), run_id
 ``runs``        run_id (hash of the resolved settings), config (those settings as canonical
-                JSON, the exact text hashed), status (planned,
-                running, done, failed, interrupted), attempts, created/started/finished
-                (Unix seconds), error (one line) and traceback, summary (``summary.json``),
-                owner (host, pid, process start time) of the sweep that ran it last
+                JSON, the exact text hashed), status (planned, running, done, failed,
+                interrupted), attempts, created/started/finished (Unix seconds), error (one
+                line) and traceback, summary, owner (host, pid, start) of its last sweep
 ``settings``    run_id, key, value (JSON): the settings again, one row each, for SQL queries
 ``metrics``     run_id, row, name, value: the evaluations over time (update, samples, epoch,
                 time, wall, losses, accuracies, and whatever else an evaluation reports)
@@ -134,6 +133,9 @@ class Member:
     attempts: int
     started: float | None
     finished: float | None
+
+    def __post_init__(self) -> None:  # JSON has no infinity: a grid's inf was stored as null
+        self.point.update({k: self.config.get(k) for k, v in self.point.items() if v is None})
 
 
 class ResultsDB:
@@ -393,8 +395,5 @@ def _trace_row(s: dict[str, Any]) -> list[Any]:
 
 
 def _learner_row(d: dict[str, Any]) -> list[Any]:
-    t = d.get("time", {})
-    return [
-        d.get("pushes", 0), d.get("applied", 0), d.get("rejected", 0), d.get("dropped", 0),
-        d.get("bytes_up", 0), d.get("bytes_down", 0), *[t.get(p) for p in PHASES],
-    ]  # fmt: skip
+    counts = ("pushes", "applied", "rejected", "dropped", "bytes_up", "bytes_down")
+    return [*(d.get(k, 0) for k in counts), *(d.get("time", {}).get(p) for p in PHASES)]

@@ -7,6 +7,7 @@ from asyncsgd.report.measures import MEASURES, measure
 from asyncsgd.report.recipe import recipe_for
 from asyncsgd.report.spec import Figure
 from asyncsgd.reproduce import published as pub
+from asyncsgd.reproduce.candela2019.links import free_note, links_section
 from asyncsgd.reproduce.candela2019.numbers import (
     count,
     lines,
@@ -81,6 +82,7 @@ def results_section(doc: Document, res: StudyResults, part: str, title: str) -> 
     doc.heading(title)
     if view.description:
         doc.paragraph(view.description)
+    doc.paragraph(free_note(view))
     for name in table_measures(view):
         m = measure(name)
         rows = []
@@ -114,5 +116,6 @@ def report(res: StudyResults) -> Document:
     taus = values(res.view(FIXED), AXES[FIXED])
     results_section(doc, res, DELAYS, f"Staleness from the delay model: p = {', '.join(map(str, delays))}")
     results_section(doc, res, FIXED, f"Fixed staleness: τ = {', '.join(map(str, taus))}")
+    links_section(doc, res)
     provenance_section(doc, res)
     return doc

@@ -58,15 +58,15 @@ def made(
     alternatives: float = 0.0,
 ) -> Accuracy:
     """Top-k with error feedback ``topk[part]`` above Downpour (± ``spread`` by seed), the
-    staleness-free reference ``hurt[part]`` above it, the remedies ``alternatives`` above it; the
-    seeds' shared noise cancels in every paired difference."""
+    staleness-free reference ``hurt[part]`` above it (0 for a part they leave out), the remedies
+    ``alternatives`` above it; the seeds' shared noise cancels in every paired difference."""
 
     def accuracy(part: str, method: str, seed: int) -> float:
         base = 0.80 + 0.02 * seed
         if method == "topk-ef":
-            return base + topk[part] + (spread if seed else -spread)
+            return base + topk.get(part, 0.0) + (spread if seed else -spread)
         if method in REFERENCES:
-            return base + hurt[part]
+            return base + hurt.get(part, 0.0)
         if method in ("staleness-lr", "dc-asgd"):
             return base + alternatives
         return base

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from asyncsgd.reproduce import published as pub
 from asyncsgd.reproduce.candela2019.numbers import method_table
 from asyncsgd.reproduce.candela2019.plan import ALTERNATIVES, BASELINE, CONTEXT
+from asyncsgd.reproduce.candela2019.rate import verdict_row
 from asyncsgd.reproduce.candela2019.verdict import (
     CLAIMS,
     GRADIENT,
@@ -83,7 +84,7 @@ def statement(v: Verdict) -> str:
     )
 
 
-def verdict_table(doc: Document, v: Verdict) -> None:
+def verdict_table(doc: Document, v: Verdict, more: Sequence[list[str]] = ()) -> None:
     hurt_base, other_base = v.split(v.against_baseline)
     hurt_alt = v.split(v.against_alternatives)[0]
     everywhere = summary([c.outcome for c in v.against_baseline])
@@ -123,6 +124,7 @@ def verdict_table(doc: Document, v: Verdict) -> None:
             OUTCOME_OF[everywhere],
             holds_in(v.against_baseline, EQUIVALENT),
         ],
+        *more,
     ]
     doc.table(
         [
@@ -134,7 +136,8 @@ def verdict_table(doc: Document, v: Verdict) -> None:
         ],
         rows,
         caption=f"The verdict on the {v.criterion.title}; outcome: the rule's summary of the comparisons "
-        "(better / worse / equivalent / inconclusive, or mixed).",
+        "(better / worse / equivalent / inconclusive, or mixed); for the rate, whether the fitted slope "
+        "is consistent with the bound or contradicts it (its section).",
     )
 
 
@@ -142,7 +145,7 @@ def verdict_section(doc: Document, res: StudyResults) -> None:
     main, check = judge(res, PRIMARY), judge(res, GRADIENT)
     rule = main.rule
     doc.heading("Verdict")
-    verdict_table(doc, main)
+    verdict_table(doc, main, [verdict_row(res)])
     doc.paragraph(statement(main))
     listed = ", ".join(f"{s}: {c:.1f}" for s, c in main.costs.items()) or "none"
     doc.paragraph(

@@ -10,7 +10,12 @@ NAME = "candela2019"
 TITLE = "Candela et al. (2019): sparsification as a remedy for staleness"
 
 DELAYS, FIXED = "delays", "fixed"
-PARTS = (Part(DELAYS, "delay model, p = 2, 4, 8, 16"), Part(FIXED, "fixed staleness τ"))
+RATE = "rate"
+PARTS = (
+    Part(DELAYS, "delay model, p = 2, 4, 8, 16"),
+    Part(FIXED, "fixed staleness τ"),
+    Part(RATE, "the rate: lr = c/√K over a decade of K"),
+)
 
 BASELINE = "downpour"
 SPARSIFIED = "topk-ef"

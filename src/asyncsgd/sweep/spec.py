@@ -119,17 +119,19 @@ def _linked(values: list[Any]) -> bool:
     return isinstance(values[0], dict)
 
 
-def _check_linked(values: list[Any], where: str) -> None:
+def _linked_tables(values: list[Any], where: str) -> list[dict[str, Any]]:
+    """The tables of a linked axis, each with its keys in the first table's order."""
     first = values[0]
     for i, table in enumerate(values):
         if not isinstance(table, dict) or not table:
             raise ConfigError(
                 f"{where}[{i}]", f"must be a non-empty table of settings like the first, got {table!r}"
             )
-        if list(table) != list(first):
+        if set(table) != set(first):
             raise ConfigError(
                 f"{where}[{i}]", f"sets {', '.join(table)} where the first table sets {', '.join(first)}"
             )
+    return [{k: table[k] for k in first} for table in values]
 
 
 def _keys(name: str, values: list[Any]) -> list[str]:
@@ -147,7 +149,7 @@ def _axes(table: Any, where: str) -> dict[str, list[Any]]:
         if not isinstance(values, list) or not values:
             raise ConfigError(name, f"must be a non-empty list of values, got {values!r}")
         if any(isinstance(v, dict) for v in values):
-            _check_linked(values, name)
+            values = _linked_tables(values, name)
         for k in _keys(str(key), values):
             if k in crossed:
                 raise ConfigError(

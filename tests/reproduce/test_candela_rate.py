@@ -14,6 +14,7 @@ from asyncsgd.reproduce import Plan
 from asyncsgd.reproduce.candela2019 import STUDY
 from asyncsgd.reproduce.candela2019.plan import RATE
 from asyncsgd.reproduce.candela2019.rate import (
+    CHECK,
     INSIDE,
     NO_FIT,
     SHALLOWER,
@@ -23,6 +24,7 @@ from asyncsgd.reproduce.candela2019.rate import (
     rate_section,
     reading,
     seed_slope,
+    spacing_rows,
     verdict_row,
 )
 from asyncsgd.reproduce.document import Document
@@ -67,6 +69,11 @@ def test_without_two_seeds_of_two_budgets_there_is_no_slope():
     assert reading(None) == NO_FIT
 
 
+def decay(t: int) -> float:
+    """The check run's ‖∇f(x_t)‖², evaluated after every update."""
+    return 2.0 / (1 + t / 10)
+
+
 EXPONENTS = {"downpour": -0.5, "topk-ef ratio=0.1": -0.8, "topk-ef ratio=0.01": -0.2}
 
 
@@ -81,6 +88,10 @@ def constructed(tmp_path) -> StudyResults:
         db.save_sweep(rate)
         for run in rate.unique_runs():
             cfg = run.config
+            if run.method == CHECK:
+                metrics = [{"update": t, "grad_norm_sq": decay(t)} for t in range(cfg.updates + 1)]
+                db.record(Outcome(run.run_id, "done", 0.0, 1.0, {"learners": 8}, metrics))
+                continue
             line = run.method + (f" ratio={cfg.ratio:g}" if run.method != "downpour" else "")
             value = (1 + cfg.seed) * cfg.updates ** EXPONENTS[line] * math.exp(0.05 * rng.gauss(0, 1))
             if line == "topk-ef ratio=0.1" and cfg.seed == 0 and cfg.updates == 400:
@@ -112,12 +123,26 @@ def test_the_section_fits_every_line_and_the_verdict_row_flags_a_shallower_spars
     assert "c = lr·√K = 1 over the runs" in text and "is 0.5 at every K" in text
     assert "significantly shallower than −1/2: contradicts" in text
     assert (tmp_path / "report" / "01-rate.png").read_bytes()[:4] == b"\x89PNG"
+    reference = sum(decay(t) for t in range(100)) / 100
+    at_spacing = sum(decay(t) for t in range(0, 101, 5)) / 21
+    at_default = sum(decay(t) for t in range(0, 101, 4)) / 26
+    assert spacing_rows(res.view(RATE))[0] == pytest.approx((100, 1, reference, at_spacing / reference,
+                                                             at_default / reference))  # fmt: skip
+    assert (
+        f"| 100 | 1 | {reference:.4f} | {at_spacing / reference:.3f} | {at_default / reference:.3f} |" in text
+    )
 
 
 @pytest.mark.parametrize("size", ["quick", "standard", "full"])
 def test_every_size_runs_lr_c_over_root_k_over_a_decade_with_the_same_lr_between_evaluations(size):
     rate = next(s for p, s in STUDY.sweeps(Plan(size)) if p.key == RATE)
     runs = rate.runs
+    check = [r for r in runs if r.method == CHECK]
+    assert len(check) >= 2 and all(r.config.seed == 0 and r.config.learners == 8 for r in check)
+    assert all(
+        r.config.eval_every * 5 <= min(o.config.eval_every for o in runs if o.method != CHECK) for r in check
+    )
+    runs = [r for r in runs if r.method != CHECK]
     assert {r.method for r in runs} == {"downpour", "topk-ef"}
     assert {r.config.ratio for r in runs if r.method == "topk-ef"} == {0.1, 0.01}
     assert all(r.config.error_feedback for r in runs if r.method == "topk-ef")

@@ -44,6 +44,10 @@ READINGS = {
     SHALLOWER: "significantly shallower than −1/2: contradicts the O(1/√K) bound at these K",
     NO_FIT: "no slope (fewer than two seeds with two K each)",
 }
+CHECK = "spacing-check"
+"""The method evaluated densely, whose mean is the reference for the evaluation spacing."""
+DEFAULT_EVALS = 25
+"""Evaluations per run without ``eval_every`` (plus the start): the fixed count the check contrasts."""
 CLAIM = "the O(1/√K) ergodic rate under staleness with sparsification"
 WORDING = (
     "(1/T) Σ_t E‖∇f(x_t)‖² = O(1/√T) for a step ∝ 1/√T under bounded staleness, with or without "
@@ -125,7 +129,7 @@ def fits(res: StudyResults) -> list[RateFit]:
     """Every line of the rate part, at the ``1 − 2α`` level of the study's decision rule (each side
     of the interval a one-sided test at level α, as the rule's comparisons)."""
     view, alpha = res.view(RATE), 2 * load_rule(res.plan.size).alpha
-    return [fit(view, line, alpha) for line in lines(view)]
+    return [fit(view, line, alpha) for line in lines(view) if line != CHECK]
 
 
 def outcome(found: Sequence[RateFit]) -> str:
@@ -188,7 +192,7 @@ def figure(res: StudyResults, found: Sequence[RateFit]) -> Path:
 
 def rate_section(doc: Document, res: StudyResults) -> None:
     view = res.view(RATE)
-    done = [r for r in view.runs if r.done]
+    done = [r for r in view.runs if r.done and r.member.method != CHECK]
     budgets, found = _budgets(view), fits(res)
     level = 1 - 2 * load_rule(res.plan.size).alpha
     scaled = [float(r.setting("lr")) * math.sqrt(_budget(r)) for r in done]
@@ -230,6 +234,68 @@ def rate_section(doc: Document, res: StudyResults) -> None:
         + " ".join(f"`{f.line}`: {READINGS[f.reading]}." for f in found)
     )
     doc.image(figure(res, found), "Ergodic ‖∇f‖² against K, log-log, with each line's fit and slope −1/2")
+    spacing_section(doc, view)
+
+
+def _mean_every(run: RunView, every: int) -> float | None:
+    """The mean of ‖∇f‖² over the run's evaluations at multiples of ``every`` and at its last update
+    (what the run would have averaged had it been evaluated that often); None if one is missing."""
+    last = _budget(run)
+    found = [m for m in run.metrics if m.get("update") is not None]
+    kept = [m.get("grad_norm_sq") for m in found if m["update"] % every == 0 or m["update"] == last]
+    values = [v for v in kept if v is not None]
+    return statistics.fmean(values) if values and len(values) == len(kept) else None
+
+
+def spacing_rows(view: SweepView) -> list[tuple[float, int, float, float | None, float | None]]:
+    """Per checked K: K, the dense run's spacing, its mean before K (the reference), and the ratio to
+    it of the mean at the other runs' spacing and at :data:`DEFAULT_EVALS` points."""
+    out = []
+    for r in view.runs:
+        if not r.done or r.member.method != CHECK:
+            continue
+        k, dense = _budget(r), int(r.setting("eval_every"))
+        before = [
+            v for m in r.metrics if (v := m.get("grad_norm_sq")) is not None and (m.get("update") or 0) < k
+        ]
+        spacing = {
+            int(o.setting("eval_every")) for o in view.runs if o.member.method != CHECK and _budget(o) == k
+        }
+        if not before or len(spacing) != 1:
+            continue
+        reference = statistics.fmean(before)
+        ratios = [(v / reference if (v := _mean_every(r, e)) is not None and reference > 0 else None)
+                  for e in (spacing.pop(), max(1, int(k) // DEFAULT_EVALS))]  # fmt: skip
+        out.append((k, dense, reference, ratios[0], ratios[1]))
+    return sorted(out)
+
+
+def _drift(rows: Sequence[tuple[float, int, float, float | None, float | None]], column: int) -> str:
+    """The slope a ratio changing from the smallest checked K to the largest would add to a fit."""
+    ends = [(row[0], row[column]) for row in (rows[0], rows[-1]) if row[column] is not None]
+    if len(ends) < 2 or ends[0][0] == ends[1][0] or not all(v and v > 0 for _, v in ends):
+        return "–"
+    (k0, r0), (k1, r1) = ends
+    return f"{math.log(r1 / r0) / math.log(k1 / k0):+.3f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def spacing_section(doc: Document, view: SweepView) -> None:
+    rows = spacing_rows(view)
+    if not rows:
+        return
+    doc.table(
+        ["K", "check evaluated every", "its mean before K", "mean at the sweep's spacing / it",
+         f"mean at {DEFAULT_EVALS + 1} points / it"],
+        [[f"{k:g}", str(dense), f"{ref:.4f}", _ratio(a), _ratio(b)] for k, dense, ref, a, b in rows],
+        caption=f"The check of the evaluation spacing (`{CHECK}`: Downpour at one seed, evaluated densely; "
+        "its mean over the iterates before K is the reference). A ratio that changes with K would tilt "
+        "the fitted slope by ln(ratio at the largest K / at the smallest) / ln(K ratio): "
+        f"{_drift(rows, 3)} at the sweep's spacing, {_drift(rows, 4)} at {DEFAULT_EVALS + 1} points per run.",
+    )  # fmt: skip
 
 
 def _span(found: Sequence[float], digits: int) -> str:

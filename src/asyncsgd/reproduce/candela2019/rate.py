@@ -57,7 +57,7 @@ WORDING = (
 
 def seed_slope(points: Mapping[int, Sequence[tuple[float, float]]], alpha: float) -> Slope | None:
     """b̄ over the seeds with at least two distinct K, with the ``1 − alpha`` Student-t interval over
-    them (None below two such seeds; no interval with every b_s equal is a zero-width one)."""
+    them (None below two such seeds; with every b_s equal the interval has zero width)."""
     fits = [loglog_slope(p, alpha) for p in points.values() if len({k for k, _ in p}) >= 2]
     if len(fits) < 2:
         return None
@@ -231,10 +231,20 @@ def rate_section(doc: Document, res: StudyResults) -> None:
         "**Reading.** The theorem gives an upper bound, O(1/√K): a slope steeper than −1/2 is "
         "consistent with it (the average falls faster than the bound), −1/2 inside the interval is "
         "consistent, and only a slope significantly shallower than −1/2 contradicts it at these K. "
-        + " ".join(f"`{f.line}`: {READINGS[f.reading]}." for f in found)
+        + " ".join(_grouped(found))
     )
     doc.image(figure(res, found), "Ergodic ‖∇f‖² against K, log-log, with each line's fit and slope −1/2")
     spacing_section(doc, view)
+
+
+def _grouped(found: Sequence[RateFit]) -> list[str]:
+    """One sentence per reading, naming the lines that have it."""
+    out = []
+    for key, words in READINGS.items():
+        named = ", ".join(f"`{f.line}`" for f in found if f.reading == key)
+        if named:
+            out.append(f"{words[0].upper()}{words[1:]}: {named}.")
+    return out
 
 
 def _mean_every(run: RunView, every: int) -> float | None:

@@ -58,8 +58,8 @@ def made(
     alternatives: float = 0.0,
 ) -> Accuracy:
     """Top-k with error feedback ``topk[part]`` above Downpour (± ``spread`` by seed), the
-    staleness-free reference ``hurt[part]`` above it, the remedies ``alternatives`` above it; the
-    seeds' shared noise cancels in every paired difference."""
+    staleness-free reference ``hurt[part]`` above it (0 for a part they leave out), the remedies
+    ``alternatives`` above it; the seeds' shared noise cancels in every paired difference."""
 
     def accuracy(part: str, method: str, seed: int) -> float:
         base = 0.80 + 0.02 * seed

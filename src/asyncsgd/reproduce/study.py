@@ -87,18 +87,26 @@ def _shrink_budget(table: dict[str, Any]) -> None:
         table["epochs"] = min(float(table["epochs"]), SMOKE_EPOCHS)
 
 
+def _cut(axes: dict[str, Any]) -> dict[str, Any]:
+    """The first :data:`SMOKE_VALUES` values of every axis, a linked axis's budgets shrunk too."""
+    out = {k: list(v)[:SMOKE_VALUES] for k, v in axes.items()}
+    for table in (t for v in out.values() for t in v if isinstance(t, dict)):
+        _shrink_budget(table)
+    return out
+
+
 def miniature(document: dict[str, Any]) -> dict[str, Any]:
     """The smoke version of a sweep definition: every grid axis cut to its first
     :data:`SMOKE_VALUES` values, budgets to at most :data:`SMOKE_UPDATES` updates or
     :data:`SMOKE_EPOCHS` epochs, fewer evaluations and a small probe where a rate is predicted;
     nothing else changes (methods, settings and the report recipe stay as they are)."""
     doc = copy.deepcopy(document)
-    doc["grid"] = {k: list(v)[:SMOKE_VALUES] for k, v in doc.get("grid", {}).items()}
+    doc["grid"] = _cut(doc.get("grid", {}))
     doc["eval_every"] = SMOKE_EVAL_EVERY
     _shrink_budget(doc)
     for method in doc.get("methods", []):
         if "grid" in method:
-            method["grid"] = {k: list(v)[:SMOKE_VALUES] for k, v in method["grid"].items()}
+            method["grid"] = _cut(method["grid"])
         _shrink_budget(method)
     if any(t.get("lr") == "auto" for t in [doc, *doc.get("methods", [])]):
         doc.update(SMOKE_PROBE)

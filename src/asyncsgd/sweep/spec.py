@@ -25,7 +25,18 @@ shows (see :mod:`asyncsgd.report.recipe`)::
 
 Precedence, lowest first: base settings, the ``[grid]`` point, the method's settings, the method's
 grid point, ``--set key=value``, ``--set METHOD.key=value``. A key a method (or ``--set``) fixes
-is no longer crossed for that method.
+is no longer crossed for that method; a key a method's own grid crosses replaces ``[grid]``'s for
+that method. No key is crossed by two axes of one grid.
+
+Settings that must change together (a budget and the rate scaled to it) form a **linked axis**:
+a grid key whose values are tables, each a set of settings taken together. Every table of the axis
+sets the same keys, and the axis is crossed with the others as one; its name only labels it (the
+runs' points, ids and reports carry the settings themselves, as separate columns). A key fixed
+by a method or ``--set`` leaves the axis, which goes on crossing its other keys::
+
+    [grid]
+    seed = [0, 1, 2]
+    budget = [{ updates = 250, lr = 0.2 }, { updates = 1000, lr = 0.1 }]
 
 A method may replay an earlier method's run at the same grid point (``trace = "method:NAME"``, see
 :mod:`asyncsgd.sweep.replay`).
@@ -67,6 +78,8 @@ def format_value(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, list):
         return "[" + ",".join(format_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}={format_value(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 
@@ -105,15 +118,83 @@ class Sweep:
         return out
 
 
+def _linked(values: list[Any]) -> bool:
+    """Whether an axis's values are tables of settings taken together."""
+    return isinstance(values[0], dict)
+
+
+def _linked_tables(values: list[Any], where: str) -> list[dict[str, Any]]:
+    """The tables of a linked axis, each with its keys in the first table's order."""
+    first = values[0]
+    for i, table in enumerate(values):
+        if not isinstance(table, dict) or not table:
+            raise ConfigError(
+                f"{where}[{i}]", f"must be a non-empty table of settings like the first, got {table!r}"
+            )
+        if set(table) != set(first):
+            raise ConfigError(
+                f"{where}[{i}]", f"sets {', '.join(table)} where the first table sets {', '.join(first)}"
+            )
+    return [{k: table[k] for k in first} for table in values]
+
+
+def _keys(name: str, values: list[Any]) -> list[str]:
+    """The settings an axis crosses: its name, or the keys of its tables."""
+    return [str(k) for k in values[0]] if _linked(values) else [name]
+
+
 def _axes(table: Any, where: str) -> dict[str, list[Any]]:
     if not isinstance(table, dict):
         raise ConfigError(where, "must be a table of setting = [values, ...]")
-    axes = {}
+    axes: dict[str, list[Any]] = {}
+    crossed: dict[str, str] = {}
     for key, values in table.items():
+        name = f"{where}.{key}"
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"{where}.{key}", f"must be a non-empty list of values, got {values!r}")
+            raise ConfigError(name, f"must be a non-empty list of values, got {values!r}")
+        if any(isinstance(v, dict) for v in values):
+            values = _linked_tables(values, name)
+        for k in _keys(str(key), values):
+            if k in crossed:
+                raise ConfigError(
+                    f"{name}.{k}" if _linked(values) else name, f"is also crossed by {crossed[k]}"
+                )
+            crossed[k] = name
         axes[str(key)] = values
     return axes
+
+
+def _without(axes: dict[str, list[Any]], fixed: set[str]) -> dict[str, list[Any]]:
+    """``axes`` with the settings in ``fixed`` no longer crossed: a plain axis goes, a linked one
+    keeps its other keys (tables made equal by the cut are kept once) and goes when none is left."""
+    out = {}
+    for name, values in axes.items():
+        if not _linked(values):
+            if name not in fixed:
+                out[name] = values
+            continue
+        kept: list[dict[str, Any]] = []
+        for table in values:
+            rest = {k: v for k, v in table.items() if k not in fixed}
+            if rest and rest not in kept:
+                kept.append(rest)
+        if kept:
+            out[name] = kept
+    return out
+
+
+def _blame(axes: dict[str, list[Any]], where: str) -> dict[str, str]:
+    """Where in the file each crossed setting came from."""
+    return {k: f"{where}.{name}.{k}" if _linked(v) else f"{where}.{k}" for name, v in axes.items()
+            for k in _keys(name, v)}  # fmt: skip
+
+
+def _point(axes: dict[str, list[Any]], values: tuple[Any, ...]) -> dict[str, Any]:
+    """A grid point as settings (a linked axis's table spread into its keys)."""
+    point: dict[str, Any] = {}
+    for name, value in zip(axes, values, strict=True):
+        point.update(value if isinstance(value, dict) else {name: value})
+    return point
 
 
 def _resolve(values: dict[str, Any], blame: dict[str, str]) -> RunConfig:
@@ -140,7 +221,7 @@ def fold_overrides(
     doc = {k: v for k, v in document.items() if k not in ("grid", "methods")}
     doc.update(common)
     if "grid" in document:
-        doc["grid"] = {k: v for k, v in document["grid"].items() if k not in common}
+        doc["grid"] = _without(document["grid"], set(common))
     methods = []
     for m in document.get("methods", [{"name": "run"}]):
         entry = dict(m)
@@ -148,7 +229,7 @@ def fold_overrides(
         entry.update({k: v for k, v in common.items() if k in entry})
         entry.update(mine)
         if "grid" in entry:
-            entry["grid"] = {k: v for k, v in entry["grid"].items() if k not in common and k not in mine}
+            entry["grid"] = _without(entry["grid"], set(common) | set(mine))
         methods.append(entry)
     doc["methods"] = methods
     return doc
@@ -167,22 +248,24 @@ def build_sweep(document: dict[str, Any], overrides: list[str] | None = None, so
     runs: list[PlannedRun] = []
     for method, entry in method_entries(doc.pop("methods", [{"name": "run"}]), per_method):
         own_grid = _axes(entry.pop("grid", {}), f"{method}.grid")
-        for key in own_grid:
+        for key, where in _blame(own_grid, f"{method}.grid").items():
             if key in entry:
-                raise ConfigError(f"{method}.grid.{key}", "is also fixed by the method")
+                raise ConfigError(where, "is also fixed by the method")
         mine = per_method.get(method, {})
-        fixed = set(entry) | set(common) | set(mine)
-        axes = {k: v for k, v in grid.items() if k not in fixed}
-        axes.update({k: v for k, v in own_grid.items() if k not in set(common) | set(mine)})
-        blame = {k: f"{method}.{k}" for k in entry} | {k: f"grid.{k}" for k in grid}
-        blame |= {k: f"{method}.grid.{k}" for k in own_grid} | {k: f"--set {k}" for k in common}
+        own = _without(own_grid, set(common) | set(mine))
+        crossed = {k for name, v in own.items() for k in _keys(name, v)}
+        replaced = {k for k, v in own.items() if not _linked(v) and k in grid and not _linked(grid[k])}
+        axes = _without(grid, set(entry) | set(common) | set(mine) | (crossed - replaced))
+        axes.update(own)  # a plain axis of both grids keeps its place, with the method's values
+        blame = {k: f"{method}.{k}" for k in entry} | _blame(grid, "grid")
+        blame |= _blame(own_grid, f"{method}.grid") | {k: f"--set {k}" for k in common}
         blame |= {k: f"--set {method}.{k}" for k in mine}
         planned = len(runs) + math.prod(len(v) for v in axes.values())
         if planned > MAX_RUNS:
             where = "grid" if grid else f"{method}.grid"
             raise ConfigError(where, f"crosses to {planned:,} runs; a sweep holds at most {MAX_RUNS:,}")
         for values in itertools.product(*axes.values()):
-            point = dict(zip(axes, values, strict=True))
+            point = _point(axes, values)
             merged = {**doc, **entry, **point, **common, **mine}
             merged = resolve_replay(merged, method, point, runs, blame.get("trace", "trace"))
             cfg = _resolve(merged, blame)

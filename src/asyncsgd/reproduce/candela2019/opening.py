@@ -10,6 +10,7 @@ from asyncsgd.reproduce import published as pub
 from asyncsgd.reproduce.candela2019.links import costly_comparisons
 from asyncsgd.reproduce.candela2019.numbers import method_table
 from asyncsgd.reproduce.candela2019.plan import ALTERNATIVES, BASELINE, CONTEXT
+from asyncsgd.reproduce.candela2019.rate import verdict_row
 from asyncsgd.reproduce.candela2019.verdict import (
     CLAIMS,
     GRADIENT,
@@ -84,7 +85,17 @@ def statement(v: Verdict) -> str:
     )
 
 
-def verdict_table(doc: Document, v: Verdict, links: Sequence[Comparison] = ()) -> None:
+def links_row(links: Sequence[Comparison]) -> list[str]:
+    """The verdict table's row for top-k against Downpour on links that cost time."""
+    return [
+        "sparsification improves on Downpour where links cost time (a push takes simulated time), "
+        "at the same number of updates",
+        "none published (the mechanism tested: a sparse push arrives sooner)",
+        tally(links), OUTCOME_OF[summary([c.outcome for c in links])], holds_in(links, BETTER),
+    ]  # fmt: skip
+
+
+def verdict_table(doc: Document, v: Verdict, more: Sequence[list[str]] = ()) -> None:
     hurt_base, other_base = v.split(v.against_baseline)
     hurt_alt = v.split(v.against_alternatives)[0]
     everywhere = summary([c.outcome for c in v.against_baseline])
@@ -124,14 +135,8 @@ def verdict_table(doc: Document, v: Verdict, links: Sequence[Comparison] = ()) -
             OUTCOME_OF[everywhere],
             holds_in(v.against_baseline, EQUIVALENT),
         ],
+        *more,
     ]
-    if links:
-        rows.append([
-            "sparsification improves on Downpour where links cost time (a push takes simulated time), "
-            "at the same number of updates",
-            "none published (the mechanism tested: a sparse push arrives sooner)",
-            tally(links), OUTCOME_OF[summary([c.outcome for c in links])], holds_in(links, BETTER),
-        ])  # fmt: skip
     doc.table(
         [
             "claim",
@@ -142,7 +147,8 @@ def verdict_table(doc: Document, v: Verdict, links: Sequence[Comparison] = ()) -
         ],
         rows,
         caption=f"The verdict on the {v.criterion.title}; outcome: the rule's summary of the comparisons "
-        "(better / worse / equivalent / inconclusive, or mixed).",
+        "(better / worse / equivalent / inconclusive, or mixed); for the rate, whether the fitted slope "
+        "is consistent with the bound or contradicts it (its section).",
     )
 
 
@@ -150,7 +156,7 @@ def verdict_section(doc: Document, res: StudyResults) -> None:
     main, check = judge(res, PRIMARY), judge(res, GRADIENT)
     rule = main.rule
     doc.heading("Verdict")
-    verdict_table(doc, main, costly_comparisons(res, main.rule))
+    verdict_table(doc, main, [links_row(costly_comparisons(res, main.rule)), verdict_row(res)])
     doc.paragraph(statement(main))
     listed = ", ".join(f"{s}: {c:.1f}" for s, c in main.costs.items()) or "none"
     doc.paragraph(

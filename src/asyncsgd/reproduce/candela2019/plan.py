@@ -10,9 +10,13 @@ NAME = "candela2019"
 TITLE = "Candela et al. (2019): sparsification as a remedy for staleness"
 
 DELAYS, FIXED = "delays", "fixed"
-PARTS = (Part(DELAYS, "delay model, p = 2, 4, 8, 16"), Part(FIXED, "fixed staleness τ"))
-LINKS = "links"
-PARTS = (*PARTS, Part(LINKS, "links that cost time, p = 8"))
+RATE, LINKS = "rate", "links"
+PARTS = (
+    Part(DELAYS, "delay model, p = 2, 4, 8, 16"),
+    Part(FIXED, "fixed staleness τ"),
+    Part(RATE, "the rate: lr = c/√K over a decade of K"),
+    Part(LINKS, "links that cost time, p = 8"),
+)
 
 BASELINE = "downpour"
 SPARSIFIED = "topk-ef"

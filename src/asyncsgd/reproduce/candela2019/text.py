@@ -19,6 +19,7 @@ from asyncsgd.reproduce.candela2019.numbers import (
 )
 from asyncsgd.reproduce.candela2019.opening import statement, verdict_section
 from asyncsgd.reproduce.candela2019.plan import AXES, DATA_KEYS, DELAYS, FIXED, LINE_KEYS
+from asyncsgd.reproduce.candela2019.rate import rate_section
 from asyncsgd.reproduce.document import Document
 from asyncsgd.reproduce.results import (
     StudyResults,
@@ -116,6 +117,7 @@ def report(res: StudyResults) -> Document:
     taus = values(res.view(FIXED), AXES[FIXED])
     results_section(doc, res, DELAYS, f"Staleness from the delay model: p = {', '.join(map(str, delays))}")
     results_section(doc, res, FIXED, f"Fixed staleness: τ = {', '.join(map(str, taus))}")
+    rate_section(doc, res)
     links_section(doc, res)
     provenance_section(doc, res)
     return doc

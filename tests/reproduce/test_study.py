@@ -31,6 +31,8 @@ def test_candela_plans_have_every_method_and_at_least_three_seeds():
     study = STUDIES.get("candela2019")
     for size in SIZES:
         for part, sweep in study.sweeps(Plan(size)):
+            if part.key not in ("delays", "fixed"):
+                continue  # the other parts' plans are checked beside their reports
             methods = {r.method for r in sweep.runs}
             assert {"downpour", "topk", "topk-ef", "randomk-ef", "staleness-lr", "dc-asgd"} <= methods
             assert methods & {"sync", "sgd"}, "a synchronous or sequential reference"

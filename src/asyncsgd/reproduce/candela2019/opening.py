@@ -83,7 +83,7 @@ def statement(v: Verdict) -> str:
     )
 
 
-def verdict_table(doc: Document, v: Verdict) -> None:
+def verdict_table(doc: Document, v: Verdict, extra: Sequence[Sequence[str]] = ()) -> None:
     hurt_base, other_base = v.split(v.against_baseline)
     hurt_alt = v.split(v.against_alternatives)[0]
     everywhere = summary([c.outcome for c in v.against_baseline])
@@ -123,6 +123,7 @@ def verdict_table(doc: Document, v: Verdict) -> None:
             OUTCOME_OF[everywhere],
             holds_in(v.against_baseline, EQUIVALENT),
         ],
+        *extra,
     ]
     doc.table(
         [
@@ -138,11 +139,12 @@ def verdict_table(doc: Document, v: Verdict) -> None:
     )
 
 
-def verdict_section(doc: Document, res: StudyResults) -> None:
+def verdict_section(doc: Document, res: StudyResults, extra: Sequence[Sequence[str]] = ()) -> None:
+    """The opening; ``extra``: the verdict table's rows of the other parts (e.g. the tuned rates)."""
     main, check = judge(res, PRIMARY), judge(res, GRADIENT)
     rule = main.rule
     doc.heading("Verdict")
-    verdict_table(doc, main)
+    verdict_table(doc, main, extra)
     doc.paragraph(statement(main))
     listed = ", ".join(f"{s}: {c:.1f}" for s, c in main.costs.items()) or "none"
     doc.paragraph(

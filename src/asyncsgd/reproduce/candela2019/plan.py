@@ -9,8 +9,12 @@ from asyncsgd.reproduce.study import Part
 NAME = "candela2019"
 TITLE = "Candela et al. (2019): sparsification as a remedy for staleness"
 
-DELAYS, FIXED = "delays", "fixed"
-PARTS = (Part(DELAYS, "delay model, p = 2, 4, 8, 16"), Part(FIXED, "fixed staleness τ"))
+DELAYS, FIXED, TUNED = "delays", "fixed", "tuned"
+PARTS = (
+    Part(DELAYS, "delay model, p = 2, 4, 8, 16"),
+    Part(FIXED, "fixed staleness τ"),
+    Part(TUNED, "each method at its rate tuned on a validation split"),
+)
 
 BASELINE = "downpour"
 SPARSIFIED = "topk-ef"

@@ -170,7 +170,7 @@ def verdict_rows(res: StudyResults) -> list[list[str]]:
             "staleness hurts Downpour under the delay model, each at its tuned rate",
             "(the premise of both versions)",
             "sequential SGD − Downpour: " + ("; ".join(f"{c.setting}: {c.text()}" for c in t.costs) or "–"),
-            "; ".join(f"{c.setting}: {c.outcome}" for c in t.costs) or "no setting",
+            "; ".join(f"{c.setting}: {c.outcome} for sequential SGD" for c in t.costs) or "no setting",
             ", ".join(c.setting for c in t.costs if c.setting in t.hurt(t.costs)) or "none",
         ],
         [
@@ -256,10 +256,10 @@ def _hurts_sentence(t: Tuned) -> str:
     for c, s in zip(t.costs, t.shared_costs, strict=True):
         verdict = "hurts" if c.setting in t.hurt(t.costs) else "does not hurt"
         at_shared = "" if t.shared is None else f" (at lr = {t.shared:g}: {s.text()})"
-        parts.append(f"at {c.setting} staleness **{verdict}** Downpour: sequential SGD − Downpour at the "
+        parts.append(f"At {c.setting} staleness **{verdict}** Downpour: sequential SGD − Downpour at the "
                      f"tuned rates = {c.text()} points{at_shared}")  # fmt: skip
     return (
-        "**Does staleness hurt here?** " + "; ".join(parts) + f" (it hurts where the mean loss exceeds "
+        "**Does staleness hurt here?** " + ". ".join(parts) + f" (it hurts where the mean loss exceeds "
         f"{t.rule.hurts:g} points; the word in brackets judges the difference with the rule)."
     )
 

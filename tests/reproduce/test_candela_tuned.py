@@ -154,7 +154,8 @@ def test_every_size_tunes_every_method_on_a_wide_grid_with_a_validation_split(si
     sweep = next(s for p, s in STUDY.sweeps(Plan(size)) if p.key == TUNED)
     runs = sweep.unique_runs()
     assert {r.method for r in runs} == {"downpour", "topk-ef", "staleness-lr", "dc-asgd", "sgd"}
-    assert all(r.config.validation > 0 for r in runs) and len({r.config.seed for r in runs}) >= 3
+    assert all(r.config.validation > 0 and r.config.eval_grad_norm for r in runs)
+    assert len({r.config.seed for r in runs}) >= 3
     for method in ("downpour", "topk-ef", "sgd"):
         grid = sorted({r.config.lr for r in runs if r.method == method})
         ratios = [b / a for a, b in itertools.pairwise(grid)]

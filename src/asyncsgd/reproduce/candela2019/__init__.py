@@ -19,6 +19,7 @@ where it does not, on the final test accuracy and, as a check, on the ergodic av
 * :mod:`.numbers` — what is read from the sweeps: lines, settings, scores by seed
 * :mod:`.verdict` — the judged comparisons, the verdict per group and the claim it supports
 * :mod:`.opening` — the verdict table, the rule and every comparison, as the report opens
+* :mod:`.tuned` — every method at its rate chosen on a validation split, judged at it and at the shared rate
 * :mod:`.rate` — the rate the theorem states: the slope of the ergodic ‖∇f‖² against K at lr = c/√K
 * :mod:`.text` — the report's other sections
 """

@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from asyncsgd.reproduce import published as pub
-from asyncsgd.reproduce.candela2019.links import costly_comparisons
 from asyncsgd.reproduce.candela2019.numbers import method_table
 from asyncsgd.reproduce.candela2019.plan import ALTERNATIVES, BASELINE, CONTEXT
-from asyncsgd.reproduce.candela2019.rate import verdict_row
 from asyncsgd.reproduce.candela2019.verdict import (
     CLAIMS,
     GRADIENT,
@@ -85,17 +83,7 @@ def statement(v: Verdict) -> str:
     )
 
 
-def links_row(links: Sequence[Comparison]) -> list[str]:
-    """The verdict table's row for top-k against Downpour on links that cost time."""
-    return [
-        "sparsification improves on Downpour where links cost time (a push takes simulated time), "
-        "at the same number of updates",
-        "none published (the mechanism tested: a sparse push arrives sooner)",
-        tally(links), OUTCOME_OF[summary([c.outcome for c in links])], holds_in(links, BETTER),
-    ]  # fmt: skip
-
-
-def verdict_table(doc: Document, v: Verdict, more: Sequence[list[str]] = ()) -> None:
+def verdict_table(doc: Document, v: Verdict, more: Sequence[Sequence[str]] = ()) -> None:
     hurt_base, other_base = v.split(v.against_baseline)
     hurt_alt = v.split(v.against_alternatives)[0]
     everywhere = summary([c.outcome for c in v.against_baseline])
@@ -152,11 +140,12 @@ def verdict_table(doc: Document, v: Verdict, more: Sequence[list[str]] = ()) -> 
     )
 
 
-def verdict_section(doc: Document, res: StudyResults) -> None:
+def verdict_section(doc: Document, res: StudyResults, extra: Sequence[Sequence[str]] = ()) -> None:
+    """The opening; ``extra``: the verdict table's rows of the other parts (e.g. the tuned rates)."""
     main, check = judge(res, PRIMARY), judge(res, GRADIENT)
     rule = main.rule
     doc.heading("Verdict")
-    verdict_table(doc, main, [links_row(costly_comparisons(res, main.rule)), verdict_row(res)])
+    verdict_table(doc, main, extra)
     doc.paragraph(statement(main))
     listed = ", ".join(f"{s}: {c:.1f}" for s, c in main.costs.items()) or "none"
     doc.paragraph(

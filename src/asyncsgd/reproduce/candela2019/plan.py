@@ -9,11 +9,12 @@ from asyncsgd.reproduce.study import Part
 NAME = "candela2019"
 TITLE = "Candela et al. (2019): sparsification as a remedy for staleness"
 
-DELAYS, FIXED = "delays", "fixed"
+DELAYS, FIXED, TUNED = "delays", "fixed", "tuned"
 RATE, LINKS = "rate", "links"
 PARTS = (
     Part(DELAYS, "delay model, p = 2, 4, 8, 16"),
     Part(FIXED, "fixed staleness τ"),
+    Part(TUNED, "each method at its rate tuned on a validation split"),
     Part(RATE, "the rate: lr = c/√K over a decade of K"),
     Part(LINKS, "links that cost time, p = 8"),
 )

@@ -8,6 +8,7 @@ from asyncsgd.report.recipe import recipe_for
 from asyncsgd.report.spec import Figure
 from asyncsgd.reproduce import published as pub
 from asyncsgd.reproduce.candela2019.links import free_note, links_section
+from asyncsgd.reproduce.candela2019.links import verdict_row as links_row
 from asyncsgd.reproduce.candela2019.numbers import (
     count,
     lines,
@@ -20,6 +21,9 @@ from asyncsgd.reproduce.candela2019.numbers import (
 from asyncsgd.reproduce.candela2019.opening import statement, verdict_section
 from asyncsgd.reproduce.candela2019.plan import AXES, DATA_KEYS, DELAYS, FIXED, LINE_KEYS
 from asyncsgd.reproduce.candela2019.rate import rate_section
+from asyncsgd.reproduce.candela2019.rate import verdict_row as rate_row
+from asyncsgd.reproduce.candela2019.tuned import section as tuned_section
+from asyncsgd.reproduce.candela2019.tuned import verdict_rows as tuned_rows
 from asyncsgd.reproduce.document import Document
 from asyncsgd.reproduce.results import (
     StudyResults,
@@ -111,12 +115,13 @@ def report(res: StudyResults) -> Document:
         f'({pub.CANDELA_LATER}): "{pub.CANDELA_LATER_CLAIM}". No numbers of either version are '
         "publicly readable, so this report tests the claims, not figures.",
     )
-    verdict_section(doc, res)
+    verdict_section(doc, res, [*tuned_rows(res), links_row(res), rate_row(res)])
     choices_section(doc, res)
     delays = values(res.view(DELAYS), AXES[DELAYS])
     taus = values(res.view(FIXED), AXES[FIXED])
     results_section(doc, res, DELAYS, f"Staleness from the delay model: p = {', '.join(map(str, delays))}")
     results_section(doc, res, FIXED, f"Fixed staleness: τ = {', '.join(map(str, taus))}")
+    tuned_section(doc, res)
     rate_section(doc, res)
     links_section(doc, res)
     provenance_section(doc, res)

@@ -180,8 +180,11 @@ def figure(res: StudyResults, found: Sequence[RateFit]) -> Path:
         ax.plot(
             xs, [anchor * (x / middle) ** EXPONENT for x in xs], ls="--", color="gray", label="slope −1/2"
         )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    if every:  # a log scale of nothing cannot be drawn
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    else:
+        ax.text(0.5, 0.5, "no finished runs", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("server updates K (lr = c/√K)")
     ax.set_ylabel("ergodic average of ‖∇f(x_t)‖²")
     ax.grid(alpha=GRID_ALPHA, which="both")

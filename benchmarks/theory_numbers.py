@@ -10,7 +10,7 @@ reader would run:
   configured rate into a temporary directory, then ``asyncsgd theory bound --run DIR`` on the
   ``lr=auto`` run (text and ``--json``).
 
-    python -m benchmarks.theory_numbers          # several minutes on 2 cores
+    python -m benchmarks.theory_numbers          # 15 commands: tens of minutes on a busy 2-core machine
     python -m benchmarks.report --write          # renders them into docs/theory.md
 """
 
@@ -86,7 +86,7 @@ def probe_row(sets: tuple[str, ...]) -> dict[str, Any]:
 
 class _Float64:
     """The mean loss of the flat model's module on a sample set, in float64: its gradient and
-    Hessian-vector products by double backward (a check that float32 rounding is not the story)."""
+    Hessian-vector products by double backward, to tell the kinks' jumps from float32 rounding."""
 
     def __init__(self, flat: Any, inputs: torch.Tensor, targets: torch.Tensor) -> None:
         self.flat, self.inputs, self.targets = flat, inputs.double(), targets
@@ -144,27 +144,35 @@ def kink() -> dict[str, Any]:
             **found}  # fmt: skip
 
 
+RUN_KEEPS = ("lr", "final_test_accuracy", "final_train_loss", "updates", "epochs", "learners", "batch_size",
+             "params_sha256")  # fmt: skip
+
+
+def run(rate: str, out: Path) -> dict[str, Any]:
+    """The default experiment's Downpour at ``lr=rate``, into ``out``."""
+    seconds, _ = cli("run", "--methods", METHOD, "--set", f"lr={rate}", "--out", str(out), "--quiet")
+    s = json.loads((out / "summary.json").read_text())["methods"][METHOD]
+    found = {k: s[k] for k in RUN_KEEPS} | {
+        "staleness": {k: s["staleness"][k] for k in ("p50", "p95", "max")},
+        "seconds": seconds,
+    }
+    print(f"run lr={rate}: {json.dumps(found)}", flush=True)
+    return found
+
+
+def bound(out: Path) -> dict[str, Any]:
+    """``asyncsgd theory bound --run`` on a finished run (T: its largest τ), text and JSON."""
+    _, text = cli("theory", "bound", "--run", str(out), "--method", METHOD)
+    _, data = cli("theory", "bound", "--run", str(out), "--method", METHOD, "--json")
+    return {"bound": json.loads(data)["methods"][METHOD], "bound_text": text.rstrip("\n")}
+
+
 def runs() -> dict[str, Any]:
-    """The default experiment's Downpour at ``lr=auto`` and at the configured rate, and the bound
-    of the ``lr=auto`` run (its measured staleness for T)."""
-    keep = ("lr", "final_test_accuracy", "final_train_loss", "updates", "epochs", "learners", "batch_size",
-            "params_sha256")  # fmt: skip
-    found: dict[str, Any] = {}
+    """The runs at every rate of :data:`RUN_RATES`, and the bound of the ``lr=auto`` run (its
+    measured staleness for T)."""
     with tempfile.TemporaryDirectory() as tmp:
-        for rate in RUN_RATES:
-            out = Path(tmp) / f"lr-{rate}"
-            seconds, _ = cli("run", "--methods", METHOD, "--set", f"lr={rate}", "--out", str(out), "--quiet")
-            s = json.loads((out / "summary.json").read_text())["methods"][METHOD]
-            found[rate] = {k: s[k] for k in keep} | {
-                "staleness": {k: s["staleness"][k] for k in ("p50", "p95", "max")},
-                "seconds": seconds,
-            }
-            print(f"run lr={rate}: {json.dumps(found[rate])}", flush=True)
-        auto = str(Path(tmp) / "lr-auto")
-        _, text = cli("theory", "bound", "--run", auto, "--method", METHOD)
-        _, out = cli("theory", "bound", "--run", auto, "--method", METHOD, "--json")
-    bound = json.loads(out)["methods"][METHOD]
-    return {"runs": found, "bound": bound, "bound_text": text.rstrip("\n")}
+        found = {rate: run(rate, Path(tmp) / f"lr-{rate}") for rate in RUN_RATES}
+        return {"runs": found, **bound(Path(tmp) / "lr-auto")}
 
 
 def main() -> dict[str, Any]:

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.common import RESULTS
+from benchmarks.theory_doc import THEORY_DOC, render_theory_doc, theory_doc_blocks
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+__all__ = ["README", "THEORY_DOC", "render", "render_theory_doc", "theory_doc_blocks"]
 
 
 def load_line(r: dict, gap: bool = True) -> list[str]:
@@ -346,36 +348,6 @@ def render(text: str) -> str:
     for name in TABLES:
         pattern = re.compile(rf"(<!-- bench:{name} -->\n).*?(<!-- /bench:{name} -->)", re.S)
         text = pattern.sub(lambda m, name=name: m.group(1) + block(name) + "\n" + m.group(2), text)
-    return text
-
-
-# docs/theory.md: the worked example is the recorded output of `asyncsgd theory lr`, and the ratio
-# table is computed; both are rewritten by --write and checked by tests/theory/test_docs.py
-THEORY_DOC = README.parent / "docs" / "theory.md"
-RATIO_LEARNERS = [16, 256, 512]
-RATIO_ALPHAS = [1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0]
-
-
-def theory_doc_blocks() -> dict[str, str]:
-    from asyncsgd.theory.render import lr_text, ratio_text
-
-    r = _load("theory_lr")
-    machine = f"{r['machine']['cpus']} CPUs, torch {r['machine']['torch']}"
-    wall = next(row["wall_s"] for row in r["rows"] if row["model"] == "lenet")
-    example = (
-        f"```\n$ asyncsgd theory lr\n{lr_text(r['document'])}\n\ntook {wall:.1f} s\n```\n\n"
-        f"_Recorded by `python -m benchmarks.theory_lr` on {r['date']} ({machine}); "
-        f"wall time is the median of {len(r['rows'][0]['wall_s_all'])} runs._"
-    )
-    ratio = f"```\n$ asyncsgd theory ratio --p {' '.join(map(str, RATIO_LEARNERS))} --alpha "
-    ratio += " ".join(f"{a:g}" for a in RATIO_ALPHAS) + f"\n{ratio_text(RATIO_LEARNERS, RATIO_ALPHAS)}\n```"
-    return {"lr": example, "ratio": ratio}
-
-
-def render_theory_doc(text: str) -> str:
-    for name, body in theory_doc_blocks().items():
-        pattern = re.compile(rf"(<!-- theory:{name} -->\n).*?(<!-- /theory:{name} -->)", re.S)
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
     return text
 
 

@@ -1,7 +1,9 @@
 """Markdown tables of the benchmark results, for the README (``python -m benchmarks.report``).
 
 The README holds each table between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``;
-``--write`` refreshes them, and a test fails when README and results disagree.
+``--write`` refreshes them, and the generated blocks of docs/theory.md (benchmarks/theory_doc.py)
+and docs/engines.md (benchmarks/engines_doc.py); a test fails when a document and its results
+disagree.
 """
 
 from __future__ import annotations
@@ -354,7 +356,10 @@ def render(text: str) -> str:
 if __name__ == "__main__":
     new = render(README.read_text())
     if "--write" in sys.argv:
+        from benchmarks.engines_doc import ENGINES_DOC, render_engines_doc  # it imports this module
+
         README.write_text(new)
         THEORY_DOC.write_text(render_theory_doc(THEORY_DOC.read_text()))
+        ENGINES_DOC.write_text(render_engines_doc(ENGINES_DOC.read_text()))
     else:
         print(new)

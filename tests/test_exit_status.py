@@ -74,6 +74,22 @@ class DyingLearner(Learner):
         return super().push()
 
 
+class HangingLearner(Learner):
+    """Stops pushing (alive, in a long wait) at its 5th push: every learner does, so the run stalls."""
+
+    def push(self):  # type: ignore[no-untyped-def]
+        self.cycles = getattr(self, "cycles", 0) + 1
+        if self.cycles == 5:
+            time.sleep(120)
+        return super().push()
+
+
+def hanging_learner(job: Job, i: int, flat) -> Learner:  # type: ignore[no-untyped-def]
+    made = job.learner(i, flat)
+    made.__class__ = HangingLearner
+    return made
+
+
 def dying_learner(job: Job, i: int, flat) -> Learner:  # type: ignore[no-untyped-def]
     made = job.learner(i, flat)
     made.__class__ = DyingLearner
@@ -82,16 +98,15 @@ def dying_learner(job: Job, i: int, flat) -> Learner:  # type: ignore[no-untyped
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("settings", "reason"),
-    [(["timeout=0.001"], "stalled"), ([], "learners_lost")],
-    ids=["every-learner-timed-out", "every-learner-lost"],
+    ("factory", "settings", "reason"),
+    [(hanging_learner, ["timeout=1"], "stalled"), (dying_learner, [], "learners_lost")],
+    ids=["every-learner-hangs", "every-learner-lost"],
 )
-def test_a_local_run_that_ends_early_exits_1(tmp_path, capsys, monkeypatch, settings, reason):
+def test_a_local_run_that_ends_early_exits_1(tmp_path, capsys, monkeypatch, factory, settings, reason):
     from asyncsgd.engines.local.engine import LocalEngine
 
-    if reason == "learners_lost":
-        init = LocalEngine.__init__
-        monkeypatch.setattr(LocalEngine, "__init__", lambda self: init(self, learner_factory=dying_learner))
+    init = LocalEngine.__init__
+    monkeypatch.setattr(LocalEngine, "__init__", lambda self: init(self, learner_factory=factory))
     out = tmp_path / "out"
     extra = [a for s in settings for a in ("--set", s)]
     code = main(["run", "--out", str(out), *FAST, "--set", "engine=local", "--set", "updates=3000", *extra])

@@ -24,7 +24,8 @@ from tests.sweep.test_sweep import db_rows as rows
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 PLAN = Plan("quick", smoke=True)
 SECTIONS = {
-    "cong2016": ["Where this reproduction differs", "(a) The practical and the predicted learning rate",
+    "cong2016": ["Verdict", "Where this reproduction differs",
+                 "(a) The practical and the predicted learning rate",
                  "(b) Downpour against EAMSGD: image set", "(b) Downpour against EAMSGD: text set",
                  "(c) Breakdown of epoch time", "(d) The ratio of convergence guarantees",
                  "The delay bound T", "(e) Speed-up against p", "(f) Downpour with momentum",

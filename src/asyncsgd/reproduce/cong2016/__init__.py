@@ -10,8 +10,10 @@ conditions checked for T = p and for the staleness our runs measured; and four t
 beside the ratio of guarantees the bound predicts, and (f) Downpour with the momentum EAMSGD has
 (heavy ball and ``async_momentum``) against EAMSGD over its α and τ_c, (g) the simulator against
 the ``local`` engine (its recorded schedule replayed, and the simulator's own delay model), and (h)
-Downpour against EAMSGD at rates chosen on a validation split and at the shared one. The report puts the
-published numbers (:mod:`asyncsgd.reproduce.published`) beside ours and says where they differ;
+Downpour against EAMSGD at rates chosen on a validation split and at the shared one. The report opens
+with the verdict: each claim of the study and each added question, our result, its outcome (better,
+worse, equivalent or inconclusive from a stated point of view) and the settings it holds in. It puts
+the published numbers (:mod:`asyncsgd.reproduce.published`) beside ours and says where they differ;
 every sentence about our runs is computed from the results database.
 
 * :mod:`.plan` — the parts and the thresholds of the findings
@@ -19,6 +21,7 @@ every sentence about our runs is computed from the results database.
 * :mod:`.figures` — the study's own figures (published beside ours, the ratio chart)
 * :mod:`.rates`, :mod:`.eamsgd`, :mod:`.breakdown`, :mod:`.ratio`, :mod:`.speedup`,
   :mod:`.momentum`, :mod:`.engines`, :mod:`.tuned` — one part's section each
+* :mod:`.opening` — the verdict table, each row read from its part's numbers
 * :mod:`.text` — the report: introduction, differences from the study, the order of the sections
 """
 

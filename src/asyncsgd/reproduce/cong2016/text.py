@@ -9,6 +9,7 @@ from asyncsgd.reproduce.cong2016.eamsgd import eamsgd_section
 from asyncsgd.reproduce.cong2016.engines import engines_section
 from asyncsgd.reproduce.cong2016.momentum import momentum_section
 from asyncsgd.reproduce.cong2016.numbers import learner_counts, mean_of
+from asyncsgd.reproduce.cong2016.opening import verdict_section
 from asyncsgd.reproduce.cong2016.plan import BREAKDOWN, IMAGE, RATES, TEXT
 from asyncsgd.reproduce.cong2016.rates import rates_section
 from asyncsgd.reproduce.cong2016.ratio import ratio_section
@@ -97,6 +98,7 @@ def report(res: StudyResults) -> Document:
         "engine (learner processes, their schedule replayed in the simulator) and (h) both methods at "
         "learning rates tuned on a validation split.",
     )
+    verdict_section(doc, res)
     differences_section(doc, res)
     rates_section(doc, res)
     eamsgd_section(doc, res, IMAGE, pub.EAMSGD_CIFAR, pub.EAMSGD_CIFAR_SOURCE)

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from asyncsgd.report.runs import RunView, SweepView
 from asyncsgd.reproduce.cong2016 import STUDY
-from asyncsgd.reproduce.cong2016.opening import NO_DATA, Finding, Row, against, verdict_rows, verdict_section
+from asyncsgd.reproduce.cong2016.opening import (
+    NO_DATA,
+    Finding,
+    Row,
+    against,
+    grouped,
+    verdict_rows,
+    verdict_section,
+)
 from asyncsgd.reproduce.cong2016.plan import BREAKDOWN, ENGINES, IMAGE, MOMENTUM, RATES, SPEEDUP, TEXT, TUNED
 from asyncsgd.reproduce.document import Document, Table
 from asyncsgd.reproduce.results import StudyResults
@@ -112,11 +120,13 @@ def test_each_row_s_outcome_follows_the_constructed_numbers(tmp_path):
     # K_4/K_1 = 4 · 0.5 = 2 in both seeds, against the bound's R_4/R_1 with α = 9, T = 4
     bound = delay_ratio(9.0, 4.0)
     assert [f.setting for f in cost.findings] == ["practical rate at p = 4", "predicted rate at p = 4"]
+    assert cost.cells()[4].endswith(": practical rate at p = 4 and predicted rate at p = 4")
     assert cost.findings[0].outcome == ("better" if bound > 2.0 else "worse")
     assert f"against {bound:.2f} (T = τ max: {delay_ratio(9.0, 16.0):.2f})" in cost.findings[0].text
     (momentum,) = by_claim(rows, "(f)").findings
     assert (
-        momentum.setting == "α = 0.1 and τ_c = 4 against server momentum 0.9" and momentum.outcome == "better"
+        momentum.setting == "against server momentum 0.9: (α, τ_c) = (0.1, 4)"
+        and momentum.outcome == "better"
     )
     replay, simulated = by_claim(rows, "(g) given").findings, by_claim(rows, "(g) the simulator").findings
     assert replay[0].outcome == "equivalent" and "bit-identical parameters in 3 of 3 seeds" in replay[0].text
@@ -178,3 +188,10 @@ def test_the_verdict_table_is_the_first_table_of_the_report(tmp_path, monkeypatc
     tables = [b for b in report.blocks if isinstance(b, Table)]
     assert tables[0] == doc.blocks[1] and tables[0].header[:2] == ("claim", "published wording")
     assert report.blocks[1:3] == doc.blocks  # right after the introduction paragraph
+
+
+def test_settings_that_differ_in_their_last_value_are_listed_once():
+    assert grouped(["p = 1", "p = 16", "text set at p = 8", "p = 2"]) == "p = 1, 16, 2 and text set at p = 8"
+    assert grouped(["against a: (α, τ_c) = (0.1, 1)", "against a: (α, τ_c) = (0.2, 4)"]) == (
+        "against a: (α, τ_c) = (0.1, 1), (0.2, 4)"
+    )

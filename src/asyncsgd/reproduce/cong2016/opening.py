@@ -79,7 +79,7 @@ class Row:
             self.wording,
             f"{self.quantity}: {self._result()}",
             f"{self.view}: " + ", ".join(f"**{o}**" for o in found),
-            "; ".join(f"{o}: {', '.join(self.holds_in(o))}" for o in found),
+            "; ".join(f"{o}: {grouped(self.holds_in(o))}" for o in found),
         ]
 
     def _result(self) -> str:
@@ -89,6 +89,15 @@ class Row:
         means = [f.mean for f in self.findings if f.mean is not None]
         spread = f"; d̄ from {min(means):+.1f} to {max(means):+.1f}" if means else ""
         return f"{len(self.findings)} comparisons: {tally}{spread}"
+
+
+def grouped(settings: Sequence[str]) -> str:
+    """Settings that differ only in their last value, once: ``p = 1, 2 and text set at p = 8``."""
+    values: dict[str, list[str]] = {}
+    for setting in settings:
+        head, sign, value = setting.rpartition("= ")
+        values.setdefault(head + sign, []).append(value)
+    return " and ".join(head + ", ".join(found) for head, found in values.items())
 
 
 def scores(runs: Sequence[RunView], spec: str = "test_accuracy") -> dict[int, float]:
@@ -263,9 +272,9 @@ def momentum_row(res: StudyResults) -> Row:
     for _, runs in momentum.groups(view):
         if not runs or runs[0].member.method != "eamsgd":
             continue
-        cell = f"α = {runs[0].setting('elastic_alpha'):g} and τ_c = {runs[0].setting('exchange_period')}"
+        cell = f"({runs[0].setting('elastic_alpha'):g}, {runs[0].setting('exchange_period')})"
         for method, name in MOMENTA.items():
-            found += judged(f"{cell} against {name}", runs, select(view.runs, method=method))
+            found += judged(f"against {name}: (α, τ_c) = {cell}", runs, select(view.runs, method=method))
     return Row(
         "(f) EAMSGD's lead over Downpour is elastic averaging's, not momentum's",
         f"{ADDED}: the study's EAMSGD has δ = 0.9, its Downpour no momentum)",

@@ -112,15 +112,16 @@ def test_each_row_s_outcome_follows_the_constructed_numbers(tmp_path):
         and share.outcome == "worse"
         and share.text.startswith("41.0%, +20.0")
     )
-    practical, predicted, cost = (
-        by_claim(rows, c) for c in ("(e) at the practical", "(e) at the rate", "(d), (e)")
-    )
+    practical, predicted = (by_claim(rows, c) for c in ("(e) at the practical", "(e) at the rate"))
+    cost, cost_predicted = (r for r in rows if r.claim.startswith("(d), (e)"))
     assert [(f.setting, f.outcome) for f in practical.findings] == [("p = 4", "worse")]  # S(4) = 2 < 4
     assert predicted.findings[0].text.startswith("2.00 [2.00, 2.00] (n = 2)")
     # K_4/K_1 = 4 · 0.5 = 2 in both seeds, against the bound's R_4/R_1 with α = 9, T = 4
     bound = delay_ratio(9.0, 4.0)
-    assert [f.setting for f in cost.findings] == ["practical rate at p = 4", "predicted rate at p = 4"]
-    assert cost.cells()[4].endswith(": practical rate at p = 4 and predicted rate at p = 4")
+    assert cost.claim.endswith(": practical rate") and cost_predicted.claim.endswith(
+        ": predicted rate (lr = auto)"
+    )
+    assert [f.setting for f in cost.findings] == [f.setting for f in cost_predicted.findings] == ["p = 4"]
     assert cost.findings[0].outcome == ("better" if bound > 2.0 else "worse")
     assert f"against {bound:.2f} (T = τ max: {delay_ratio(9.0, 16.0):.2f})" in cost.findings[0].text
     (momentum,) = by_claim(rows, "(f)").findings
@@ -136,7 +137,7 @@ def test_each_row_s_outcome_follows_the_constructed_numbers(tmp_path):
 
 def test_a_part_without_finished_runs_reads_no_data(tmp_path):
     rows = verdict_rows(results(tmp_path, {}))
-    assert len(rows) == 12 and all(r.cells()[2:] == [NO_DATA, NO_DATA, "–"] for r in rows)
+    assert len(rows) == 13 and all(r.cells()[2:] == [NO_DATA, NO_DATA, "–"] for r in rows)
     text = by_claim(
         verdict_rows(results(tmp_path, runs_by_part())), "(b) EAMSGD ends ahead of Downpour: text"
     )

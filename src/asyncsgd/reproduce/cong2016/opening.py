@@ -220,31 +220,33 @@ SPEEDUP_WORDING = {
 
 
 def speedup_rows(res: StudyResults) -> list[Row]:
-    """S(p) against linear at each rate, and the measured cost against the bound's ratio (T = p)."""
+    """S(p) against linear, and the measured cost against the bound's ratio (T = p), at each rate."""
     view = res.view(SPEEDUP)
     target = speedup.target_of(view)
     rows, costs = [], []
-    for method, _ in speedup.RATES:
+    for method, name in speedup.RATES:
         found: list[Finding] = []
+        cost: list[Finding] = []
         if select(view.runs, method=method):
             s_list, cost_list = speedup.measured_speedups(view, method, target)
             found = [Finding(f"p = {s.learners}", against(s.interval, s.learners), speedup.interval_text(s))
                      for s in s_list[1:]]  # fmt: skip
-            costs += [c for c in (cost_finding(view, method, k) for k in cost_list[1:]) if c is not None]
+            cost = [c for c in (cost_finding(view, method, k) for k in cost_list[1:]) if c is not None]
         rows.append(
             Row(SPEEDUP_CLAIMS[method], SPEEDUP_WORDING[method], "S(p) against linear p",
                 f"S(p) = t₁/t_p to {100 * target:g}% test accuracy [95% interval]", tuple(found))
         )  # fmt: skip
-    rows.append(
-        Row(
-            "(d), (e) the cost of p learners is the ratio of optimal guarantees, about p/α (T = p)",
-            f"paraphrase of {pub.RATIO_SOURCE}",
-            "the measured cost K_p/K₁ against the bound's R_p/R₁ with T = p (a larger cost is worse)",
-            "K_p/K₁ [95% interval] against R_p/R₁ (T = p)",
-            tuple(costs),
+        costs.append(
+            Row(
+                f"(d), (e) the cost of p learners is the bound's ratio of optimal guarantees, about p/α "
+                f"(T = p): {name}",
+                f"paraphrase of {pub.RATIO_SOURCE}",
+                "the measured cost K_p/K₁ against the bound's R_p/R₁ with T = p (a larger cost is worse)",
+                f"K_p/K₁ to {100 * target:g}% test accuracy [95% interval] against R_p/R₁ (T = p)",
+                tuple(cost),
+            )
         )
-    )
-    return rows
+    return rows + costs
 
 
 def cost_finding(view: SweepView, method: str, cost: Speedup) -> Finding | None:
@@ -256,7 +258,7 @@ def cost_finding(view: SweepView, method: str, cost: Speedup) -> Finding | None:
     bound, worst = by["T = p"].ratio, by.get("T = τ max")
     also = "" if worst is None else f" (T = τ max: {worst.ratio:.2f})"
     return Finding(
-        f"{method} rate at p = {cost.learners}",
+        f"p = {cost.learners}",
         against(cost.interval, bound, larger_is_better=False),
         f"{speedup.interval_text(cost)} against {bound:.2f}{also}",
     )

@@ -13,7 +13,7 @@ from benchmarks import engines_doc
 from benchmarks.engines_doc import BLOCKS, ENGINES_DOC, engines_doc_blocks, render_engines_doc
 from benchmarks.fault_soak import verdict
 
-from tests.theory.test_docs import QUOTED, missing_quotes
+from tests.theory.test_docs import check_commentary
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -66,10 +66,7 @@ def test_every_block_ends_with_the_command_that_regenerates_it(name):
 
 @pytest.mark.parametrize("name", sorted(BLOCKS))
 def test_commentary_quotes_only_numbers_of_its_block(name):
-    notes = block(f"{name}-notes")
-    assert QUOTED.findall(notes), f"engines:{name} has no commentary"
-    missing = missing_quotes(notes, block(name))
-    assert not missing, f"numbers quoted in engines:{name}-notes but not in engines:{name}: {missing}"
+    check_commentary(block(f"{name}-notes"), block(name), f"engines:{name}")
 
 
 def test_no_measured_number_is_typed_outside_the_blocks():

@@ -35,6 +35,13 @@ def missing_quotes(notes: str, example: str) -> list[str]:
     return [q for q in QUOTED.findall(notes) if q not in example]
 
 
+def check_commentary(notes: str, body: str, label: str) -> None:
+    """A block's commentary quotes numbers, and only numbers of the block."""
+    assert QUOTED.findall(notes), f"{label} has no commentary"
+    missing = missing_quotes(notes, body)
+    assert not missing, f"numbers quoted in {label}-notes but not in {label}: {missing}"
+
+
 def test_generated_blocks_match_what_generates_them():
     assert "asyncsgd theory lr" in block("lr") and "R_p/R_1" in block("ratio")
     assert render_theory_doc(DOC) == DOC, "run: python -m benchmarks.report --write"
@@ -81,10 +88,7 @@ def test_recorded_bound_follows_from_its_constants():
 
 @pytest.mark.parametrize("name", NOTES)
 def test_commentary_quotes_only_numbers_of_its_block(name):
-    notes = block(f"{name}-notes")
-    assert QUOTED.findall(notes), f"theory:{name} has no commentary"
-    missing = missing_quotes(notes, block(name))
-    assert not missing, f"numbers quoted in theory:{name}-notes but not in theory:{name}: {missing}"
+    check_commentary(block(f"{name}-notes"), block(name), f"theory:{name}")
 
 
 def test_a_quoted_number_missing_from_its_block_is_caught():

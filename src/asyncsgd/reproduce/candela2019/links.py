@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -206,8 +205,8 @@ def links_section(doc: Document, res: StudyResults) -> None:
     doc.paragraph(
         f"Points Downpour loses against synchronous SGD at each link: {listed} (staleness hurts, by "
         f"the rule's {rule.hurts:g} points, at {len(hurt)} of {len(costs)} links). Top-k with error "
-        f"feedback against Downpour where a push costs time: {_tally(mine)} → *{there}*; at every "
-        f"link: {_tally(found)} → *{everywhere}*.",
+        f"feedback against Downpour where a push costs time: {tally(mine)} → *{there}*; at every "
+        f"link: {tally(found)} → *{everywhere}*.",
     )  # fmt: skip
     asynchronous = [r for r in view.runs if r.setting("protocol") != "sync"]
     fig = Figure("curve", "test_accuracy", "time", facet=AXIS.key, lines=LINE_KEYS,
@@ -223,10 +222,6 @@ def links_section(doc: Document, res: StudyResults) -> None:
     doc.image(res.figure(LINKS, fig), "Test accuracy against server updates, one panel per link")
     fig = Figure("staleness", facet=AXIS.key, lines=("method",), title="Distribution of τ at each link")
     doc.image(res.figure(LINKS, fig), "Staleness distribution, one panel per link")
-
-
-def _tally(found: Sequence[Comparison]) -> str:
-    return ", ".join(f"{o} {n}" for o, n in Counter(c.outcome for c in found).items()) or "none"
 
 
 def verdict_row(res: StudyResults) -> list[str]:

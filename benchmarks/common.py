@@ -6,6 +6,7 @@ import json
 import math
 import os
 import platform
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -106,3 +107,12 @@ def write_result(name: str, payload: dict[str, Any], partial: bool = False, subs
     path.write_text(text)
     scratch.unlink(missing_ok=True)
     return path
+
+
+def fill_blocks(text: str, family: str, bodies: dict[str, str]) -> str:
+    """``text`` with each generated block ``<!-- family:name -->…<!-- /family:name -->`` holding its
+    body from ``bodies`` (blocks not in ``bodies`` are left as they are)."""
+    for name, body in bodies.items():
+        pattern = re.compile(rf"(<!-- {family}:{name} -->\n).*?(<!-- /{family}:{name} -->)", re.S)
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
+    return text

@@ -9,12 +9,12 @@ number in docs/engines.md is either rendered or checked against a rendering.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import fill_blocks
 from benchmarks.fault_soak import verdict
 from benchmarks.report import load_line, ray_transport
 from benchmarks.theory_doc import _load, _recorded
@@ -110,7 +110,4 @@ def engines_doc_blocks() -> dict[str, str]:
 
 
 def render_engines_doc(text: str) -> str:
-    for name, body in engines_doc_blocks().items():
-        pattern = re.compile(rf"(<!-- engines:{name} -->\n).*?(<!-- /engines:{name} -->)", re.S)
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
-    return text
+    return fill_blocks(text, "engines", engines_doc_blocks())

@@ -9,12 +9,11 @@ disagree.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.common import RESULTS
+from benchmarks.common import RESULTS, fill_blocks
 from benchmarks.theory_doc import THEORY_DOC, render_theory_doc, theory_doc_blocks
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -347,10 +346,7 @@ def block(name: str) -> str:
 
 
 def render(text: str) -> str:
-    for name in TABLES:
-        pattern = re.compile(rf"(<!-- bench:{name} -->\n).*?(<!-- /bench:{name} -->)", re.S)
-        text = pattern.sub(lambda m, name=name: m.group(1) + block(name) + "\n" + m.group(2), text)
-    return text
+    return fill_blocks(text, "bench", {name: block(name) for name in TABLES})
 
 
 if __name__ == "__main__":

@@ -12,12 +12,11 @@ in block NAME.
 from __future__ import annotations
 
 import json
-import re
 import statistics
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS
+from benchmarks.common import RESULTS, fill_blocks
 
 THEORY_DOC = Path(__file__).resolve().parents[1] / "docs" / "theory.md"
 RATIO_LEARNERS = [16, 256, 512]
@@ -194,7 +193,4 @@ def theory_doc_blocks() -> dict[str, str]:
 
 
 def render_theory_doc(text: str) -> str:
-    for name, body in theory_doc_blocks().items():
-        pattern = re.compile(rf"(<!-- theory:{name} -->\n).*?(<!-- /theory:{name} -->)", re.S)
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
-    return text
+    return fill_blocks(text, "theory", theory_doc_blocks())

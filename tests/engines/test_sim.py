@@ -161,10 +161,10 @@ def test_sparse_codec_moves_fewer_bytes(job_factory):
     assert rec_topk.bytes_down == rec_dense.bytes_down == 20 * 4 * dense.params.numel()
 
 
-def test_diverging_run_stops_as_stalled(job_factory):
+def test_diverging_run_stops_as_diverged(job_factory):
     job = job_factory(lr=1e30, learners=2, updates=10_000)
     result, recorder = run_sim(job)
-    assert recorder.stop_reason == "stalled"
+    assert recorder.stop_reason == "diverged" and result.version < 10_000
     assert result.rejected and all("non_finite" in v for v in result.rejected.values())
 
 

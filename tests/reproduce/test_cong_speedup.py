@@ -9,7 +9,15 @@ import pytest
 
 from asyncsgd.report.runs import RunView, SweepView
 from asyncsgd.reproduce.cong2016.momentum import difference, findings, groups
-from asyncsgd.reproduce.cong2016.speedup import failures, measured_speedups, target_of, theory_checks
+from asyncsgd.reproduce.cong2016.opening import against
+from asyncsgd.reproduce.cong2016.speedup import (
+    failures,
+    interval_text,
+    measured_speedups,
+    target_of,
+    theory_checks,
+)
+from asyncsgd.stats import BETTER, INCONCLUSIVE
 from asyncsgd.sweep.db import Member
 from asyncsgd.theory.bound import delay_checks
 
@@ -98,3 +106,24 @@ def test_the_momentum_findings_name_the_best_eamsgd_setting_and_leave_the_baseli
         "Downpour, server momentum 0.9: 50.0%; against Downpour, no momentum: "
         "-40.0 [-40.0, -40.0] (n = 2) points."
     ]
+
+
+def test_seeds_that_reach_the_target_at_the_same_evaluation_give_an_interval_as_wide_as_the_grid():
+    # every seed: 100 updates with one learner, 100 with two (50 s): K_2/K_1 = 1 exactly, S(2) = 2
+    grid = {"eval_every": 10}
+    runs = [run("practical", p, seed, 100.0 / p, extra=grid) for p in (1, 2) for seed in range(3)]
+    s, cost = measured_speedups(view(runs), "practical", 0.85)
+    assert cost[1].value == pytest.approx(1.0) and cost[1].interval == pytest.approx((0.9, 1 / 0.9))
+    assert s[1].value == pytest.approx(2.0) and s[1].interval == pytest.approx((1.8, 2 / 0.9))
+    assert against(cost[1].interval, 1.07, larger_is_better=False) == INCONCLUSIVE
+    # without the grid it would have been called better than the bound's 1.07
+    assert against((1.0, 1.0), 1.07, larger_is_better=False) == BETTER
+
+
+def test_a_target_reached_at_the_first_evaluation_leaves_the_interval_open():
+    grid = {"eval_every": 20}
+    times = ((0, 20.0), (1, 40.0))
+    runs = [run("practical", p, seed, t / p, extra=grid) for p in (1, 2) for seed, t in times]
+    _, cost = measured_speedups(view(runs), "practical", 0.85)
+    assert cost[1].interval is not None and cost[1].interval[0] == 0.0 and math.isinf(cost[1].interval[1])
+    assert interval_text(cost[1]).startswith("1.00 [0.00, ∞]")

@@ -132,14 +132,34 @@ def test_the_runs_of_a_killed_sweep_are_run_again(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_a_sweep_run_that_stops_before_its_budget_is_failed_with_its_measurements(tmp_path, capsys):
-    path, db = tmp_path / "stall.toml", tmp_path / "stall.db"
-    path.write_text('name = "stall"\ndataset = "synthetic"\nmodel = "mlp"\nhidden = [16]\nlearners = 2\n'
+def test_a_sweep_run_that_diverges_is_done_with_its_measurements_and_not_run_again(tmp_path, capsys):
+    path, db = tmp_path / "diverge.toml", tmp_path / "diverge.db"
+    path.write_text('name = "diverge"\ndataset = "synthetic"\nmodel = "mlp"\nhidden = [16]\nlearners = 2\n'
                     "updates = 2000\n[grid]\nlr = [0.1, 1e30]\n")  # fmt: skip
-    assert main(["sweep", str(path), "--db", str(db), "--workers", "1"]) == 1
-    assert "1 done, 1 failed" in capsys.readouterr().out
-    (error, reason, kept), = rows(
-        db, "SELECT error, json_extract(summary, '$.stop_reason'), (SELECT count(*) FROM metrics m "
-        "WHERE m.run_id = r.run_id) FROM runs r WHERE status = 'failed'"
+    assert main(["sweep", str(path), "--db", str(db), "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "2 done, 0 failed" in out and re.search(r"lr=1e\+30 +diverged at update \d+, test acc", out)
+    (updates, kept), = rows(
+        db, "SELECT json_extract(summary, '$.updates'), (SELECT count(*) FROM metrics m "
+        "WHERE m.run_id = r.run_id) FROM runs r WHERE json_extract(summary, '$.stop_reason') = 'diverged' "
+        "AND status = 'done'"
     )  # fmt: skip
-    assert error.startswith("stopped before its budget: stalled after ") and reason == "stalled" and kept > 0
+    assert updates < 2000 and kept > 0
+    assert main(["sweep", str(path), "--db", str(db), "--workers", "1"]) == 0
+    assert "0 to run" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("summary", "status"),
+    [({"stop_reason": "budget"}, "done"), ({"stop_reason": "diverged", "updates": 7}, "done"),
+     ({"stop_reason": "stalled", "updates": 7}, "failed"),
+     ({"stop_reason": "learners_lost", "updates": 7}, "failed"),
+     ({"stop_reason": "interrupted", "interrupted": True}, "interrupted")],
+)  # fmt: skip
+def test_a_run_is_failed_only_when_it_stopped_early_for_a_reason_other_than_divergence(summary, status):
+    from asyncsgd.sweep.worker import outcome_status
+
+    found, error = outcome_status(summary)
+    assert found == status
+    expected = f"stopped before its budget: {summary['stop_reason']} after 7 updates"
+    assert (error == expected) == (status == "failed")

@@ -17,7 +17,8 @@ from asyncsgd.registry import UnknownName
 COMMANDS = (run_cmd, list_cmd, theory_cmd, sweep_cmd, report_cmd, reproduce_cmd)
 
 EXIT_STATUS = {
-    0: "done: every run finished its budget (run), every run of the sweep is done (sweep, reproduce)",
+    0: "done: every run finished its budget or diverged (run), every run of the sweep is done (sweep, "
+    "reproduce)",
     1: "not done: a run stopped before its budget (stalled, learners lost, every learner timed out), "
     "a sweep run failed, the engine failed, or a result could not be written",
     2: "bad input (one line naming the culprit); nothing was run",

@@ -56,7 +56,7 @@ def reproduce(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
-    from asyncsgd.cli.sweep_cmd import _describe
+    from asyncsgd.cli.sweep_cmd import describe_outcome
     from asyncsgd.experiment.interrupt import describe
     from asyncsgd.reproduce import STUDIES, load_results, write_report
     from asyncsgd.reproduce.execute import pending, preflight, run_study
@@ -95,15 +95,8 @@ def _reproduce(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
                   f"{progress.todo} to run {where}→ {db_path}", flush=True)  # fmt: skip
 
         def listener(run, outcome, progress) -> None:  # type: ignore[no-untyped-def]
-            if quiet:
-                return
-            detail = outcome.error if outcome.status == "failed" else ""
-            acc = (outcome.summary or {}).get("final_test_accuracy")
-            if not detail and isinstance(acc, float):
-                detail = f"test acc {100 * acc:.2f}%"
-            done = sum(progress.finished.values())
-            secs = outcome.finished - outcome.started
-            print(_describe(outcome.status, secs, run.label, detail, done, progress.todo), flush=True)
+            if not quiet:
+                print(describe_outcome(run, outcome, progress), flush=True)
 
         runs = {r.run_id for _, sweep in sweeps for r in sweep.unique_runs()}
         before = sum(1 for s in db.statuses(runs).values() if s == "done")  # parts may share runs

@@ -69,7 +69,7 @@ def release(created: list[Path]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Exit status: 0 every method finished its budget, 1 one did not (see ``EXIT_STATUS`` in
+    """Exit status: 0 every method finished its budget or diverged, 1 one did not (see ``EXIT_STATUS`` in
     :mod:`asyncsgd.cli.main`), 130 interrupted."""
     from asyncsgd.experiment.interrupt import graceful_stop
 
@@ -126,6 +126,9 @@ def _run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     if result.interrupted:
         print("interrupted: partial results written", file=sys.stderr)
         return 130
+    for name, updates in result.diverged.items():
+        print(f"asyncsgd: {name} diverged at update {updates} (its pushes NaN/Inf); see {out}/{name}/",
+              file=sys.stderr)  # fmt: skip
     if result.unfinished:
         cut = ", ".join(f"{name} ({reason})" for name, reason in result.unfinished.items())
         print(f"asyncsgd: not finished: {cut} stopped before its budget; see {out}/summary.json",

@@ -7,17 +7,35 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asyncsgd.errors import ConfigError
+
+if TYPE_CHECKING:  # the command imports the sweep machinery only when it runs
+    from asyncsgd.sweep.db import Outcome
+    from asyncsgd.sweep.runner import SweepProgress
+    from asyncsgd.sweep.spec import PlannedRun
 
 
 def default_db(name: str) -> Path:
     return Path("runs") / f"{name}.db"
 
 
-def _describe(outcome_status: str, seconds: float, label: str, detail: str, done: int, total: int) -> str:
-    width = len(str(total))
-    return f"[{done:>{width}}/{total}] {outcome_status:<11s} {seconds:7.1f}s  {label}  {detail}".rstrip()
+def describe_outcome(run: PlannedRun, outcome: Outcome, progress: SweepProgress) -> str:
+    """One progress line for a finished run: count, status, seconds, label, and its error, or how
+    it ended (a diverged model) and its test accuracy."""
+    summary = outcome.summary or {}
+    acc = summary.get("final_test_accuracy")
+    if outcome.status == "failed":
+        detail = outcome.error
+    else:
+        diverged = summary.get("stop_reason") == "diverged"
+        detail = f"diverged at update {summary.get('updates')}, " if diverged else ""
+        detail += f"test acc {100 * acc:.2f}%" if isinstance(acc, float) else ""
+    done, total = sum(progress.finished.values()), progress.todo
+    secs = outcome.finished - outcome.started
+    count = f"[{done:>{len(str(total))}}/{total}]"
+    return f"{count} {outcome.status:<11s} {secs:7.1f}s  {run.label}  {detail}".rstrip()
 
 
 def sweep(args: argparse.Namespace) -> int:
@@ -56,16 +74,8 @@ def _sweep(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
         quiet = args.quiet
 
         def listener(run, outcome, progress) -> None:  # type: ignore[no-untyped-def]
-            if quiet:
-                return
-            if outcome.status == "failed":
-                detail = outcome.error
-            else:
-                acc = (outcome.summary or {}).get("final_test_accuracy")
-                detail = f"test acc {100 * acc:.2f}%" if isinstance(acc, float) else ""
-            done = sum(progress.finished.values())
-            secs = outcome.finished - outcome.started
-            print(_describe(outcome.status, secs, run.label, detail, done, progress.todo), flush=True)
+            if not quiet:
+                print(describe_outcome(run, outcome, progress), flush=True)
 
         def on_start(progress) -> None:  # type: ignore[no-untyped-def]
             where = f"on {progress.workers} worker(s) " if progress.todo else ""

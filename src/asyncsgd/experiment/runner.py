@@ -31,7 +31,7 @@ from asyncsgd.data import Dataset
 from asyncsgd.experiment.checkpoint import Checkpoints, Identity
 from asyncsgd.experiment.interrupt import setting_up
 from asyncsgd.experiment.resume import Resume, plan_resume
-from asyncsgd.metrics import Evaluator, Recorder, build_summary, write_json
+from asyncsgd.metrics import FINISHED, Evaluator, Recorder, build_summary, write_json
 from asyncsgd.metrics.plots import accuracy_plot, breakdown_plot, staleness_plot
 from asyncsgd.outputs import write_text
 from asyncsgd.vocabulary.reporting import EngineResult
@@ -64,9 +64,14 @@ class ExperimentResult:
 
     @property
     def unfinished(self) -> dict[str, str]:
-        """Methods that did not finish their budget, with their ``stop_reason``."""
+        """Methods that neither spent their budget nor diverged, with their ``stop_reason``."""
         reasons = {m.name: m.summary["stop_reason"] for m in self.methods}
-        return {name: reason for name, reason in reasons.items() if reason != "budget"}
+        return {name: reason for name, reason in reasons.items() if reason not in FINISHED}
+
+    @property
+    def diverged(self) -> dict[str, int]:
+        """Methods whose model diverged, with the update they stopped at."""
+        return {m.name: m.summary["updates"] for m in self.methods if m.summary["stop_reason"] == "diverged"}
 
 
 class MethodAborted(KeyboardInterrupt):

@@ -37,6 +37,10 @@ METRIC_COLUMNS = (
 VALIDATION_COLUMNS = ("val_loss", "val_accuracy")
 """Columns ``metrics.csv`` adds after :data:`METRIC_COLUMNS` when a validation split is held out."""
 STALL_MIN = 100
+"""Rejected pushes in a row that stop a run (at least; 10 per learner): ``diverged`` when every one
+was NaN/Inf, else ``stalled``."""
+_LATER_COUNT = "_non_finite_run"
+"""A count checkpoints hold since it was added; one written before lacks it and resumes from 0."""
 
 
 def metric_columns(validation: bool) -> tuple[str, ...]:
@@ -177,6 +181,7 @@ class Recorder:
         self._loss_n = 0
         self._last_eval = -1
         self._rejected_run = 0
+        self._non_finite_run = 0
         self.stop_reason = ""
         self.wall_start = time.perf_counter()
         self.checkpoints: Any = None
@@ -205,7 +210,7 @@ class Recorder:
         totals["wait"] += timing.wait
         totals["apply"] += timing.apply
         if record.accepted:
-            self._rejected_run = 0
+            self._rejected_run = self._non_finite_run = 0
             if record.applied:
                 counts["applied"] += 1
                 self.tau[record.tau] += 1
@@ -214,6 +219,7 @@ class Recorder:
                 counts["dropped"] += 1
         else:
             self._rejected_run += 1
+            self._non_finite_run = self._non_finite_run + 1 if record.code == "non_finite" else 0
             counts["rejected"] += 1
         if math.isfinite(loss):
             self._loss_sum += loss
@@ -256,7 +262,9 @@ class Recorder:
             self.stop_reason = "interrupted"
             return True
         if self._rejected_run >= self.stall_limit:
-            self.stop_reason = "stalled"
+            # NaN/Inf in every push of the run: the model diverged, a result of its settings (the
+            # same settings diverge again); any other rejection is a fault of the pushes
+            self.stop_reason = "diverged" if self._non_finite_run >= self.stall_limit else "stalled"
             return True
         return False
 
@@ -292,6 +300,7 @@ class Recorder:
             int(i): {k: float(v) for k, v in t.items()} for i, t in self.phase_totals.items()
         }
         state["wall"] = self.wall_before + time.perf_counter() - self.wall_start
+        state[_LATER_COUNT] = int(self._non_finite_run)
         return state
 
     @classmethod
@@ -317,11 +326,14 @@ class Recorder:
             "phase_totals": lambda v: table(v, int, lambda t: table(t, str, number)),
             "wall": number,
         }
+        if _LATER_COUNT in state and not count(state[_LATER_COUNT]):
+            return _LATER_COUNT
         return next((k for k in cls.STATE_KEYS if not checks[k](state.get(k))), "")
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for k in self._COUNTS:
             setattr(self, k, int(state[k]))
+        self._non_finite_run = int(state.get(_LATER_COUNT, 0))
         self.tau = Counter({int(t): int(n) for t, n in state["tau"].items()})
         self._loss_sum = float(state["_loss_sum"])
         self.metrics = copy.deepcopy(list(state["metrics"]))

@@ -93,6 +93,11 @@ def build_accounting(recorder: Recorder, result: EngineResult) -> dict[str, Any]
             "unrecorded_pushes": unrecorded}  # fmt: skip
 
 
+FINISHED = ("budget", "diverged")
+"""Stop reasons of a run that is a result: its budget spent, or its model diverged (every push NaN/Inf
+for a while; the same settings diverge again, so a rerun would only repeat it)."""
+
+
 def build_summary(
     job: Job, recorder: Recorder, result: EngineResult, final: dict[str, float], wall: float
 ) -> dict[str, Any]:

@@ -131,6 +131,7 @@ def sweep_report(view: SweepView, out_dir: Path) -> Path:
     n = len(view.runs)
     counts = {s: view.count(s) for s in ("done", "failed", "interrupted", "running")}
     not_run = n - sum(counts.values())
+    diverged = sum(r.diverged for r in view.runs)
     lines = [f"# Sweep `{view.name}`", ""]
     if view.description:
         lines += [view.description, ""]
@@ -140,7 +141,9 @@ def sweep_report(view: SweepView, out_dir: Path) -> Path:
         + (f" (sweep file `{view.source}`)" if view.source else "")
         + "; every number and figure below is read from it.",
         "",
-        f"**Runs:** {n} in the sweep: {counts['done']} done, {counts['failed']} failed, "
+        f"**Runs:** {n} in the sweep: {counts['done']} done"
+        + (f" ({diverged} of them diverged: stopped early, every push NaN/Inf)" if diverged else "")
+        + f", {counts['failed']} failed, "
         f"{counts['interrupted']} interrupted, {counts['running']} running, {not_run} not run. "
         f"Values are mean ± sample standard deviation over {', '.join(recipe.replicates) or 'nothing'} "
         "(finished runs only; `(k/n)`: the measure exists for k of n runs).",

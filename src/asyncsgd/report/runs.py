@@ -24,6 +24,11 @@ class RunView:
         return self.member.status == "done"
 
     @property
+    def diverged(self) -> bool:
+        """Done, and its model diverged: it stopped early, every push NaN/Inf (a result)."""
+        return self.done and self.summary.get("stop_reason") == "diverged"
+
+    @property
     def summary(self) -> dict[str, Any]:
         return self.member.summary or {}
 

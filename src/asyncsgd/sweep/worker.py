@@ -25,6 +25,7 @@ from asyncsgd.config.schema import RunConfig
 from asyncsgd.data.base import Dataset
 from asyncsgd.errors import ConfigError
 from asyncsgd.experiment.runner import run_job
+from asyncsgd.metrics import FINISHED
 from asyncsgd.sweep.db import Outcome
 from asyncsgd.sweep.replay import read_pushes, replay_paths
 
@@ -91,13 +92,14 @@ class Reuse:
 
 
 def outcome_status(summary: dict[str, Any]) -> tuple[str, str]:
-    """A finished run's status and error: ``done`` only when it ran its whole budget; one that
-    stopped before it (stalled, learners lost) is ``failed``, its measurements kept, and is run
-    again by the next sweep unless ``--skip-failed``."""
+    """A finished run's status and error: ``done`` when it ran its whole budget or its model
+    diverged (a result of its settings, ``stop_reason`` says which); one that stopped otherwise
+    (stalled, learners lost) is ``failed``, its measurements kept, and is run again by the next
+    sweep unless ``--skip-failed``."""
     if summary.get("interrupted"):
         return "interrupted", ""
     reason = summary.get("stop_reason", "budget")
-    if reason == "budget":
+    if reason in FINISHED:
         return "done", ""
     return "failed", f"stopped before its budget: {reason} after {summary.get('updates')} updates"
 

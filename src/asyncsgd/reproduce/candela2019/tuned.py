@@ -6,8 +6,9 @@ staleness wants a smaller step than sequential SGD, and a remedy may act as a sm
 step. So each line (a method at a ratio) in each setting (p learners) gets the rate of its grid
 with the best mean final accuracy on the validation split held out of the training set
 (:func:`asyncsgd.report.tuning.choose`; the test set plays no part in the choice). A run that
-failed at a rate (diverged, stalled) counts as 0% on the validation split there, so a rate that
-survives only in some seeds is not chosen for them. Runs with the same seed share the initial
+diverged at a rate counts with the validation accuracy of the model it stopped at, and one that
+failed (stalled, learners lost) as 0%, so a rate that survives only in some seeds is not chosen for
+them. Runs with the same seed share the initial
 model, data order and delays whatever their rate, so the comparisons stay paired by seed and are
 judged with the study's rule (:func:`asyncsgd.stats.judge`).
 """
@@ -109,6 +110,8 @@ class Tuned:
     """(setting, line) → the rate chosen on the validation split."""
     failed: dict[tuple[str, str], int]
     """(setting, line) → its failed runs (every rate)."""
+    diverged: dict[tuple[str, str], int]
+    """(setting, line) → its runs whose model diverged (every rate)."""
     tuned: list[Comparison]
     at_shared: list[Comparison]
     costs: list[Comparison]
@@ -151,7 +154,8 @@ def judge(view: SweepView, rule: Rule) -> Tuned:
             tuned.append(_versus(view, value, chosen(line), base, rule))
             at_shared.append(_versus(view, value, (line, shared), (BASELINE, shared), rule))
     failed = Counter(group for group, r in _grouped(view) if not r.done)
-    return Tuned(rule, shared, choices, failed, tuned, at_shared, costs, shared_costs)
+    diverged = Counter(group for group, r in _grouped(view) if r.diverged)
+    return Tuned(rule, shared, choices, failed, diverged, tuned, at_shared, costs, shared_costs)
 
 
 def of(res: StudyResults) -> Tuned:
@@ -190,10 +194,11 @@ def verdict_rows(res: StudyResults) -> list[list[str]]:
     ]
 
 
-def _choice_row(c: Choice, failed: int) -> list[str]:
+def _choice_row(c: Choice, failed: int, diverged: int) -> list[str]:
     setting, line = c.group  # type: ignore[misc]
     notes = ["at the grid's edge" if c.at_edge else "", f"grid of {len(c.grid)} values" if c.coarse else "",
-             f"{failed} failed run(s)" if failed else ""]  # fmt: skip
+             f"{failed} failed run(s)" if failed else "",
+             f"{diverged} diverged run(s)" if diverged else ""]  # fmt: skip
     return [
         str(setting), str(line), "–" if c.value is None else f"{c.value:g}",
         "–" if c.score is None else f"{c.score:.2f}", Aggregate.of(list(c.tested)).format(2),
@@ -213,15 +218,16 @@ def section(doc: Document, res: StudyResults) -> None:
     doc.paragraph(
         f"Every line runs the learning-rate grid {grid}; its rate is the one with the best mean final "
         "accuracy on the validation split (held out of the training set, never seen by a learner); the "
-        f"test set plays no part in the choice. A failed run counts as {FAILED:g}% on validation at its "
-        f"rate ({sum(t.failed.values())} of {len(view.runs)} runs failed). Each comparison pairs the runs "
-        f"by seed, at the rates chosen and at the shared rate {shared}, and is judged with the rule above "
-        f"(margin {t.rule.margin:g} points, α = {t.rule.alpha:g})."
+        "test set plays no part in the choice. A run whose model diverged counts with the validation "
+        f"accuracy of the model it stopped at ({sum(t.diverged.values())} of {len(view.runs)} runs "
+        f"diverged), a failed run as {FAILED:g}% ({sum(t.failed.values())} failed). Each comparison "
+        f"pairs the runs by seed, at the rates chosen and at the shared rate {shared}, and is judged "
+        f"with the rule above (margin {t.rule.margin:g} points, α = {t.rule.alpha:g})."
     )
     doc.table(
         ["setting", "line", "chosen lr", "val acc % (chosen)", "test acc % (chosen)",
          f"test acc % (lr = {shared})", "note"],
-        [_choice_row(c, t.failed.get(key, 0)) for key, c in t.choices.items()],
+        [_choice_row(c, t.failed.get(key, 0), t.diverged.get(key, 0)) for key, c in t.choices.items()],
         caption="The rate chosen on the validation split for each line and setting; test accuracy mean ± std "
         "over seeds (no pick at an edge of the grid unless the note says so).",
     )  # fmt: skip

@@ -5,7 +5,8 @@ with its outcome from a stated point of view and the settings each outcome holds
 A difference of final scores is judged paired by seed (:func:`asyncsgd.stats.judge`: the 90%
 Student-t interval of ``d̄`` against the margin :data:`~asyncsgd.reproduce.cong2016.plan.LEVEL`,
 two one-sided tests at 5%). A ratio (the speed-up ``S(p)``, the cost ``K_p/K₁``) is set against its
-reference (linear ``p``, the bound's ``R_p/R₁``) through its 95% paired log-ratio interval: better
+reference (linear ``p``, the bound's ``R_p/R₁``) through its 95% paired log-ratio interval, widened
+by the evaluation grid (:func:`asyncsgd.reproduce.cong2016.speedup.bracketed`): better
 or worse where the interval lies entirely on one side, else inconclusive. No margin is stated for
 a ratio, so a ratio is never called equivalent. The study published slides, not sentences to
 quote: a row's published wording is a paraphrase (it says so) with the digitised numbers of
@@ -359,8 +360,9 @@ def verdict_section(doc: Document, res: StudyResults) -> None:
         f"(points; in (c) points of the share of time), paired by seed, with its 90% interval: "
         f"**equivalent** inside ±{LEVEL:g} point (two one-sided tests at 5%), else **better** or **worse** "
         "where the interval leaves out 0, else **inconclusive**. A ratio (S(p), K_p/K₁) with its 95% "
-        "interval: better or worse where the interval lies entirely on one side of its reference, else "
-        "inconclusive (no margin is stated for a ratio, so none is called equivalent). *No data*: the "
+        "interval widened by the evaluation grid: better or worse where the interval lies entirely on "
+        "one side of its reference, else inconclusive (no margin is stated for a ratio, so none is called "
+        "equivalent). *No data*: the "
         "part has no finished runs. The study published slides: its wording is paraphrased, with the "
         "numbers digitised from them.",
     )

@@ -6,10 +6,17 @@ ratio of optimal guarantees that Lian et al.'s bound predicts from the measured 
 ``S(p) = t_1 / t_p`` (geometric mean over seeds of the paired ratios, :func:`asyncsgd.stats.speedups`);
 the cost of p learners is ``K_p / K_1``, the server updates (gradients) needed to reach the target
 with p learners over those with one: the measured counterpart of the ratio of guarantees ``R_p/R_1``
-(both compare the same target at the same total work)."""
+(both compare the same target at the same total work).
+
+A time to the target is known only to the evaluation that first sees it: a run evaluated every
+``e`` updates reached it within its last ``e`` updates. Each interval is widened by that bracket
+(:func:`bracketed`), so seeds that all reach the target at the same evaluation give an interval as
+wide as the evaluation grid, not one of zero width that would pass for certainty."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import statistics
 from pathlib import Path
 
@@ -48,9 +55,37 @@ def measured_speedups(view: SweepView, method: str, target: float) -> tuple[list
              for p in learners}  # fmt: skip
     updates = {p: per_seed(select(view.runs, method=method, learners=p), f"updates_to:{target}")
                for p in learners}  # fmt: skip
-    base = learners[0]
-    costs = [speedup(updates[p], updates[base], p) for p in learners]  # K_p / K_1
-    return speedups(times), costs
+    base, every = learners[0], _eval_every(view)
+    costs = [  # K_p / K_1
+        bracketed(speedup(updates[p], updates[base], p), every, updates[p], updates[base]) for p in learners
+    ]
+    found = [bracketed(s, every, updates[base], updates[s.learners]) for s in speedups(times)]  # t_1 / t_p
+    return found, costs
+
+
+def _eval_every(view: SweepView) -> int:
+    return max((int(r.setting("eval_every")) for r in view.runs if r.setting("eval_every")), default=1)
+
+
+def bracketed(
+    s: Speedup, every: int, above: dict[int, float | None], below: dict[int, float | None]
+) -> Speedup:
+    """``s`` (a ratio of the updates, or of the time, of ``above`` over ``below``) with its interval
+    widened by the evaluation grid: each count is known to within ``(K − every, K]``, so the ratio's
+    lower end may fall by ``1 − every/K_above`` and its upper end rise by ``1/(1 − every/K_below)``,
+    with the smallest K of each side's seeds (the time to the target scales with the updates near it).
+    A side reached at the first evaluation leaves that end open (0 or ∞)."""
+    if s.interval is None:
+        return s
+
+    def smallest(counts: dict[int, float | None]) -> float:
+        reached = [k for k in counts.values() if k is not None]
+        return min(reached) if reached else math.inf
+
+    shrink = max(0.0, 1 - every / smallest(above))
+    room = 1 - every / smallest(below)
+    grow = math.inf if room <= 0 else 1 / room
+    return dataclasses.replace(s, interval=(s.interval[0] * shrink, s.interval[1] * grow))
 
 
 def theory_checks(view: SweepView, method: str, p: int) -> tuple[float, list[DelayCheck]] | None:
@@ -72,7 +107,7 @@ def theory_checks(view: SweepView, method: str, p: int) -> tuple[float, list[Del
 def interval_text(s: Speedup) -> str:
     if s.value is None:
         return "not reached"
-    ci = "" if s.interval is None else f" [{s.interval[0]:.2f}, {s.interval[1]:.2f}]"
+    ci = "" if s.interval is None else f" [{s.interval[0]:.2f}, {s.interval[1]:.2f}]".replace("inf", "∞")
     missing = f", {s.missing} not reached" if s.missing else ""
     return f"{s.value:.2f}{ci} (n = {s.n}{missing})"
 
@@ -94,8 +129,10 @@ def speedup_section(doc: Document, res: StudyResults) -> None:
         f"({settings_line(view, ('dataset', 'model', 'hidden', 'batch_size', 'epochs', 'delay'))}; "
         "one simulated second is one gradient's mean compute time), at the practical rate and at the "
         "predicted one. S(p) = t₁/t_p, the geometric mean of the ratios paired by seed with a 95% "
-        "t-interval; the cost of p learners is K_p/K₁, the updates needed to reach the target with p "
-        "learners over those with one (1 = no cost). Beside it, the ratio of optimal guarantees R_p/R₁ "
+        "t-interval, widened by the evaluation grid (a run reaches the target somewhere in the "
+        "updates since its previous evaluation); the cost of p learners is K_p/K₁, the updates needed "
+        "to reach the target with p learners over those with one (1 = no cost). Beside it, the ratio of "
+        "optimal guarantees R_p/R₁ "
         "that bound (1) predicts from the measured α (`asyncsgd.theory.delay_checks`), with the study's "
         "T = p and with the delay bound T the runs measured (τ p95 and τ max). A run that never reaches "
         "the target within the budget is left out of the pairs and counted as not reached.",

@@ -114,6 +114,7 @@ def test_seeds_that_reach_the_target_at_the_same_evaluation_give_an_interval_as_
     runs = [run("practical", p, seed, 100.0 / p, extra=grid) for p in (1, 2) for seed in range(3)]
     s, cost = measured_speedups(view(runs), "practical", 0.85)
     assert cost[1].value == pytest.approx(1.0) and cost[1].interval == pytest.approx((0.9, 1 / 0.9))
+    assert cost[0].interval == s[0].interval == (1.0, 1.0)  # one learner against itself: exactly 1
     assert s[1].value == pytest.approx(2.0) and s[1].interval == pytest.approx((1.8, 2 / 0.9))
     assert against(cost[1].interval, 1.07, larger_is_better=False) == INCONCLUSIVE
     # without the grid it would have been called better than the bound's 1.07

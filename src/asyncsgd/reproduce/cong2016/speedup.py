@@ -56,10 +56,11 @@ def measured_speedups(view: SweepView, method: str, target: float) -> tuple[list
     updates = {p: per_seed(select(view.runs, method=method, learners=p), f"updates_to:{target}")
                for p in learners}  # fmt: skip
     base, every = learners[0], _eval_every(view)
-    costs = [  # K_p / K_1
-        bracketed(speedup(updates[p], updates[base], p), every, updates[p], updates[base]) for p in learners
-    ]
-    found = [bracketed(s, every, updates[base], updates[s.learners]) for s in speedups(times)]  # t_1 / t_p
+    costs = [speedup(updates[p], updates[base], p) for p in learners]  # K_p / K_1
+    found = speedups(times)  # t_1 / t_p
+    for i, p in enumerate(learners[1:], 1):  # the base against itself is 1 exactly, whatever the grid
+        costs[i] = bracketed(costs[i], every, updates[p], updates[base])
+        found[i] = bracketed(found[i], every, updates[base], updates[p])
     return found, costs
 
 

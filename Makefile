@@ -32,7 +32,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix $(SOURCES)
 	$(BIN)/ruff format $(SOURCES)
 
-# the generated parts of README.md (settings and benchmark tables), docs/theory.md, docs/engines.md and docs/catalogue.md
+# the generated parts of README.md (default experiment, settings table) and of docs/ (benchmarks, theory, engines, catalogue)
 docs: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.report --write
 	$(BIN)/python -m asyncsgd.cli.catalogue --write

@@ -92,7 +92,7 @@ def soak_block() -> str:
 
 
 def transport_block() -> str:
-    """What a Ray actor call costs by the size of its answer (the README's table of it, too)."""
+    """What a Ray actor call costs by the size of its answer (docs/benchmarks.md's table of it, too)."""
     r = _load("ray_transport")
     return f"{ray_transport(r)}\n\n{_recorded(r, 'benchmarks.ray_transport')}"
 

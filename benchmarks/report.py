@@ -1,6 +1,6 @@
-"""Markdown tables of the benchmark results, for the README (``python -m benchmarks.report``).
+"""Markdown tables of the benchmark results, for docs/benchmarks.md (``python -m benchmarks.report``).
 
-The README holds each table between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``;
+docs/benchmarks.md holds each table between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``;
 ``--write`` refreshes them, and the generated blocks of docs/theory.md (benchmarks/theory_doc.py)
 and docs/engines.md (benchmarks/engines_doc.py); a test fails when a document and its results
 disagree.
@@ -16,8 +16,8 @@ from pathlib import Path
 from benchmarks.common import RESULTS, fill_blocks
 from benchmarks.theory_doc import THEORY_DOC, render_theory_doc, theory_doc_blocks
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-__all__ = ["README", "THEORY_DOC", "render", "render_theory_doc", "theory_doc_blocks"]
+BENCHMARKS_DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+__all__ = ["BENCHMARKS_DOC", "THEORY_DOC", "render", "render_theory_doc", "theory_doc_blocks"]
 
 
 def load_line(r: dict, gap: bool = True) -> list[str]:
@@ -350,11 +350,11 @@ def render(text: str) -> str:
 
 
 if __name__ == "__main__":
-    new = render(README.read_text())
+    new = render(BENCHMARKS_DOC.read_text())
     if "--write" in sys.argv:
         from benchmarks.engines_doc import ENGINES_DOC, render_engines_doc  # it imports this module
 
-        README.write_text(new)
+        BENCHMARKS_DOC.write_text(new)
         THEORY_DOC.write_text(render_theory_doc(THEORY_DOC.read_text()))
         ENGINES_DOC.write_text(render_engines_doc(ENGINES_DOC.read_text()))
     else:

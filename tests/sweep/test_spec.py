@@ -109,15 +109,15 @@ def test_the_documented_example_parses():
     assert s.name == "tiny" and len(s.runs) == 6 + 12
 
 
-def test_the_readme_example_expands_as_its_output_says():
+def test_the_documented_example_expands_as_its_output_says():
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    block = re.search(r"<!-- sweep-example -->\n```toml\n(.*?)```\n<!-- /sweep-example -->", readme, re.S)
+    page = (Path(__file__).resolve().parents[2] / "docs" / "sweeps.md").read_text()
+    block = re.search(r"<!-- sweep-example -->\n```toml\n(.*?)```\n<!-- /sweep-example -->", page, re.S)
     assert block is not None
     s = build_sweep(tomllib.loads(block.group(1)))
-    assert f"sweep {s.name}: {len(s.unique_runs())} runs, 0 done before" in readme
+    assert f"sweep {s.name}: {len(s.unique_runs())} runs, 0 done before" in page
 
 
 def test_the_kept_document_folds_in_the_overrides_and_expands_to_the_same_runs():

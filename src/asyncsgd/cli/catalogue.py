@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import re
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from asyncsgd.algorithms.ssp import SSP_BOUND
 from asyncsgd.cli.list_cmd import settings_markdown
 from asyncsgd.codecs import CODECS, make_codec
 from asyncsgd.config import RunConfig
+from asyncsgd.config.files import default_document
 from asyncsgd.config.settings import declared
 from asyncsgd.registry import Registry
 from asyncsgd.rules import OPTIMIZERS, PUSH_KINDS, REMEDIES
@@ -33,6 +35,7 @@ PAGE = Path(__file__).resolve().parents[3] / "docs" / "catalogue.md"
 BLOCK = re.compile(r"(<!-- catalogue -->\n).*?(<!-- /catalogue -->)", re.S)
 README = PAGE.parents[1] / "README.md"
 SETTINGS = re.compile(r"(<!-- settings -->\n).*?(\n<!-- /settings -->)", re.S)
+EXPERIMENT = re.compile(r"(<!-- default-experiment -->\n).*?(<!-- /default-experiment -->)", re.S)
 D, P = 10**6, 8  # the reference size for the numbers in the tables
 ROLE = re.compile(r":(?:class|func|attr|mod|data|meth):`~?(?:[\w.]+\.)?(\w+)`")
 
@@ -201,13 +204,36 @@ def render(text: str) -> str:
     return BLOCK.sub(lambda m: m.group(1) + generated() + "\n" + m.group(2), text)
 
 
+def readme_settings() -> str:
+    """The settings table, where a default differs from the default experiment's value saying both: a
+    reader of ``asyncsgd run`` (which trains LeNet) must not take the setting's default (``mlp``) for
+    what it ran."""
+    known = declared()
+    chosen = {k: v for k, v in default_document().items() if k in known and v != known[k].default}
+    rows = settings_markdown().split("\n")
+    for i, row in enumerate(rows):
+        name = row.split("`")[1] if row.startswith("| `") else ""
+        if name in chosen:
+            cells = row.split(" | ")
+            cells[1] += f" (default experiment: `{toml_value(chosen[name])}`)"
+            rows[i] = " | ".join(cells)
+    return "\n".join(rows)
+
+
+def default_experiment() -> str:
+    """The embedded default experiment, the file itself, as a fenced TOML block."""
+    text = resources.files("asyncsgd.config").joinpath("default.toml").read_text()
+    return f"```toml\n{text.rstrip()}\n```\n"
+
+
 def render_readme(text: str) -> str:
-    """The README with its settings table generated from the declarations."""
-    return SETTINGS.sub(lambda m: m.group(1) + settings_markdown() + m.group(2), text)
+    """The README with its generated parts: the default experiment and the settings table."""
+    text = EXPERIMENT.sub(lambda m: m.group(1) + default_experiment() + m.group(2), text)
+    return SETTINGS.sub(lambda m: m.group(1) + readme_settings() + m.group(2), text)
 
 
 if __name__ == "__main__":
-    if "--write" in sys.argv:  # the generated pages: this catalogue and the README's settings table
+    if "--write" in sys.argv:  # the generated pages: this catalogue and the README's generated parts
         PAGE.write_text(render(PAGE.read_text()))
         README.write_text(render_readme(README.read_text()))
     else:

@@ -60,7 +60,8 @@ def settings_markdown() -> str:
             if isinstance(value, bool)
             else value
         )
-        rows.append(f"| `{s.name}` | `{shown}` | {s.describe().replace('|', '/')} | {_takers(s, taken)} |")
+        meaning = s.describe().replace("|", r"\|")  # a bar in a cell is escaped, not a new column
+        rows.append(f"| `{s.name}` | `{shown}` | {meaning} | {_takers(s, taken)} |")
     return "\n".join(rows)
 
 

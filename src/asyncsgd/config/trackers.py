@@ -51,6 +51,7 @@ def check_trackers(loggers: list[str]) -> None:
     for i, name in enumerate(loggers):
         if name in loggers[:i]:
             raise ConfigError("loggers", f"{name!r} is listed twice")
+    for name in loggers:
         meta = TRACKERS.meta(name)
         if importlib.util.find_spec(meta["package"]) is None:
             raise ConfigError(

@@ -18,10 +18,11 @@ from asyncsgd.metrics.trackers import Place, Tracker, metric_values
 
 class TensorBoardTracker(Tracker):
     def __init__(self, place: Place, config: RunConfig) -> None:
+        super().__init__(place, config)
+        self.log_dir = place.beside("tensorboard") / "tensorboard" / place.run  # refused before the import
+
         from torch.utils.tensorboard import SummaryWriter
 
-        super().__init__(place, config)
-        self.log_dir = place.beside("tensorboard") / "tensorboard" / place.run
         self._writer = SummaryWriter(log_dir=str(self.log_dir))
         self._step = 0
 

@@ -66,6 +66,12 @@ class Registry(Generic[T]):
             known = ", ".join(sorted(self._entries))
             raise UnknownName(f"unknown {self.kind} {name!r} (known: {known})") from None
 
+    def meta(self, name: str) -> dict[str, Any]:
+        """The ``meta`` a part was registered with, without importing a lazy one."""
+        if name in self._lazy:
+            return self._lazy[name][2]
+        return self.entry(name).meta
+
     def get(self, name: str) -> T:
         return self.entry(name).factory
 

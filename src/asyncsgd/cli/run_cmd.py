@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from asyncsgd.cli.progress import ProgressBars
 from asyncsgd.cli.table import format_table
 from asyncsgd.config import load_experiment
 from asyncsgd.errors import ConfigError
@@ -84,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from asyncsgd.experiment.interrupt import describe
+    from asyncsgd.experiment.progress import Progress
     from asyncsgd.experiment.runner import run_experiment
 
     only = [m.strip() for m in args.methods.split(",")] if args.methods is not None else None
@@ -102,7 +102,7 @@ def _run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
         exp = load_experiment(args.config, args.set, only=only)
         out = Path(args.out) if args.out else default_out(exp.name)
     created = [] if args.resume else claim_out(out)
-    bars = ProgressBars(False if args.quiet else None)
+    bars = Progress(False if args.quiet else None, to_stderr=True)
     written = (out / "summary.json").stat().st_mtime_ns if (out / "summary.json").exists() else None
     try:
         result = run_experiment(exp, out, stop=stop, progress=bars, resume=bool(args.resume))
@@ -149,7 +149,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", help="output directory (default: runs/<name>-<timestamp>)")
     p.add_argument("--methods", help="comma-separated subset of the experiment's methods")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or progress lines")
     p.add_argument(
         "--resume",
         metavar="RUN_DIR",

@@ -23,6 +23,7 @@ from typing import Any
 
 from asyncsgd.algorithms import ALGORITHMS
 from asyncsgd.config.settings import declared
+from asyncsgd.config.trackers import TRACKING
 from asyncsgd.vocabulary.settings import names
 
 TRACE_PREFIX = "trace:"
@@ -85,7 +86,7 @@ def upgrade(values: dict[str, Any]) -> dict[str, Any]:
 
 def canonical_form(values: dict[str, Any]) -> dict[str, Any]:
     """The settings a run id hashes: every first-version setting, and a later one only where it
-    differs from its default."""
+    differs from its default; never the trackers a run reports to."""
     values = dict(values)
     for old, new in SPLIT:
         if _takes(values, new):
@@ -96,4 +97,6 @@ def canonical_form(values: dict[str, Any]) -> dict[str, Any]:
     elif schedule == "trace":
         values["delay"] = TRACE_PREFIX + trace
     known = declared()
+    for item in TRACKING:  # where a run is reported is no part of what it is
+        values.pop(item.name, None)
     return {k: v for k, v in values.items() if k in RUN_ID_V1 or k not in known or v != known[k].default}

@@ -19,6 +19,7 @@ from typing import Any
 from asyncsgd.config.engines import RAY_RESOURCES, RAY_UNIT
 from asyncsgd.config.legacy import canonical_form, upgrade
 from asyncsgd.config.settings import AUTO_LR, DEVICE, declared
+from asyncsgd.config.trackers import check_trackers
 from asyncsgd.errors import ConfigError
 from asyncsgd.vocabulary.settings import Bounds, brief, coerce
 
@@ -124,6 +125,7 @@ class RunConfig:
             need(abs(units - round(units)) < 1e-6, key, f"must be a multiple of {RAY_UNIT:g} (Ray's unit)")
         need(DEVICE.fullmatch(self.device) is not None, "device", "must be cpu, cuda, cuda:N, mps or xpu[:N]")
         need(self.slow_learners <= self.learners, "slow_learners", "must be in [0, learners]")
+        check_trackers(self.loggers)
         if self.epochs > 0 and self.updates > 0:
             raise ConfigError(
                 "epochs", f"set exactly one budget: epochs={self.epochs}, updates={self.updates}"

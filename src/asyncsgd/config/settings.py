@@ -11,6 +11,7 @@ from asyncsgd.algorithms import ALGORITHMS
 from asyncsgd.algorithms.ssp import SSP_BOUND
 from asyncsgd.codecs import CODECS
 from asyncsgd.config.engines import MAX_LEARNERS, MAX_THREADS, SIM, WALL_CLOCK
+from asyncsgd.config.trackers import TRACKING
 from asyncsgd.delays import DELAYS
 from asyncsgd.registry import Registry
 from asyncsgd.rules import OPTIMIZERS, REMEDIES
@@ -149,6 +150,8 @@ RUN = (
     setting(
         "theory_samples", 512, "samples in the loss whose Hessian and secant give L (0: all)", 0, 2**31 - 1
     ),
+    # experiment trackers (config/trackers.py)
+    *TRACKING,
 )
 """Settings of the run as a whole; the parts' own are declared beside them."""
 

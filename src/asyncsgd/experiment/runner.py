@@ -33,6 +33,7 @@ from asyncsgd.experiment.interrupt import setting_up
 from asyncsgd.experiment.resume import Resume, plan_resume
 from asyncsgd.metrics import FINISHED, Evaluator, Recorder, build_summary, write_json
 from asyncsgd.metrics.plots import accuracy_plot, breakdown_plot, staleness_plot
+from asyncsgd.metrics.trackers import Place, Trackers
 from asyncsgd.outputs import write_text
 from asyncsgd.vocabulary.reporting import EngineResult
 
@@ -115,17 +116,21 @@ def run_job(
     progress: Callable[[int, int], None] | None = None,
     checkpoint: dict[str, Any] | None = None,
     identity: Identity | None = None,
+    experiment: str = "asyncsgd",
 ) -> MethodResult:
     """Run one method and write its outputs into ``out_dir`` (if given).
 
     With ``checkpoint`` (see :mod:`asyncsgd.experiment.checkpoint`) the method continues from it.
     Checkpoints it saves carry ``identity`` (default: the job's own, with no experiment name).
     A ``KeyboardInterrupt`` (a second Ctrl-C, or a signal while the engine was starting) becomes
-    :class:`MethodAborted` once the summary of what was recorded is written.
+    :class:`MethodAborted` once the summary of what was recorded is written. The trackers of
+    ``loggers`` (:mod:`asyncsgd.metrics.trackers`) get the run under ``experiment``, and a
+    ``progress`` with an ``evaluated`` method gets each evaluation's row.
     """
     setting_up(stop)
     if job.config.threads:
         torch.set_num_threads(job.config.threads)
+    trackers = Trackers.open(job.config, Place(out_dir, experiment, out_dir.name if out_dir else job.name))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     evaluator = Evaluator(job.flat_model(job.eval_device()), job.dataset, job.config.eval_grad_norm)
@@ -137,6 +142,7 @@ def run_job(
         saved_at = checkpoint["updates"] if checkpoint else 0
         who = identity if identity is not None else Identity.of(job)
         recorder.checkpoints = Checkpoints(out_dir, job.config.checkpoint_every, who, saved_at)
+    recorder.listeners += [trackers.metrics, *filter(None, [getattr(progress, "evaluated", None)])]
     if checkpoint is not None:
         recorder.resumed_engine_state = checkpoint["engine"]
     start = time.perf_counter()
@@ -152,13 +158,18 @@ def run_job(
         if out_dir is not None:
             write_json(out_dir / "summary.json", summary)
         cut = MethodResult(job.name, summary, torch.empty(0), recorder.metrics, out_dir)
+        trackers.finish(summary)
         raise MethodAborted(cut) from err
+    except BaseException:
+        trackers.close()
+        raise
     finally:
         recorder.close()
     wall = recorder.wall_before + time.perf_counter() - start
     summary = build_summary(job, recorder, result, final, wall)
     if out_dir is not None:
         write_json(out_dir / "summary.json", summary)
+    trackers.finish(summary)
     return MethodResult(job.name, summary, result.params, recorder.metrics, out_dir)
 
 
@@ -232,7 +243,9 @@ def run_experiment(
             saves = method_dir is not None and job.config.checkpoint_every
             identity = Identity.of(job, exp.name, method.config) if saves else None
             reporter = progress(job) if progress else None
-            result.methods.append(run_job(job, method_dir, stop, reporter, plan.checkpoint, identity))
+            result.methods.append(
+                run_job(job, method_dir, stop, reporter, plan.checkpoint, identity, experiment=exp.name)
+            )
             if stop():
                 result.interrupted = True
                 break

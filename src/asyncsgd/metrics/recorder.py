@@ -184,6 +184,8 @@ class Recorder:
         self._non_finite_run = 0
         self.stop_reason = ""
         self.wall_start = time.perf_counter()
+        self.listeners: list[Callable[[dict[str, float]], None]] = []
+        """Called with each evaluation's row once ``metrics.csv`` has it (trackers, progress)."""
         self.checkpoints: Any = None
         """Where checkpoints go (set by the runner when the run saves them)."""
         self.resumed_engine_state: dict[str, Any] | None = None
@@ -255,6 +257,8 @@ class Recorder:
         }
         self.metrics.append(row)
         self.metrics_log.write([row.get(c, math.nan) for c in self.columns])
+        for listener in self.listeners:
+            listener(row)
         return row
 
     def stop_requested(self) -> bool:

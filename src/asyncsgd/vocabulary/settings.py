@@ -88,7 +88,8 @@ class Setting:
     bounds: Bounds | None = None
     """The range of a number (or of every entry of a list of numbers)."""
     choices: tuple[str, ...] = ()
-    """The names a string setting accepts (empty: any string, or a registry checks it)."""
+    """The names a string setting (or each entry of a list of strings) accepts (empty: any string,
+    or a registry checks it)."""
 
     @property
     def type(self) -> Any:
@@ -102,8 +103,10 @@ class Setting:
 
     def problem(self, value: Any) -> str | None:
         """What is wrong with an already typed ``value`` (one line naming no key), or ``None``."""
-        if self.choices and isinstance(value, str) and value not in self.choices:
-            return f"unknown {self.name} {value!r} (known: {', '.join(self.choices)})"
+        if self.choices and isinstance(value, str | list):
+            for item in value if isinstance(value, list) else [value]:
+                if item not in self.choices:
+                    return f"unknown {self.name} {item!r} (known: {', '.join(self.choices)})"
         if self.bounds is None or isinstance(value, str):
             return None
         if isinstance(value, list):

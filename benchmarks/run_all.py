@@ -15,6 +15,7 @@ from benchmarks import (
     sparse_apply,
     sweep_parallel,
     theory_lr,
+    threads_default,
     topk_selection,
 )
 
@@ -22,6 +23,7 @@ if __name__ == "__main__":
     for module in (
         topk_selection,
         sim_overhead,
+        threads_default,
         codec_throughput,
         theory_lr,
         sweep_parallel,

@@ -33,7 +33,14 @@ RUN = (
     ),
     setting("learners", 8, "number of learners p", 1, MAX_LEARNERS),
     setting("seed", 0, "run seed: model init, data order, delays and codec randomness", 0, 2**63 - 1),
-    setting("threads", 0, "torch intra-op threads per process (0: torch's default)", 0, MAX_THREADS),
+    setting(
+        "threads",
+        0,
+        "torch intra-op threads of the run's process (0: one for a model of at most 200,000 "
+        "parameters, where it is faster; torch's default above)",
+        0,
+        MAX_THREADS,
+    ),
     setting(
         "device",
         "cpu",

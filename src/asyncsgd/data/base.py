@@ -56,6 +56,15 @@ class Dataset:
         if self.x_train.shape[0] == 0 or self.x_test.shape[0] == 0:
             raise ValueError(f"{self.name}: empty train or test split")
 
+    def __repr__(self) -> str:
+        kind = f"token ids (vocabulary {self.vocab_size:,})" if self.is_tokens else "features"
+        val = f", {self.x_val.shape[0]:,} validation" if self.x_val is not None else ""
+        source = f", source={self.source!r}" if self.source else ""
+        return (
+            f"Dataset({self.name!r}: {self.n_train:,} train, {self.x_test.shape[0]:,} test{val}; "
+            f"{kind} of shape {self.input_shape}, {self.num_classes} classes{source})"
+        )
+
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,9 @@ from asyncsgd.config.files import Experiment, dump_experiment
 from asyncsgd.data import Dataset
 from asyncsgd.experiment.checkpoint import Checkpoints, Identity
 from asyncsgd.experiment.interrupt import setting_up
+from asyncsgd.experiment.outcome import ExperimentResult, MethodResult
 from asyncsgd.experiment.resume import Resume, plan_resume
-from asyncsgd.metrics import FINISHED, Evaluator, Recorder, build_summary, write_json
+from asyncsgd.metrics import Evaluator, Recorder, build_summary, write_json
 from asyncsgd.metrics.plots import accuracy_plot, breakdown_plot, staleness_plot
 from asyncsgd.metrics.trackers import Place, Trackers
 from asyncsgd.outputs import write_text
@@ -39,40 +40,34 @@ from asyncsgd.vocabulary.reporting import EngineResult
 
 ProgressFactory = Callable[[Job], Callable[[int, int], None] | None]
 
-
-@dataclass
-class MethodResult:
-    name: str
-    summary: dict[str, Any]
-    params: torch.Tensor
-    metrics: list[dict[str, float]]
-    out_dir: Path | None
+ONE_THREAD_PARAMETERS = 200_000
+"""With ``threads = 0`` a model of at most this many parameters computes on one thread: on the
+small models measured (benchmarks/threads_default.py: an MLP of 9,610 and LeNet of 107,786
+parameters, batches of 32), one thread was 28 and 2.9 times faster than torch's default of one
+per core, whose synchronisation costs more than the little work a step splits. Larger models were
+not measured, so above it the process's thread count is left as it is."""
 
 
-@dataclass
-class ExperimentResult:
-    name: str
-    out_dir: Path | None
-    methods: list[MethodResult] = field(default_factory=list)
-    plots: list[Path] = field(default_factory=list)
-    interrupted: bool = False
-    aborted: bool = False
-    """Cut off at once (a second Ctrl-C): the last method's summary holds what its recorder had."""
+def threads_for(threads: int, parameters: int) -> int | None:
+    """The intra-op thread count a run sets: ``threads`` when given, one for a small model when
+    ``threads = 0``, else None (keep the process's count)."""
+    if threads:
+        return threads
+    return 1 if parameters <= ONE_THREAD_PARAMETERS else None
 
-    @property
-    def summary(self) -> dict[str, Any]:
-        return {m.name: m.summary for m in self.methods}
 
-    @property
-    def unfinished(self) -> dict[str, str]:
-        """Methods that neither spent their budget nor diverged, with their ``stop_reason``."""
-        reasons = {m.name: m.summary["stop_reason"] for m in self.methods}
-        return {name: reason for name, reason in reasons.items() if reason not in FINISHED}
-
-    @property
-    def diverged(self) -> dict[str, int]:
-        """Methods whose model diverged, with the update they stopped at."""
-        return {m.name: m.summary["updates"] for m in self.methods if m.summary["stop_reason"] == "diverged"}
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` intra-op threads (None: unchanged), restoring the count afterwards,
+    also when the run fails: a library call leaves no process-wide setting behind."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 class MethodAborted(KeyboardInterrupt):
@@ -128,12 +123,24 @@ def run_job(
     ``progress`` with an ``evaluated`` method gets each evaluation's row.
     """
     setting_up(stop)
-    if job.config.threads:
-        torch.set_num_threads(job.config.threads)
     trackers = Trackers.open(job.config, Place(out_dir, experiment, out_dir.name if out_dir else job.name))
+    evaluator = Evaluator(job.flat_model(job.eval_device()), job.dataset, job.config.eval_grad_norm)
+    with torch_threads(threads_for(job.config.threads, evaluator.flat.size)):
+        return _run_job(job, evaluator, trackers, out_dir, stop, progress, checkpoint, identity)
+
+
+def _run_job(
+    job: Job,
+    evaluator: Evaluator,
+    trackers: Trackers,
+    out_dir: Path | None,
+    stop: Callable[[], bool],
+    progress: Callable[[int, int], None] | None,
+    checkpoint: dict[str, Any] | None,
+    identity: Identity | None,
+) -> MethodResult:
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    evaluator = Evaluator(job.flat_model(job.eval_device()), job.dataset, job.config.eval_grad_norm)
     recorder = Recorder(
         out_dir, job.dataset.n_train, job.eval_every, evaluator, job.config.learners, stop, progress,
         resume=checkpoint["recorder"] if checkpoint else None, validation=job.dataset.has_validation,
@@ -170,7 +177,7 @@ def run_job(
     if out_dir is not None:
         write_json(out_dir / "summary.json", summary)
     trackers.finish(summary)
-    return MethodResult(job.name, summary, result.params, recorder.metrics, out_dir)
+    return MethodResult(job.name, summary, result.params, recorder.metrics, out_dir, job.model_factory)
 
 
 def aborted_summary(job: Job, recorder: Recorder, size: int, wall: float) -> dict[str, Any]:

@@ -171,6 +171,9 @@ def build_summary(
             "torch": torch.__version__,
             "asyncsgd": _version("asyncsgd"),
             "threads": torch.get_num_threads(),
+            # what a bit-identical params_sha256 also depends on: the kernels torch picks
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "machine": platform.machine(),
         },
         **({"engine_info": info} if info else {}),
     }

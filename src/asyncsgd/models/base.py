@@ -68,8 +68,8 @@ def build_model(
         raise ValueError(f"model {name!r} reads {wants} but the dataset has {has}: {hint}")
     if vocab_size > 0:
         params["vocab_size"] = vocab_size
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):  # CPU generator only: models are built on the CPU
+        torch.default_generator.manual_seed(seed)  # torch.manual_seed would reseed CUDA too
         return entry.factory(input_shape, num_classes, **params)
 
 

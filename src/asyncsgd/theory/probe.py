@@ -275,8 +275,8 @@ def estimate(
     probe = _Probe(flat, inputs, targets, settings)
     steps_at, losses, signs = [], [], []
     batch_var, sample_var, hessian, secants = [], [], [], []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(settings.seed)
+    with torch.random.fork_rng(devices=[]):  # the CPU generator, restored on the way out
+        torch.default_generator.manual_seed(settings.seed)
         x = x1.detach().clone()
         for point in range(settings.points):
             if point:

@@ -30,6 +30,7 @@ from asyncsgd.engines.driver import Driver
 from asyncsgd.engines.local.arena import Arena
 from asyncsgd.engines.local.changed_pulls import change_log_shape
 from asyncsgd.engines.local.faults import Faults
+from asyncsgd.engines.local.main_module import check_main_module
 from asyncsgd.engines.local.records import RingReader, Row, row_width
 from asyncsgd.engines.local.shared import (
     GO,
@@ -74,6 +75,7 @@ def check_local(job: Job) -> None:
     if not hasattr(os, "memfd_create"):
         raise ConfigError("engine", "engine 'local' needs Linux (memfd and robust process-shared mutexes)")
     check_wall_clock(job, "local")
+    check_main_module(job.model_factory)
     if not cfg.hogwild:
         return
     if cfg.shards != 1:

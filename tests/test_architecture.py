@@ -30,7 +30,7 @@ LAYERS = (
     ("sweeps", ("sweep",)),
     ("reports", ("report",)),
     ("studies", ("reproduce",)),
-    ("command line", ("cli", "")),
+    ("command line", ("cli", "", "__main__", "results")),
 )
 LEVEL = {package: level for level, (_, packages) in enumerate(LAYERS) for package in packages}
 GRAPH = graph(SRC)

@@ -11,6 +11,7 @@ The page keeps its hand-written introduction; everything between ``<!-- catalogu
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import sys
 from importlib import resources
@@ -21,7 +22,7 @@ from asyncsgd.algorithms import ALGORITHMS, SSPGate
 from asyncsgd.algorithms.base import LOCAL_STEPS
 from asyncsgd.algorithms.easgd import EXCHANGE_PERIOD
 from asyncsgd.algorithms.ssp import SSP_BOUND
-from asyncsgd.cli.list_cmd import settings_markdown
+from asyncsgd.cli.list_cmd import live, settings_markdown
 from asyncsgd.codecs import CODECS, make_codec
 from asyncsgd.config import RunConfig
 from asyncsgd.config.files import default_document
@@ -200,6 +201,21 @@ def generated() -> str:
     )
 
 
+LISTING = Path(__file__).with_name("listing.py")
+
+
+def listing_module() -> str:
+    """The source of :mod:`asyncsgd.cli.listing`: what ``asyncsgd list`` prints, as JSON."""
+    text = json.dumps(live(), ensure_ascii=False, indent=1)
+    assert '"""' not in text  # fits a raw triple-quoted string
+    return (
+        '"""What ``asyncsgd list`` prints for the package\'s own parts, generated from the registries by\n'
+        "``python -m asyncsgd.cli.catalogue --write`` (do not edit; a test fails when it is out of date)."
+        '"""\n\n'
+        f'LISTING = r"""{text}"""  # noqa: E501\n'
+    )
+
+
 def render(text: str) -> str:
     return BLOCK.sub(lambda m: m.group(1) + generated() + "\n" + m.group(2), text)
 
@@ -233,8 +249,11 @@ def render_readme(text: str) -> str:
 
 
 if __name__ == "__main__":
-    if "--write" in sys.argv:  # the generated pages: this catalogue and the README's generated parts
+    if (
+        "--write" in sys.argv
+    ):  # the generated pages: this catalogue, the README's generated parts, the listing
         PAGE.write_text(render(PAGE.read_text()))
         README.write_text(render_readme(README.read_text()))
+        LISTING.write_text(listing_module())
     else:
         print(generated())

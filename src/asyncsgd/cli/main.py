@@ -27,6 +27,7 @@ EXIT_STATUS = {
     "a sweep run failed, the engine failed, or a result could not be written",
     2: "bad input (one line naming the culprit); nothing was run",
     130: "interrupted (Ctrl-C or SIGTERM): what was measured is written, a rerun (or --resume) goes on",
+    141: "output closed: standard output's reader went away (a pipe such as | head); nothing more is printed",
 }
 """What each exit status of ``asyncsgd`` means (the README's command line section lists them)."""
 

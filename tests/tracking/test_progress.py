@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+import asyncsgd
 from asyncsgd.cli.main import main
 from asyncsgd.config import build_experiment
 from asyncsgd.experiment.progress import Progress
@@ -49,3 +50,21 @@ def test_the_command_line_prints_progress_lines_to_stderr_and_leaves_logging_as_
     assert (list(logging.getLogger().handlers), list(logger.handlers), logger.level) == before
     assert main(["run", str(config), "--out", str(tmp_path / "quiet"), "--quiet"]) == 0
     assert "update" not in capsys.readouterr().err
+
+
+def test_the_python_api_logs_progress_off_a_terminal_and_configures_no_logging(caplog):
+    logger = logging.getLogger("asyncsgd")
+    with caplog.at_level(logging.INFO, logger="asyncsgd"):
+        before = (list(logging.getLogger().handlers), list(logger.handlers), logger.level)
+        result = asyncsgd.train(**SMALL)  # stderr is captured here: not watched, so log lines
+        assert (list(logging.getLogger().handlers), list(logger.handlers), logger.level) == before
+    lines = [r.getMessage() for r in caplog.records if r.name == "asyncsgd"]
+    assert len(lines) == 10, lines
+    assert lines[-1].startswith("run: update 40/40 (100%), epoch ")
+    assert result.summary["updates"] == 40
+
+
+def test_the_python_api_with_progress_false_logs_nothing(caplog):
+    with caplog.at_level(logging.INFO, logger="asyncsgd"):
+        asyncsgd.compare(**SMALL, methods={"a": {}, "b": {"lr": 0.05}}, progress=False)
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncsgd"] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +38,19 @@ def describe_outcome(run: PlannedRun, outcome: Outcome, progress: SweepProgress)
     return f"{count} {outcome.status:<11s} {secs:7.1f}s  {run.label}  {detail}".rstrip()
 
 
+def check_tracker_files(runs: Iterable[PlannedRun]) -> None:
+    """A tracker writing beside a run's files needs ``--traces``: refused when planning, before any
+    run starts, rather than in each run's worker."""
+    from asyncsgd.config.trackers import file_trackers
+
+    for run in runs:
+        if found := file_trackers(run.config):
+            raise ConfigError(
+                "loggers", f"{found[0]} (method {run.method!r}) writes beside each run's files, and this "
+                "sweep keeps none: give --traces DIR",
+            )  # fmt: skip
+
+
 def sweep(args: argparse.Namespace) -> int:
     """Exit status: 0 every run done (those left to another sweep aside), 1 a run failed or
     stopped before its budget, 130 interrupted."""
@@ -55,6 +68,8 @@ def _sweep(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 
     spec = load_sweep(args.sweep, args.set)
     recipe_for(spec.document)  # a bad [report] table fails now, not after hours of runs
+    if not args.traces:
+        check_tracker_files(spec.runs)
     if args.workers < 0:
         raise ConfigError("--workers", f"must be >= 0, got {args.workers}")
     if args.threads < 1:

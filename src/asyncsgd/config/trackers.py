@@ -8,7 +8,7 @@ installed is refused when the config is checked, in one line naming the extra to
 from __future__ import annotations
 
 import importlib.util
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from asyncsgd.errors import ConfigError
 from asyncsgd.registry import Registry
@@ -21,10 +21,12 @@ TRACKERS: Registry[type[Tracker]] = Registry("tracker")
 TRACKERS.register_lazy(
     "tensorboard", "asyncsgd.metrics.trackers.tensorboard:TensorBoardTracker",
     "TensorBoard event files (no TensorFlow needed)", package="tensorboard", extra="tensorboard",
+    elsewhere="",
 )  # fmt: skip
 TRACKERS.register_lazy(
     "mlflow", "asyncsgd.metrics.trackers.mlflow_store:MlflowTracker",
     "an MLflow tracking store (a local file store by default)", package="mlflow", extra="mlflow",
+    elsewhere="mlflow_uri",
 )  # fmt: skip
 
 LOGGERS = setting(
@@ -43,6 +45,16 @@ MLFLOW_URI = setting(
 )
 TRACKING = (LOGGERS, MLFLOW_URI)
 """Settings that say where a run is reported, never what it computes: no run id depends on them."""
+
+
+def file_trackers(config: Any) -> list[str]:
+    """The trackers of ``config.loggers`` that write beside the run's files, so need an output
+    directory: all but one whose store a setting (its ``elsewhere``, e.g. ``mlflow_uri``) puts
+    elsewhere. A sweep checks this when it plans, not in each run's worker."""
+    return [
+        name for name in config.loggers
+        if not (key := TRACKERS.meta(name)["elsewhere"]) or not getattr(config, key)
+    ]  # fmt: skip
 
 
 def check_trackers(loggers: list[str]) -> None:

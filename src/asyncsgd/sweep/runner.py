@@ -135,7 +135,9 @@ def run_sweep(
                 )
                 return None
         out = str(traces / run.run_id) if traces is not None else ""
-        return Task(run.run_id, run.method, run.config.to_dict(), out, run.run_id in keep, replayed)
+        return Task(
+            run.run_id, run.method, run.config.to_dict(), out, run.run_id in keep, replayed, sweep.name
+        )
 
     pool = WorkerPool(progress.workers, threads)
     try:

@@ -46,6 +46,8 @@ class Task:
     """Return the run's pushes in the outcome (a replay, or a run one replays)."""
     replayed: str = ""
     """The pushes of the run this one replays (``trace = "run:ID"``), as :func:`read_pushes` gives them."""
+    experiment: str = "asyncsgd"
+    """The experiment its trackers file it under (the sweep's name; MLflow's experiment)."""
 
 
 def one_line(err: BaseException) -> str:
@@ -118,7 +120,7 @@ def execute(task: Task, stop: Callable[[], bool] = lambda: False, reuse: Reuse |
                 job = Job.from_config(
                     cfg, name=task.method, dataset=reuse.dataset_for(cfg), estimates=reuse.estimates
                 )
-            result = run_job(job, out, stop)
+            result = run_job(job, out, stop, experiment=task.experiment)
             pushes = read_pushes(out / "trace.csv") if task.keep_pushes and out is not None else ""
         status, error = outcome_status(result.summary)
         return Outcome(

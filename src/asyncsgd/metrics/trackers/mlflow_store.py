@@ -6,7 +6,9 @@ told otherwise; ``pip install "asyncsgd[mlflow]"``).
 The settings are the run's params (every resolved setting), each evaluation's measures are
 metrics at step = update (keys as in ``metrics.csv``), the summary's numbers are metrics
 ``summary.<key>``. It talks through its own ``MlflowClient``: nothing of MLflow's process-wide
-state (its tracking URI, an active run) is set.
+state (its tracking URI, an active run) is set. A resumed run (``asyncsgd run --resume``) opens
+a new MLflow run of the same name, holding what follows the checkpoint; the interrupted one stays,
+ended ``KILLED``.
 """
 
 from __future__ import annotations

@@ -52,11 +52,12 @@ def test_the_command_line_prints_progress_lines_to_stderr_and_leaves_logging_as_
     assert "update" not in capsys.readouterr().err
 
 
-def test_the_python_api_logs_progress_off_a_terminal_and_configures_no_logging(caplog):
+def test_the_python_api_logs_progress_off_a_terminal_and_configures_no_logging(caplog, monkeypatch):
+    monkeypatch.setattr("asyncsgd.experiment.progress.watched", lambda: False)  # also under pytest -s
     logger = logging.getLogger("asyncsgd")
     with caplog.at_level(logging.INFO, logger="asyncsgd"):
         before = (list(logging.getLogger().handlers), list(logger.handlers), logger.level)
-        result = asyncsgd.train(**SMALL)  # stderr is captured here: not watched, so log lines
+        result = asyncsgd.train(**SMALL)
         assert (list(logging.getLogger().handlers), list(logger.handlers), logger.level) == before
     lines = [r.getMessage() for r in caplog.records if r.name == "asyncsgd"]
     assert len(lines) == 10, lines
@@ -68,3 +69,11 @@ def test_the_python_api_with_progress_false_logs_nothing(caplog):
     with caplog.at_level(logging.INFO, logger="asyncsgd"):
         asyncsgd.compare(**SMALL, methods={"a": {}, "b": {"lr": 0.05}}, progress=False)
     assert [r.getMessage() for r in caplog.records if r.name == "asyncsgd"] == []
+
+
+def test_the_python_api_draws_bars_where_a_person_watches(caplog, capsys, monkeypatch):
+    monkeypatch.setattr("asyncsgd.experiment.progress.watched", lambda: True)  # a terminal or a notebook
+    with caplog.at_level(logging.INFO, logger="asyncsgd"):
+        asyncsgd.train(**SMALL)
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncsgd"] == []
+    assert "40/40" in capsys.readouterr().err

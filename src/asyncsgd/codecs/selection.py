@@ -1,34 +1,41 @@
 """Exact top-k selection by magnitude, faster than a full partial sort.
 
 ``torch.topk`` and ``numpy.argpartition`` both reorder all ``n`` values to find ``k`` of them; on
-a 2-core CPU they scan 0.2–2.4 GB/s, so at 10^7 parameters selection costs more than the gradient
+a 2-core CPU they scan 0.1–1 GB/s, so at 10^7 parameters selection costs more than the gradient
 update itself. :class:`TopKSelector` instead
 
-1. reads magnitudes as integers: clearing the sign bit of an IEEE float32 gives an int32 whose
-   order is the order of ``|x|`` (with ``inf`` and ``NaN`` above every finite value, so a
+1. orders magnitudes by integer keys: clearing the sign bit of an IEEE float32 gives an int32
+   whose order is the order of ``|x|`` (with ``inf`` and ``NaN`` above every finite value, so a
    non-finite gradient is always selected and then rejected by the server, never hidden);
-2. estimates a threshold ``t`` a little below the k-th largest magnitude from a strided sample;
-3. keeps the candidates ``|x| ≥ t`` in one vectorised pass (about 1.5·k of them);
-4. runs an exact partial sort on the candidates only.
+2. estimates a threshold ``t`` a little below the k-th largest magnitude from a strided sample
+   (one ``np.partition`` of it, not a sort);
+3. keeps the candidates in one pass over cache-sized chunks (about 1.5·k of them), together with
+   their values read from the chunk while it is still in cache;
+4. runs an exact partial sort on the candidates' keys only.
 
-Steps 1 and 3 run over cache-sized chunks, so the full vector is read once from memory and the
-int32 keys and the mask never leave the cache.
+Step 3 compares the floats themselves, ``not (-t < x < t)``: two comparisons that are false for a
+NaN, so a NaN stays a candidate with no separate pass to clear sign bits or find NaNs. For a finite,
+normal ``t`` this is exactly ``key ≥ key(t)`` (also when denormals are flushed to zero); a zero,
+subnormal or non-finite threshold is compared on the integer keys instead.
 
 If fewer than ``k`` candidates pass (the sample was unlucky) the threshold is lowered and step 3
-repeats, so the result is always exact: the multiset of selected magnitudes equals that of the
-``k`` largest. What remains between this and the memory-bandwidth bound (a copy of the
-vector streams at 20–40 GB/s here) is that numpy runs the three elementwise steps of step 3
-(clear the sign bit, compare, collect indices) as separate single-threaded passes over each chunk;
-a fused, multi-threaded kernel would need compiled code.
+repeats, so the result is always exact: the positions of the ``k`` largest keys, ties to the
+earliest positions. What remains between this and the memory-bandwidth bound is that numpy runs
+step 3 as four single-threaded passes over each chunk (two comparisons, their conjunction, the
+index scan); a fused kernel would need compiled code.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 SIGN_CLEAR = np.int32(0x7FFFFFFF)
 _SMALL = 1 << 14  # below this a plain partial sort is as fast
-_CHUNK = 1 << 20  # elements per pass: the int32 scratch (4 MiB) and mask (1 MiB) stay in cache
+_CHUNK = 1 << 18  # elements per pass: the chunk (1 MiB) and two masks (256 KiB each) stay in L2
+_NORMAL_MIN = np.finfo(np.float32).smallest_normal
+_INF_KEY = np.float32(np.inf).view(np.int32)
 
 
 def magnitudes(x: np.ndarray) -> np.ndarray:
@@ -52,32 +59,58 @@ def _k_largest(keys: np.ndarray, k: int) -> np.ndarray:
 
 
 class TopKSelector:
-    """Reusable scratch buffers for :meth:`select`; one per codec instance (not thread-safe)."""
+    """Reusable scratch buffers for :meth:`select`; one per codec instance (not thread-safe).
 
-    def __init__(self, oversample: float = 1.5, sample_per_kept: int = 64, chunk: int = _CHUNK) -> None:
-        self.oversample = oversample
-        self.sample_per_kept = sample_per_kept
+    The threshold is the magnitude ranked ``e + margin·√e + 4`` in a strided sample of ``sample``
+    points, where ``e = k/n·sample`` points are expected above the k-th magnitude: ``margin``
+    Poisson standard deviations below it, so a second pass is rare. The sample is small because each
+    point is a cache miss; a looser threshold costs only a larger partial sort of the candidates.
+    """
+
+    def __init__(self, sample: int = 8192, margin: float = 4.0, chunk: int = _CHUNK) -> None:
+        self.sample = sample
+        self.margin = margin
         self.chunk = chunk
+        self._below = np.empty(chunk, dtype=bool)
+        self._above = np.empty(chunk, dtype=bool)
         self._mag = np.empty(chunk, dtype=np.int32)
-        self._mask = np.empty(chunk, dtype=bool)
 
-    def _at_least(self, bits: np.ndarray, threshold: np.int32) -> np.ndarray:
-        """Ascending indices ``i`` with ``|x_i| ≥ threshold``, one cache-sized chunk at a time."""
-        parts = []
-        for start in range(0, bits.size, self.chunk):
-            block = bits[start : start + self.chunk]
-            mag, mask = self._mag[: block.size], self._mask[: block.size]
-            np.bitwise_and(block, SIGN_CLEAR, out=mag)
-            np.greater_equal(mag, threshold, out=mask)
-            hits = np.flatnonzero(mask)
+    def _scan(self, x: np.ndarray, key: np.int32) -> tuple[np.ndarray, np.ndarray]:
+        """Ascending int64 indices and the values of the entries of ``x`` whose key is ``≥ key``."""
+        limit = np.int32(key).view(np.float32)
+        exact_floats = _NORMAL_MIN <= limit < np.inf
+        parts, values = [], []
+        for start in range(0, x.size, self.chunk):
+            block = x[start : start + self.chunk]
+            if exact_floats:
+                below, above = self._below[: block.size], self._above[: block.size]
+                np.less(block, limit, out=below)
+                np.greater(block, -limit, out=above)
+                np.logical_and(below, above, out=below)
+                hits = np.flatnonzero(np.logical_not(below, out=below))
+            else:
+                mag, mask = self._mag[: block.size], self._below[: block.size]
+                np.bitwise_and(block.view(np.int32), SIGN_CLEAR, out=mag)
+                hits = np.flatnonzero(np.greater_equal(mag, key, out=mask))
             if hits.size:
+                values.append(block[hits])
                 parts.append(hits + start if start else hits)
-        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+        if not parts:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=x.dtype)
+        return np.concatenate(parts), np.concatenate(values)
 
     def at_least(self, x: np.ndarray, key: np.int32) -> np.ndarray:
         """Ascending int64 indices ``i`` of float32 ``x`` whose magnitude key is ``≥ key``
         (non-finite values pass every threshold)."""
-        return self._at_least(x.view(np.int32), key)
+        return self._scan(x, key)[0]
+
+    def _threshold(self, x: np.ndarray, k: int) -> tuple[np.ndarray, int]:
+        """Sample keys of ``x`` and the rank in them (from the top) of the threshold to try first."""
+        n = x.size
+        sample = magnitudes(x[:: max(1, n // self.sample)])
+        expected = k / n * sample.size
+        want = min(sample.size, math.ceil(expected + self.margin * math.sqrt(expected) + 4))
+        return sample, want
 
     def select(self, x: np.ndarray, k: int) -> np.ndarray:
         """Ascending int64 indices of ``k`` largest-magnitude entries of float32 vector ``x``."""
@@ -86,15 +119,14 @@ class TopKSelector:
             raise TypeError(f"top-k selection needs float32, got {x.dtype}")
         if k >= n:
             return np.arange(n, dtype=np.int64)
+        if k <= 0:
+            return np.empty(0, dtype=np.int64)
         if n <= _SMALL or 4 * k >= n:
             return _k_largest(magnitudes(x), k)
 
-        bits = x.view(np.int32)
-        m = min(n, max(4096, self.sample_per_kept * n // k))
-        sample = np.sort(magnitudes(x[:: max(1, n // m)]))
-        want = min(sample.size, max(8, int(np.ceil(self.oversample * k / n * sample.size))))
+        sample, want = self._threshold(x, k)
         while True:
-            cand = self._at_least(bits, sample[sample.size - want])
+            cand, values = self._scan(x, np.partition(sample, sample.size - want)[sample.size - want])
             if cand.size >= k or want == sample.size:
                 break
             want = min(sample.size, want * 4)
@@ -102,4 +134,4 @@ class TopKSelector:
             return _k_largest(magnitudes(x), k)
         if cand.size == k:
             return cand
-        return cand[_k_largest(magnitudes(x[cand]), k)]
+        return cand[_k_largest(magnitudes(values), k)]

@@ -118,22 +118,18 @@ class _CsvLog:
             self._writer.writerow(columns)
 
     def write(self, row: list[Any]) -> None:
-        self.rows += 1
-        if self._file is not None:
-            try:
-                self._writer.writerow(row)
-                if self.rows % self.flush_every == 0:
-                    self._file.flush()
-            except OSError as err:
-                raise self._failed(err) from None
+        self._emit(row, joined=False)
 
     def write_line(self, line: str) -> None:
         """A row already joined as the csv writer would (fields that need no quoting, ``\r\n``):
         one ``write`` call instead of the writer's per-field conversion."""
+        self._emit(line, joined=True)
+
+    def _emit(self, row: Any, joined: bool) -> None:
         self.rows += 1
         if self._file is not None:
             try:
-                self._file.write(line)
+                (self._file.write if joined else self._writer.writerow)(row)
                 if self.rows % self.flush_every == 0:
                     self._file.flush()
             except OSError as err:

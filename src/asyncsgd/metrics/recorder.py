@@ -49,6 +49,17 @@ def metric_columns(validation: bool) -> tuple[str, ...]:
     return (*METRIC_COLUMNS, *VALIDATION_COLUMNS) if validation else METRIC_COLUMNS
 
 
+def trace_row(push: int, record: ApplyRecord, timing: Timing, loss: float) -> list[Any]:
+    """The fields of push number ``push``'s row of ``trace.csv``, as the csv writer takes them."""
+    return [
+        push, record.learner, record.pulled_version, record.version, record.tau,
+        int(record.accepted), int(record.applied), record.nbytes, timing.bytes_down,
+        f"{loss:.6g}", f"{record.grad_norm:.6g}", f"{record.lr:.6g}", f"{timing.end:.6f}",
+        f"{timing.pull:.6g}", f"{timing.compute:.6g}", f"{timing.compress:.6g}",
+        f"{timing.push:.6g}", f"{timing.wait:.6g}", f"{timing.apply:.6g}", record.reason,
+    ]  # fmt: skip
+
+
 def _number(value: Any) -> int | float:
     return int(value) if isinstance(value, numbers.Integral) else float(value)
 
@@ -107,10 +118,18 @@ class _CsvLog:
             self._writer.writerow(columns)
 
     def write(self, row: list[Any]) -> None:
+        self._emit(row, joined=False)
+
+    def write_line(self, line: str) -> None:
+        """A row already joined as the csv writer would (fields that need no quoting, ``\r\n``):
+        one ``write`` call instead of the writer's per-field conversion."""
+        self._emit(line, joined=True)
+
+    def _emit(self, row: Any, joined: bool) -> None:
         self.rows += 1
         if self._file is not None:
             try:
-                self._writer.writerow(row)
+                (self._file.write if joined else self._writer.writerow)(row)
                 if self.rows % self.flush_every == 0:
                     self._file.flush()
             except OSError as err:
@@ -226,15 +245,16 @@ class Recorder:
         if math.isfinite(loss):
             self._loss_sum += loss
             self._loss_n += 1
-        self.trace.write(
-            [
-                self.pushes, record.learner, record.pulled_version, record.version, record.tau,
-                int(record.accepted), int(record.applied), record.nbytes, timing.bytes_down,
-                f"{loss:.6g}", f"{record.grad_norm:.6g}", f"{record.lr:.6g}", f"{timing.end:.6f}",
-                f"{timing.pull:.6g}", f"{timing.compute:.6g}", f"{timing.compress:.6g}",
-                f"{timing.push:.6g}", f"{timing.wait:.6g}", f"{timing.apply:.6g}", record.reason,
-            ]
-        )  # fmt: skip
+        if record.reason:  # free text: the csv writer quotes it where needed
+            self.trace.write(trace_row(self.pushes, record, timing, loss))
+        else:  # every other field is a number, which csv never quotes: the same bytes, joined at once
+            self.trace.write_line(
+                f"{self.pushes},{record.learner},{record.pulled_version},{record.version},{record.tau},"
+                f"{int(record.accepted)},{int(record.applied)},{record.nbytes},{timing.bytes_down},"
+                f"{loss:.6g},{record.grad_norm:.6g},{record.lr:.6g},{timing.end:.6f},"
+                f"{timing.pull:.6g},{timing.compute:.6g},{timing.compress:.6g},"
+                f"{timing.push:.6g},{timing.wait:.6g},{timing.apply:.6g},\r\n"
+            )
         if self._progress is not None:
             self._progress(record.version, self.samples)
 

@@ -69,6 +69,8 @@ class _Simulation:
         self.server: ParameterServer = job.server(self.flat.params, self.flat.layout, copy=not share)
         self.streams: BatchStreams = job.streams()
         self.batch_size = job.config.batch_size
+        self.budget = job.budget  # a property that builds the algorithm: read once, not per push
+        self.samples_per_push = [self.batch_size * (lr.pre_steps + lr.post_steps) for lr in self.learners]
         self.down_bytes = 4 * self.flat.size
         self.samples = 0
         self.time = 0.0
@@ -90,8 +92,7 @@ class _Simulation:
 
     def batches(self, i: int) -> int:
         """Samples behind one push of learner ``i``: every local step of its cycle."""
-        learner = self.learners[i]
-        return self.batch_size * (learner.pre_steps + learner.post_steps)
+        return self.samples_per_push[i]
 
     def report(self, push: Push, timing: Timing, loss: float) -> bool:
         """Apply ``push``, report it, evaluate when due; True when the run must stop."""
@@ -105,7 +106,7 @@ class _Simulation:
         server = self.server
         if applied and self.monitor.eval_due(server.version):
             self.monitor.evaluate(server.params, server.version, self.samples, now)
-        return self.job.budget_reached(server.version, self.samples) or self.monitor.stop_requested()
+        return self.budget.reached(server.version, self.samples) or self.monitor.stop_requested()
 
     def result(self) -> EngineResult:
         return EngineResult(

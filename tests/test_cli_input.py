@@ -11,20 +11,18 @@ import pytest
 from asyncsgd.cli.main import main
 from asyncsgd.config.aliases import ALIASES, MEANT, suggestion
 from asyncsgd.config.settings import declared
+from tests.tiny import TINY_TOML
 
 FAST = ["--set", "dataset=synthetic", "--set", "model=logreg", "--quiet"]
-SWEEP = """name = "tiny"
-dataset = "synthetic"
-model = "mlp"
-hidden = [16]
-learners = 2
-updates = 20
-eval_every = 10
-[grid]
+SWEEP = (
+    'name = "tiny"\n'
+    + TINY_TOML
+    + """[grid]
 lr = [0.05, 0.1]
 [[methods]]
 name = "downpour"
 """
+)
 
 
 def tree(root: Path) -> dict[str, str]:

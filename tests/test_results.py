@@ -16,15 +16,9 @@ from asyncsgd.errors import ConfigError
 from asyncsgd.sweep.db import ResultsDB
 from asyncsgd.sweep.spec import build_sweep
 from asyncsgd.sweep.worker import Task, execute
+from tests.tiny import TINY, TINY_TOML
 
-SMALL = {
-    "dataset": "synthetic",
-    "model": "mlp",
-    "hidden": [16],
-    "learners": 2,
-    "updates": 20,
-    "eval_every": 10,
-}
+SMALL = TINY
 SWEEP = {
     "name": "mix", **SMALL,
     "methods": [
@@ -33,14 +27,10 @@ SWEEP = {
         {"name": "dc", "remedy": "dc_asgd"},
     ],
 }  # fmt: skip
-RUN_FILE = """name = "pair"
-dataset = "synthetic"
-model = "mlp"
-hidden = [16]
-learners = 2
-updates = 20
-eval_every = 10
-[[methods]]
+RUN_FILE = (
+    'name = "pair"\n'
+    + TINY_TOML
+    + """[[methods]]
 name = "downpour"
 [[methods]]
 name = "topk"
@@ -48,6 +38,7 @@ codec = "topk"
 ratio = 0.1
 error_feedback = true
 """
+)
 
 
 @pytest.fixture(scope="module")

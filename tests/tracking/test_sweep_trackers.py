@@ -6,16 +6,12 @@ from __future__ import annotations
 import pytest
 
 from asyncsgd.cli.main import main
+from tests.tiny import TINY_TOML
 
-SWEEP = """
-name = "tracked"
-dataset = "synthetic"
-model = "mlp"
-hidden = [16]
-learners = 2
-updates = 20
-eval_every = 10
-loggers = {loggers}
+SWEEP = (
+    'name = "tracked"\n'
+    + TINY_TOML
+    + """loggers = {loggers}
 
 [grid]
 seed = [0, 1]
@@ -23,6 +19,7 @@ seed = [0, 1]
 [[methods]]
 name = "downpour"
 """
+)
 
 
 @pytest.mark.parametrize("loggers", ['["tensorboard"]', '["mlflow"]'])

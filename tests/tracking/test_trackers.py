@@ -14,15 +14,9 @@ import pytest
 import asyncsgd
 from asyncsgd.config import RunConfig
 from asyncsgd.errors import ConfigError
+from tests.tiny import TINY
 
-SMALL = {
-    "dataset": "synthetic",
-    "model": "mlp",
-    "hidden": [16],
-    "learners": 2,
-    "updates": 20,
-    "eval_every": 5,
-}
+SMALL = {**TINY, "eval_every": 5}
 
 
 def csv_rows(path: Path) -> list[dict[str, float]]:

@@ -123,8 +123,8 @@ def run_job(
     ``progress`` with an ``evaluated`` method gets each evaluation's row.
     """
     setting_up(stop)
-    trackers = Trackers.open(job.config, Place(out_dir, experiment, out_dir.name if out_dir else job.name))
     evaluator = Evaluator(job.flat_model(job.eval_device()), job.dataset, job.config.eval_grad_norm)
+    trackers = Trackers.open(job.config, Place(out_dir, experiment, out_dir.name if out_dir else job.name))
     with torch_threads(threads_for(job.config.threads, evaluator.flat.size)):
         return _run_job(job, evaluator, trackers, out_dir, stop, progress, checkpoint, identity)
 

@@ -7,11 +7,12 @@ import itertools
 import math
 
 import pytest
+from benchmarks.capacity import sampler
 
 from asyncsgd.engines.sim import simulated_time as simtime
 from asyncsgd.engines.sim.engine import SimEngine
 from asyncsgd.errors import ConfigError
-from asyncsgd.theory.capacity import Cluster, bound, predict, sampler, simulate
+from asyncsgd.theory.capacity import Cluster, bound, predict, simulate
 from tests.conftest import make_job
 
 
@@ -136,3 +137,19 @@ def test_bad_update_count_is_refused():
     with pytest.raises(ConfigError, match="updates"):
         simulate(cluster(2), sampler("constant", 0.1, 2), 0)
     assert bound(cluster(2), 0.1) > 0
+
+
+def test_the_predicted_curves_are_drawn(tmp_path):
+    from asyncsgd.plots.capacity import capacity_plot
+
+    rows = []
+    for gbits in (10, 100):
+        for p in (2, 4):
+            for s in (1, 2):
+                c = cluster(p, s, bandwidth=gbits * 1.25e8, server_links=True)
+                got = predict(c, sampler("constant", 0.05, p), 0.05, 200)
+                case = {"parameters": 10**6, "payload": "dense", "gbits": gbits}
+                rows.append({**case, "learners": p, "shards": s, "updates_per_s": got.updates_per_s,
+                             "unlimited_per_s": p / 0.05})  # fmt: skip
+    path = capacity_plot(rows, (1, 2), tmp_path / "capacity.png")
+    assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 5000

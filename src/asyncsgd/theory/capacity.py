@@ -35,12 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from asyncsgd.delays import DELAYS, DelaySampler
 from asyncsgd.errors import ConfigError
 
 Draw = Callable[[int], float]
-"""Seconds of compute of learner ``i``'s next push (a :class:`~asyncsgd.delays.DelaySampler`)."""
-CAPACITY_STREAM = 0xCA9A
+"""Seconds of compute of learner ``i``'s next push: the simulator's ``DelaySampler`` of a delay
+model (``asyncsgd.delays``), so that the model draws what the simulator would."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ class Cluster:
     apply_time: float = 0.0
     """Server seconds to apply one push over all d coordinates (the simulator's ``server_time``)."""
     apply_fixed: float = 0.0
-    """Server seconds per push and shard that do not shrink with S (a call's overhead)."""
+    """Server seconds per update and shard that do not shrink with S (a call's overhead)."""
     pull_time: float = 0.0
     """Server seconds a pull of all d occupies the server (0: pulls never queue)."""
     server_links: bool = False
@@ -91,7 +90,9 @@ class Cluster:
 
     @property
     def pull_service(self) -> float:
-        return 0.0 if self.pull_time == 0 else self.apply_fixed + self.pull_time / self.shards
+        """Seconds one pull occupies a shard's processor: its slice's copy. The call's fixed part is
+        the push's (one exchange per update answers the push with the pull, as in ``ray``)."""
+        return self.pull_time / self.shards
 
 
 @dataclass(frozen=True)
@@ -116,14 +117,6 @@ class Capacity:
     """Busy fraction of a shard's busiest resource (processor, link in, link out)."""
     bound: float
     """``bound(cluster, mean compute)``: no schedule does better."""
-
-
-def sampler(model: str, mean: float, learners: int, seed: int = 0, sigma: float = 0.5) -> DelaySampler:
-    """Compute-time draws for every learner from a registered delay model, one generator each."""
-    cls = DELAYS.get(model)
-    base = cls(delay_mean=mean, delay_sigma=sigma) if model == "lognormal" else cls(delay_mean=mean)
-    rngs = [np.random.Generator(np.random.PCG64([seed, i, CAPACITY_STREAM])) for i in range(learners)]
-    return DelaySampler(base, rngs)
 
 
 def simulate(cluster: Cluster, compute: Draw, updates: int) -> list[Pushed]:

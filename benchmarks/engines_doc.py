@@ -14,6 +14,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from benchmarks.capacity_doc import capacity_block
 from benchmarks.common import fill_blocks
 from benchmarks.fault_soak import verdict
 from benchmarks.report import load_line, ray_transport
@@ -97,11 +98,18 @@ def transport_block() -> str:
     return f"{ray_transport(r)}\n\n{_recorded(r, 'benchmarks.ray_transport')}"
 
 
+def capacity_doc_block() -> str:
+    """The capacity model's measured costs, its validation and its predictions."""
+    r = _load("capacity")
+    return capacity_block(r, _recorded(r, "benchmarks.capacity"))
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "pull": pull_block,
     "finite": finite_block,
     "soak": soak_block,
     "transport": transport_block,
+    "capacity": capacity_doc_block,
 }
 
 

@@ -9,7 +9,7 @@
    run's own per-push phases feed the model: the pull and the apply occupy the server (a shard's
    lock in ``local``, the shard actor in ``ray``), compute, encoding and the push's transport occupy
    the learner. The model then predicts updates/s and mean τ ("fed"); a second prediction takes the
-   p = 1 run's costs only, its compute stretched by max(1, p / cores) for the learners that share
+   p = 1 run's costs only, every cost stretched by max(1, p / cores) for the learners that share
    this machine's cores ("from p = 1"). Errors are reported as they come.
 3. **Prediction**: p = 16 … 1,024 learners, S = 1 … 64 shards, links of 10 and 100 Gbit/s, d = 10^6
    and 10^7, dense and top-k 1%, with the costs of part 1, a network latency of ``LATENCY`` per
@@ -138,18 +138,23 @@ def engine_run(engine: str, p: int) -> dict:
 
 
 def model_of(run: dict, phases: dict, stretch: float = 1.0) -> dict:
-    """The model's updates/s and τ for ``run``'s p, with server-held and learner-held ``phases``."""
+    """The model's updates/s and τ for ``run``'s p, with server-held and learner-held ``phases``,
+    each ``stretch`` times as long (learners sharing this machine's cores)."""
     p = run["learners"]
-    learner = stretch * (phases["compute"] + phases["compress"]) + phases["push"]
-    cluster = Cluster(p, 0.0, 0.0, pull_time=phases["pull"], apply_time=phases["apply"])
+    learner = stretch * (phases["compute"] + phases["compress"] + phases["push"])
+    cluster = Cluster(p, 0.0, 0.0, pull_time=stretch * phases["pull"], apply_time=stretch * phases["apply"])
     got = predict(cluster, sampler("lognormal", learner, p, sigma=SIGMA), learner, updates=4000)
     return {"updates_per_s": got.updates_per_s, "tau_mean": got.tau_mean}
 
 
-def validate(cores: int) -> list[dict]:
+def validate(cores: int, recorded: list[dict] | None = None) -> list[dict]:
+    """The engines' runs (or ``recorded`` ones) against the model's predictions."""
     rows = []
     for engine in ENGINES:
-        runs = [engine_run(engine, p) for p in VALIDATE]
+        if recorded is None:
+            runs = [engine_run(engine, p) for p in VALIDATE]
+        else:
+            runs = [run for run in recorded if run["engine"] == engine]
         for run in runs:
             fed = model_of(run, run["phases"])
             alone = model_of(run, runs[0]["phases"], max(1.0, run["learners"] / cores))
@@ -226,7 +231,8 @@ def main() -> dict:
     if "--predict" in sys.argv[1:]:  # the recorded costs and validation, predictions made again
         recorded = json.loads((RESULTS / "capacity.json").read_text())
         return finish(recorded["costs"], {int(d): t for d, t in recorded["compute_s"].items()},
-                      recorded["validation"], load, started, cores, recorded["load_average"])  # fmt: skip
+                      validate(recorded["assumptions"]["cores"], recorded["validation"]), load, started,
+                      cores, recorded["load_average"])  # fmt: skip
     measured = [costs(d, payload) for d in SIZES for payload in PAYLOADS]
     for m in measured:
         print(

@@ -153,3 +153,19 @@ def test_the_predicted_curves_are_drawn(tmp_path):
                              "unlimited_per_s": p / 0.05})  # fmt: skip
     path = capacity_plot(rows, (1, 2), tmp_path / "capacity.png")
     assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 5000
+
+
+def test_where_one_server_saturates_and_the_shards_a_p_needs():
+    from benchmarks.capacity import shards_needed
+    from benchmarks.capacity_doc import saturation
+
+    rows = []
+    for p in (16, 32, 64, 128, 256, 512, 1024):
+        for s in (1, 2, 4, 8, 16, 32, 64):  # learners ask 10/s each, a shard serves 100·S/s
+            rate = min(10.0 * p, 100.0 * s)
+            rows.append({"parameters": 10**6, "payload": "dense", "gbits": 10, "learners": p, "shards": s,
+                         "updates_per_s": rate, "unlimited_per_s": 10.0 * p})  # fmt: skip
+    most, p_star = saturation({"rows": rows}, (10**6, "dense", 10))
+    assert (most, p_star) == (100.0, 10.0)
+    need = shards_needed(rows)[0]["shards_needed"]
+    assert need == {16: 2, 32: 4, 64: 8, 128: 16, 256: 32, 512: 64, 1024: None}

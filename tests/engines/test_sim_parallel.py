@@ -12,8 +12,10 @@ from torch import nn
 from asyncsgd.assembly.job import Job
 from asyncsgd.config import RunConfig
 from asyncsgd.config.legacy import canonical_form
+from asyncsgd.engines.sim import workers as pool
 from asyncsgd.engines.sim.workers import AUTO_MIN_PARAMETERS, auto_workers
 from asyncsgd.errors import ConfigError
+from asyncsgd.experiment.runner import torch_threads
 from asyncsgd.metrics import params_sha256
 from asyncsgd.vocabulary.flat import FlatModel
 from tests.conftest import run_sim, small_config
@@ -117,8 +119,11 @@ def test_the_worker_count_is_no_part_of_the_run_id():
     assert "sim_workers" not in canonical_form(plain.to_dict())
 
 
-def test_auto_takes_one_worker_per_core_for_a_model_worth_a_thread():
-    assert auto_workers(0, 8, AUTO_MIN_PARAMETERS - 1, cores=2) == 1
-    assert auto_workers(0, 8, AUTO_MIN_PARAMETERS, cores=2) == 2
-    assert auto_workers(0, 3, 10**6, cores=16) == 3
-    assert auto_workers(5, 3, 10, cores=1) == 3
+def test_auto_takes_one_worker_per_free_core_for_a_model_worth_a_thread(monkeypatch):
+    assert auto_workers(0, 8, AUTO_MIN_PARAMETERS - 1, free=2) == 1
+    assert auto_workers(0, 8, AUTO_MIN_PARAMETERS, free=2) == 2
+    assert auto_workers(0, 3, 10**6, free=16) == 3
+    assert auto_workers(5, 3, 10, free=1) == 3
+    monkeypatch.setattr(pool, "cores", lambda: 16)
+    with torch_threads(4):  # passes on 4 intra-op threads each: 16 cores hold 4 of them
+        assert auto_workers(0, 8, 10**6) == 4

@@ -32,19 +32,25 @@ T = TypeVar("T")
 
 AUTO_MIN_PARAMETERS = 20_000
 """``sim_workers = 0`` computes serially below this many parameters: a pass over so small a model
-takes less than handing it to a thread costs (benchmarks/sim_parallel.py)."""
+costs little more than handing it to a thread and copying its parameters (benchmarks/sim_parallel.py)."""
 
 
-def auto_workers(setting: int, learners: int, parameters: int, cores: int | None = None) -> int:
-    """The worker count a run uses: ``setting`` when given (at most one per learner), else one per
-    core up to ``learners`` for a model worth a thread, else 1 (serial)."""
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def auto_workers(setting: int, learners: int, parameters: int, free: int | None = None) -> int:
+    """The worker count a run uses: ``setting`` when given (at most one per learner); else, for a
+    model worth a thread, one per ``free`` core (default: the cores over the intra-op threads each
+    pass already uses, so the passes do not oversubscribe them), at most one per learner; else 1."""
     if setting:
         return max(1, min(setting, learners))
-    if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if parameters < AUTO_MIN_PARAMETERS:
         return 1
-    return max(1, min(cores, learners))
+    if free is None:
+        free = cores() // max(1, torch.get_num_threads())
+    return max(1, min(free, learners))
 
 
 class Done(Generic[T]):

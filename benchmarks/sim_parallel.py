@@ -41,6 +41,13 @@ def simulated(job: Job) -> tuple[float, str]:
         return seconds, params_sha256(result.params)
 
 
+def default_workers(job: Job) -> int:
+    """The workers ``sim_workers = 0`` takes for ``job``, under the threads its run sets."""
+    d = job.layout().size
+    with torch_threads(threads_for(job.config.threads, d)):
+        return auto_workers(job.config.sim_workers, job.config.learners, d)
+
+
 def main() -> dict:
     rows = []
     load_before = os.getloadavg()[0]
@@ -66,7 +73,7 @@ def main() -> dict:
             "model": model,
             "parameters": d,
             "updates": UPDATES,
-            "auto_workers": auto_workers(0, 8, d),
+            "auto_workers": default_workers(jobs["auto"]),
             **{f"{name}_s": s for name, s in median.items()},
             **{f"{name}_ratio": median[name] / median["serial"] for name in WORKERS if name != "serial"},
             "params_identical": True,

@@ -176,6 +176,7 @@ class _Simulation:
         # pushes in flight whose size sets their arrival: (earliest arrival, seq, learner), resolved
         # before any event that could come later than they do
         unsized: list[tuple[float, int, int]] = []
+        pulled: list[float] = [0.0] * len(self.learners)  # an unsized push's departure time
         seq = itertools.count()
         # per learner: its pre-pull steps (loss to come, seconds), then its push to come
         before: list[tuple[Future[float] | Done[float], float]] = [(NO_LOSS, 0.0)] * len(self.learners)
@@ -213,7 +214,6 @@ class _Simulation:
             else:
                 heapq.heappush(heap, (now + before[i][1], next(seq), _PULL, i))
 
-        pulled: list[float] = [0.0] * len(self.learners)
         for i in range(len(self.learners)):
             start_cycle(i, 0.0)
         server_free = 0.0

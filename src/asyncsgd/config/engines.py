@@ -36,8 +36,22 @@ SIM = (
     setting("latency", 0.0, "simulated seconds per message (pull or push)", 0, MAX_SIM_SECONDS),
     setting("bandwidth", math.inf, "simulated link bandwidth, bytes per second", 0, math.inf, True),
     setting("server_time", 0.0, "simulated seconds the server spends applying one push", 0, MAX_SIM_SECONDS),
+    setting(
+        "sim_workers",
+        0,
+        "sim: threads computing the learners' gradients while the event order stays the simulator's "
+        "(same results for any count; 1: serial; 0: for a model of at least 20,000 parameters one per "
+        "core left over by the intra-op threads, up to learners, else serial); schedule=fixed and "
+        "trace run serially",
+        0,
+        MAX_THREADS,
+    ),
 )
-"""The simulator's time model (``delay_mean`` and ``delay_sigma`` belong to the delay models)."""
+"""The simulator's time model (``delay_mean`` and ``delay_sigma`` belong to the delay models), and
+how many threads compute it."""
+
+EXECUTION_ONLY = frozenset({"sim_workers"})
+"""Settings that change how fast a run computes, never what: no part of its id."""
 
 WALL_CLOCK = (
     setting(

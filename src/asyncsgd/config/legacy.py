@@ -22,6 +22,7 @@ import warnings
 from typing import Any
 
 from asyncsgd.algorithms import ALGORITHMS
+from asyncsgd.config.engines import EXECUTION_ONLY
 from asyncsgd.config.settings import declared
 from asyncsgd.config.trackers import TRACKING
 from asyncsgd.vocabulary.settings import names
@@ -99,4 +100,6 @@ def canonical_form(values: dict[str, Any]) -> dict[str, Any]:
     known = declared()
     for item in TRACKING:  # where a run is reported is no part of what it is
         values.pop(item.name, None)
+    for name in EXECUTION_ONLY:  # nor how fast it is computed
+        values.pop(name, None)
     return {k: v for k, v in values.items() if k in RUN_ID_V1 or k not in known or v != known[k].default}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -40,6 +40,14 @@ class Steps:
 
 
 NO_STEPS = Steps()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Local steps drawn but not yet run: their batches and their seconds on the simulated clock."""
+
+    batches: tuple[Batch, ...] = ()
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,31 @@ class Cycle:
             if self.step_seconds is not None:
                 seconds += self.step_seconds()
         return Steps(loss, seconds if self.step_seconds is not None else now() - start)
+
+    def plan(self, n: int) -> Plan:
+        """Draw the batches and simulated seconds of ``n`` local steps now, in the order
+        :meth:`steps` draws them (each stream is the learner's own or taken in the caller's order),
+        to be run later, possibly elsewhere, by :meth:`work` or :meth:`finish`."""
+        batches, seconds = [], 0.0
+        for _ in range(n):
+            batches.append(self.batch())
+            if self.step_seconds is not None:
+                seconds += self.step_seconds()
+        return Plan(tuple(batches), seconds)
+
+    def work(self, batches: Sequence[Batch]) -> float:
+        """Local steps on ``batches``; the last one's loss (NaN if none)."""
+        loss = math.nan
+        for batch in batches:
+            loss = self.learner.local_step(batch)
+        return loss
+
+    def finish(self, params: torch.Tensor, version: int, batches: Sequence[Batch]) -> tuple[Push, float]:
+        """Receive a pull, run the post-pull steps on ``batches`` and encode: the push and the last
+        step's loss (NaN if none). Touches only the learner's own state and its model."""
+        self.learner.receive(params, version)
+        loss = self.work(batches)
+        return self.learner.push(), loss
 
     def prepare(self) -> Steps:
         """The steps before the pull."""

@@ -7,10 +7,15 @@ Simulated time, not wall time, decides the order of events. A learner's cycle is
 
 Events sit in a min-heap keyed by (time, sequence number); ties are broken by the order in which
 they were scheduled, so one seed gives one schedule. The gradient of a push is computed on the
-exact parameters its learner pulled: it is computed at pull time, which is equivalent because a
-learner's parameters and batch are fixed once it has pulled, and leaves only the payload (not a
-parameter copy) in flight. The server's state changes only when an apply event completes, so a
-pull at time t sees exactly the updates applied by t.
+exact parameters its learner pulled, since a learner's parameters and batches are fixed once it
+has pulled. Serially (``sim_workers = 1``) it is computed at pull time, leaving only the payload in
+flight; with gradient workers (:mod:`~asyncsgd.engines.sim.workers`) the pull draws the batches and
+delays and copies the parameters, a worker computes, and the event loop waits for the push only
+when an event needs it: its apply, or, on a finite link, its arrival, whose time depends on the
+payload's size (such a push waits in a second heap under its earliest possible arrival and is
+resolved before any later event pops, keeping its sequence number). So the events, and every bit,
+are the same for any worker count. The server's state changes only when an apply event
+completes, so a pull at time t sees exactly the updates applied by t.
 
 Protocols: ``async`` (Downpour), ``sync`` (all p gradients on the same parameters, averaged at a
 barrier), and ``delay=fixed``, where the staleness τ of each update is drawn directly and the
@@ -18,7 +23,8 @@ gradient is taken at the parameters of version ``v − τ`` kept in a ring buffe
 = s ≥ 0`` an asynchronous learner more than s pushes ahead of the slowest waits (bounded
 staleness); the wait counts in the ``wait`` phase of its next push. Learners that take local steps
 (local SGD, EASGD) run them through the same cycle: ``pre_steps`` before the pull, ``post_steps``
-after it.
+after it; workers compute both, each learner's tasks in order. ``schedule = fixed`` and ``trace``
+stay serial: each push is applied before the next one is drawn.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
+import math
+from concurrent.futures import Future
+from typing import cast
 
 import torch
 
@@ -36,14 +45,17 @@ from asyncsgd.data.streams import BatchStreams
 from asyncsgd.delays import DelaySampler
 from asyncsgd.delays.trace import TraceSchedule
 from asyncsgd.engines.base import Engine
-from asyncsgd.engines.cycle import NO_STEPS, Cycle, Encoded, Steps
+from asyncsgd.engines.cycle import Cycle
 from asyncsgd.engines.sim import simulated_time as simtime
+from asyncsgd.engines.sim.workers import Done, ThreadModels, Workers, auto_workers
 from asyncsgd.errors import ConfigError
 from asyncsgd.vocabulary.flat import FlatModel
 from asyncsgd.vocabulary.messages import Push
 from asyncsgd.vocabulary.reporting import EngineResult, Monitor, Timing
 
 _PULL, _ARRIVE, _APPLIED = 0, 1, 2
+NO_LOSS: Done[float] = Done(math.nan)
+Flight = tuple["Future[tuple[Push, float]] | Done[tuple[Push, float]]", float]
 
 
 def _free() -> float:
@@ -51,12 +63,26 @@ def _free() -> float:
     return 0.0
 
 
+def _exchange(
+    cycle: Cycle, params: torch.Tensor, version: int, batches: tuple, before: Future[float] | Done[float]
+) -> tuple[Push, float]:
+    """A learner's pull to push, on a worker: the push, and the last local step's loss (of the
+    post-pull steps, else of the pre-pull ones)."""
+    push, loss = cycle.finish(params, version, batches)
+    return push, loss if cycle.learner.post_steps else before.result()
+
+
 class _Simulation:
-    def __init__(self, job: Job, monitor: Monitor) -> None:
+    def __init__(self, job: Job, monitor: Monitor, parallel: bool = True) -> None:
         self.job = job
         self.monitor = monitor
         self.flat: FlatModel = job.flat_model()
-        self.learners: list[Learner] = [job.learner(i, self.flat) for i in range(job.config.learners)]
+        # every learner computes on the model of the thread that runs it (see workers.py)
+        models = ThreadModels(self.flat)
+        p = job.config.learners
+        self.learners: list[Learner] = [job.learner(i, cast(FlatModel, models)) for i in range(p)]
+        count = auto_workers(job.config.sim_workers, p, self.flat.size) if parallel else 1
+        self.workers = Workers(job, models, count, p)
         # One model serves every virtual learner. Unless gradients are taken at older snapshots
         # (delay=fixed, a replayed trace) or at points of the learners' own (local steps), it shares
         # the server's buffer: a pull is then free, which is exact because each gradient is computed
@@ -74,8 +100,9 @@ class _Simulation:
         self.down_bytes = 4 * self.flat.size
         self.samples = 0
         self.time = 0.0
+        self.cycles = self.make_cycles(simtime.delays(job.config))
 
-    def cycles(self, delays: DelaySampler | None) -> list[Cycle]:
+    def make_cycles(self, delays: DelaySampler | None) -> list[Cycle]:
         """Every learner's cycle on the simulated clock: a local step costs a draw of the learner's
         delay model (nothing without one)."""
         return [
@@ -117,51 +144,88 @@ class _Simulation:
             server_memory_bytes=self.server.memory_bytes(),
         )
 
+    # -- a cycle's compute, handed to the workers ----------------------------------------------
+    def steps_before(self, i: int) -> tuple[Future[float] | Done[float], float]:
+        """Start learner ``i``'s steps before its pull: their loss to come, and their seconds."""
+        cycle = self.cycles[i]
+        if cycle.learner.pre_steps == 0:
+            return NO_LOSS, 0.0
+        plan = cycle.plan(cycle.learner.pre_steps)
+        return self.workers.submit(i, functools.partial(cycle.work, plan.batches)), plan.seconds
+
+    def exchange(
+        self, i: int, params: torch.Tensor, version: int, before: Future[float] | Done[float]
+    ) -> Flight:
+        """Learner ``i`` pulled ``params``: draw its post-pull batches now and hand it the rest (the
+        push and its loss to come); its post-pull seconds."""
+        cycle = self.cycles[i]
+        plan = cycle.plan(cycle.learner.post_steps)
+        task = functools.partial(
+            _exchange, cycle, self.workers.snapshot(i, params), version, plan.batches, before
+        )
+        return self.workers.submit(i, task), plan.seconds
+
     # -- Downpour ---------------------------------------------------------------------------------
     def run_async(self) -> None:
         job, server = self.job, self.server
-        delays, link, service = simtime.delays(job.config), simtime.link(job.config), job.config.server_time
+        link, service = simtime.link(job.config), job.config.server_time
+        exact = math.isinf(link.bandwidth)  # the arrival time is known before the push's size
         gate = job.ssp_gate()  # bounded staleness: a learner too far ahead waits for the slowest
         waiting: dict[int, float] = {}  # learner → simulated time it started waiting
         heap: list[tuple[float, int, int, int]] = []
+        # pushes in flight whose size sets their arrival: (earliest arrival, seq, learner), resolved
+        # before any event that could come later than they do
+        unsized: list[tuple[float, int, int]] = []
+        pulled: list[float] = [0.0] * len(self.learners)  # an unsized push's departure time
         seq = itertools.count()
-        cycles = self.cycles(delays)
-        # per learner: the steps before its pull, then what it encoded, and the push's timing
-        pending: list[tuple[Steps | Encoded, Timing]] = [(NO_STEPS, Timing())] * len(self.learners)
+        # per learner: its pre-pull steps (loss to come, seconds), then its push to come
+        before: list[tuple[Future[float] | Done[float], float]] = [(NO_LOSS, 0.0)] * len(self.learners)
+        flights: list[Future[tuple[Push, float]] | Done[tuple[Push, float]]] = [NO_LOSS] * len(self.learners)  # type: ignore[list-item]
+        timings: list[Timing] = [Timing()] * len(self.learners)
 
-        def pull(i: int, now: float, timing: Timing, before: Steps) -> None:
+        def arrive(i: int, start: float, key: int) -> None:
+            timing = timings[i]
+            timing.push = link.time(flights[i].result()[0].payload.nbytes)
+            heapq.heappush(heap, (start + timing.push, key, _ARRIVE, i))
+
+        def pull(i: int, now: float) -> None:
             params, version = server.pull(i)
-            encoded = cycles[i].exchange(params, version, before)
+            flights[i], post = self.exchange(i, params, version, before[i][0])
+            timing = timings[i]
             timing.pull = link.time(self.down_bytes)
-            timing.compute = encoded.compute
-            timing.push = link.time(encoded.push.payload.nbytes)
+            timing.compute = before[i][1] + post
             timing.bytes_down = self.down_bytes
-            pending[i] = (encoded, timing)
-            arrival = now + timing.pull + encoded.post + timing.push
-            heapq.heappush(heap, (arrival, next(seq), _ARRIVE, i))
+            start = now + timing.pull + post
+            if exact or isinstance(flights[i], Done):
+                arrive(i, start, next(seq))
+            else:
+                key = next(seq)
+                heapq.heappush(unsized, (start + link.time(0), key, i))
+                pulled[i] = start
 
         def start_cycle(i: int, now: float, waited: float = 0.0) -> None:
             if gate is not None and not gate.may_start(i):
                 waiting[i] = now
                 return
-            before = cycles[i].prepare()
-            timing = Timing(compute=before.seconds, wait=waited)
+            before[i] = self.steps_before(i)
+            timings[i] = Timing(compute=before[i][1], wait=waited)
             if self.learners[i].pre_steps == 0:
-                pull(i, now, timing, before)  # right after its own push: no other event in between
+                pull(i, now)  # right after its own push: no other event in between
             else:
-                pending[i] = (before, timing)
-                heapq.heappush(heap, (now + before.seconds, next(seq), _PULL, i))
+                heapq.heappush(heap, (now + before[i][1], next(seq), _PULL, i))
 
         for i in range(len(self.learners)):
             start_cycle(i, 0.0)
         server_free = 0.0
-        while heap:
+        while heap or unsized:
+            while unsized and (not heap or unsized[0][:2] <= heap[0][:2]):
+                _, key, j = heapq.heappop(unsized)
+                arrive(j, pulled[j], key)
             now, _, kind, i = heapq.heappop(heap)
             self.time = now
-            done, timing = pending[i]
+            timing = timings[i]
             if kind == _PULL:
-                assert isinstance(done, Steps)
-                pull(i, now, timing, done)
+                pull(i, now)
             elif kind == _ARRIVE:
                 start = max(now, server_free)
                 server_free = start + service
@@ -170,8 +234,8 @@ class _Simulation:
                 heapq.heappush(heap, (server_free, next(seq), _APPLIED, i))
             else:
                 timing.end = now
-                assert isinstance(done, Encoded)
-                if self.report(done.push, timing, done.loss):
+                push, loss = flights[i].result()
+                if self.report(push, timing, loss):
                     return
                 if gate is not None:
                     gate.tick(i)
@@ -183,25 +247,29 @@ class _Simulation:
     # -- synchronous SGD ---------------------------------------------------------------------------
     def run_sync(self) -> None:
         job, server = self.job, self.server
-        delays, link, service = simtime.delays(job.config), simtime.link(job.config), job.config.server_time
-        p, cycles = len(self.learners), self.cycles(delays)
+        link, service = simtime.link(job.config), job.config.server_time
+        p = len(self.learners)
         while True:
             round_start = self.time
-            pushes, timings, losses = [], [], []
+            flights, timings = [], []
             for i in range(p):
-                before = cycles[i].prepare()
-                params, version = server.pull(i)
-                encoded = cycles[i].exchange(params, version, before)
+                loss_before, seconds = self.steps_before(i)
+                params, version = server.pull(
+                    i
+                )  # the same parameters for all: nothing applies before the barrier
+                flight, post = self.exchange(i, params, version, loss_before)
+                flights.append(flight)
                 timings.append(
                     Timing(
-                        pull=link.time(self.down_bytes),
-                        compute=encoded.compute,
-                        push=link.time(encoded.push.payload.nbytes),
-                        bytes_down=self.down_bytes,
+                        pull=link.time(self.down_bytes), compute=seconds + post, bytes_down=self.down_bytes
                     )
                 )
-                pushes.append(encoded.push)
-                losses.append(encoded.loss)
+            pushes, losses = [], []
+            for flight, timing in zip(flights, timings, strict=True):
+                push, loss = flight.result()
+                timing.push = link.time(push.payload.nbytes)
+                pushes.append(push)
+                losses.append(loss)
             done = [t.pull + t.compute + t.push for t in timings]
             barrier = max(done)
             self.time = round_start + barrier + p * service
@@ -241,7 +309,7 @@ class _Simulation:
         model = simtime.staleness_model(self.job.config)
         assert model is not None
         rng = simtime.delay_rng(self.job.config, 0)
-        history, cycles = self.version_ring(model.max_tau + 1), self.cycles(None)
+        history, cycles = self.version_ring(model.max_tau + 1), self.make_cycles(None)
         for step in itertools.count():
             i = step % len(self.learners)
             cycles[i].prepare()
@@ -252,7 +320,7 @@ class _Simulation:
     # -- a recorded schedule ------------------------------------------------------------------------
     def run_replay(self, schedule: TraceSchedule) -> None:
         """Replay a recorded run's pushes in order: τ from the trace, gradients at version v − τ."""
-        history, cycles = self.version_ring(schedule.max_tau + 1), self.cycles(None)
+        history, cycles = self.version_ring(schedule.max_tau + 1), self.make_cycles(None)
         for step, entry in enumerate(schedule.steps):
             i, learner = entry.learner, self.learners[entry.learner]
             if not entry.accepted:  # the recorded push was refused: it only used up its batches
@@ -286,14 +354,20 @@ class SimEngine(Engine):
             )
 
     def run(self, job: Job, monitor: Monitor) -> EngineResult:
-        sim = _Simulation(job, monitor)
-        schedule = simtime.trace_schedule(job.config)
-        if job.config.protocol == "sync":
-            sim.run_sync()
-        elif schedule is not None:
-            sim.run_replay(schedule)
-        elif simtime.staleness_model(job.config) is not None:
-            sim.run_fixed()
-        else:
-            sim.run_async()
+        cfg = job.config
+        schedule, fixed = simtime.trace_schedule(cfg), simtime.staleness_model(cfg)
+        # a push computed at an older version applies before the next one is drawn: serial
+        serial = cfg.protocol != "sync" and (schedule is not None or fixed is not None)
+        sim = _Simulation(job, monitor, parallel=not serial)
+        try:
+            if cfg.protocol == "sync":
+                sim.run_sync()
+            elif schedule is not None:
+                sim.run_replay(schedule)
+            elif fixed is not None:
+                sim.run_fixed()
+            else:
+                sim.run_async()
+        finally:
+            sim.workers.close()
         return sim.result()

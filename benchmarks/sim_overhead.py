@@ -17,13 +17,19 @@ import torch
 from asyncsgd.assembly.engines import ENGINES
 from asyncsgd.assembly.job import Job
 from asyncsgd.config import RunConfig
-from asyncsgd.data import load_dataset
+from asyncsgd.data import Dataset, load_dataset
 from asyncsgd.metrics import Recorder
 from benchmarks.common import write_result
 
 UPDATES = 1500
 REPEATS = 5
 CASES = (("lenet", "mnist5k", 32), ("mlp", "mnist5k", 32), ("mlp", "mnist5k", 128))
+
+
+def case_job(model: str, batch: int, data: Dataset) -> Job:
+    """One case: p = 8 dense Downpour learners on ``data``, :data:`UPDATES` updates at γ = 0.05."""
+    cfg = {"model": model, "dataset": data.name, "batch_size": batch, "learners": 8, "updates": UPDATES}
+    return Job.from_config(RunConfig.from_dict({**cfg, "lr": 0.05}), dataset=data)
 
 
 def plain_loop(job: Job) -> float:
@@ -60,17 +66,7 @@ def main() -> dict:
     load_before = os.getloadavg()[0]  # a busy machine slows both loops, but not alike
     data = load_dataset("mnist5k")
     for model, dataset, batch in CASES:
-        cfg = RunConfig.from_dict(
-            {
-                "model": model,
-                "dataset": dataset,
-                "batch_size": batch,
-                "learners": 8,
-                "updates": UPDATES,
-                "lr": 0.05,
-            }
-        )
-        job = Job.from_config(cfg, dataset=data)
+        job = case_job(model, batch, data)
         plain, sim = [], []
         for _ in range(REPEATS):  # interleaved, so drift on a shared machine hits both alike
             plain.append(plain_loop(job))

@@ -6,7 +6,7 @@ import torch
 
 from asyncsgd.codecs.base import CODECS, ArraySpec, Capabilities, Codec
 from asyncsgd.vocabulary.flat import FlatLayout
-from asyncsgd.vocabulary.messages import Payload, Update
+from asyncsgd.vocabulary.messages import Payload, Rejection, Update
 
 
 @CODECS.register("identity", "dense float32 gradient, no compression")
@@ -33,6 +33,22 @@ class Identity(Codec):
 
     def spec(self, payload: Payload) -> dict[str, ArraySpec]:
         return self._spec
+
+    def check(self, payload: Payload) -> Rejection | None:
+        """As :meth:`Codec.check`, with the one well-formed shape a dense payload has tested first:
+        the server checks every push, and this takes under half the generic check's time."""
+        arrays = payload.arrays
+        values = arrays.get("values")
+        if (
+            payload.codec == self.name
+            and len(arrays) == 1
+            and values is not None
+            and values.dtype == torch.float32
+            and values.dim() == 1
+            and values.shape[0] == self.size
+        ):
+            return None
+        return super().check(payload)
 
     def estimate_nbytes(self) -> int:
         return self.dense_nbytes()

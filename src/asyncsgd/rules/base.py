@@ -136,6 +136,9 @@ class ServerRule:
         self, params: torch.Tensor, update: Update, state: dict[str, Any], ctx: ApplyContext
     ) -> float | None:
         """Apply ``update`` to ``params`` in place; the effective rate, or ``None`` if dropped."""
+        if not self.remedies:  # the common case, per push: no chain to walk
+            self.optimizer.step(params, update, state["optimizer"], self.lr)
+            return self.lr * update.scale
         for remedy, rs in zip(self.remedies, state["remedies"], strict=True):
             out = remedy.transform(update, rs, params, ctx)
             if out is None:

@@ -151,7 +151,10 @@ def test_rerunning_skips_every_finished_run(reproduced, capsys):
 
 def test_a_stop_keeps_what_finished_and_the_next_run_does_only_the_rest(tmp_path):
     study = STUDIES.get("candela2019")
-    sweeps = study.sweeps(PLAN, ["dataset=synthetic", "model=logreg", "updates=8", "eval_every=4"])
+    # two of its parts (29 runs, not the study's 175): a stop in the first, the second never started
+    sweeps = [(part, sweep) for part, sweep in study.sweeps(PLAN, ["dataset=synthetic", "model=logreg",
+              "updates=8", "eval_every=4"]) if part.key in ("rate", "links")]  # fmt: skip
+    assert [part.key for part, _ in sweeps] == ["rate", "links"]
     finished: list[str] = []
     with ResultsDB(tmp_path / "cut.db") as db:
         parts = run_study(study, sweeps, db, workers=2, stop=lambda: len(finished) >= 3,

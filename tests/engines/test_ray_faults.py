@@ -252,8 +252,8 @@ model = "logreg"
 learners = 3
 batch_size = 16
 lr = 0.05
-updates = 3000
-eval_every = 1000
+updates = 1500
+eval_every = 500
 checkpoint_every = 300
 [[methods]]
 name = "run"
@@ -272,7 +272,7 @@ def test_interrupt_then_resume_continues_from_the_checkpoint(ray_head, tmp_path)
     first.send_signal(signal.SIGINT)
     _, err = first.communicate(timeout=90)
     assert first.returncode == 130, err
-    _, final = resume_and_check(out / "run", 300, 3000, 1000)
+    _, final = resume_and_check(out / "run", 300, 1500, 500)
     assert final["engine_info"]["checkpoints"] >= 1
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,7 @@ from asyncsgd.reproduce.candela2019 import (
 )
 from asyncsgd.reproduce.candela2019.plan import AXES
 from asyncsgd.reproduce.candela2019.verdict import comparisons
+from asyncsgd.reproduce.results import StudyResults
 from asyncsgd.sweep import Outcome, ResultsDB
 
 PLAN = Plan("quick", smoke=True)
@@ -76,6 +78,15 @@ def made(
     return accuracy
 
 
+def blank_figure(self: StudyResults, part: str, fig, runs=None) -> Path:
+    """A figure's file, a blank 1×1 image instead of the plot: the report's text is the same."""
+    from PIL import Image
+
+    path = self.next_figure(fig.name)
+    Image.new("P", (1, 1)).save(path)
+    return path
+
+
 BOTH = {"delays": 0.05, "fixed": 0.05}
 NONE = {"delays": 0.0, "fixed": 0.0}
 
@@ -95,7 +106,10 @@ NONE = {"delays": 0.0, "fixed": 0.0}
         (made({"delays": 0.03, "fixed": 0.03}, NONE), "undecided", "improves", "no-hurt"),
     ],
 )  # fmt: skip
-def test_each_verdict_of_the_rule_on_constructed_runs(tmp_path, accuracy, hurts_rule, elsewhere_rule, key):
+def test_each_verdict_of_the_rule_on_constructed_runs(tmp_path, monkeypatch, accuracy, hurts_rule,
+                                                      elsewhere_rule, key):  # fmt: skip
+    if key != "first":  # one case draws every figure of these runs; the others check the text alone
+        monkeypatch.setattr(StudyResults, "figure", blank_figure)
     results = constructed(tmp_path, accuracy)
     v = judge(results, PRIMARY)
     # p = 2, 4 and τ = 4, 8, two top-k ratios each, against Downpour; and against two remedies

@@ -36,6 +36,32 @@ def test_shipped_digit_sets_parse_as_before(name):
     assert table.shape == shape and hashlib.sha256(table.tobytes()).hexdigest() == digest
 
 
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (b"0,7,255,010", [0, 7, 255, 10]),
+        (b"123456789012345,1", [123456789012345, 1]),
+        (b"1.5,2", None),  # not digits only: the generic parse takes it
+        (b"-1,2", None),
+        (b"1,,2", None),
+        (b"1,", None),
+        (b"", None),
+        (b"1234567890123456,1", None),  # 16 digits may not be exact in float64
+    ],
+)
+def test_the_integer_parse_takes_digit_tokens_only(body, expected):
+    got = packaged._unsigned_integers(body)
+    assert (got is None) if expected is None else got.tolist() == expected
+
+
+def test_a_table_with_decimals_still_parses(tmp_path):
+    import gzip
+
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(gzip.compress(b"1.5,2,-3\n4,5e1,6\n"))
+    assert read_csv_gz(path).tolist() == [[1.5, 2.0, -3.0], [4.0, 50.0, 6.0]]
+
+
 def test_the_digit_sets_read_the_shipped_files():
     assert load_dataset("digits").source == str(SHIPPED / "digits.csv.gz")
 

@@ -49,5 +49,27 @@ def read_csv_gz(path: Path, dtype: type = np.float64) -> np.ndarray:
     with gzip.open(path, "rb") as f:
         text = f.read()
     rows = text.strip().split(b"\n")
-    flat = np.array(b",".join(rows).split(b","), dtype=np.float64)
+    body = b",".join(rows)
+    flat = _unsigned_integers(body)
+    if flat is None:
+        flat = np.array(body.split(b","), dtype=np.float64)
     return flat.reshape(len(rows), -1).astype(dtype)
+
+
+def _unsigned_integers(body: bytes) -> np.ndarray | None:
+    """The comma-separated tokens of ``body`` as float64 when every one is a run of 1 to 15 digits
+    (the image tables), parsed a digit place at a time over all tokens: a fraction of the time of
+    one float() per token, which every process that loads mnist5k paid. None for anything else."""
+    chars = np.frombuffer(body, dtype=np.uint8)
+    ends = np.flatnonzero(chars == ord(","))
+    if np.count_nonzero(chars - np.uint8(ord("0")) > 9) != ends.size:  # uint8 wraps below "0"
+        return None
+    ends = np.append(ends, chars.size)  # the separator closing each token
+    lengths = np.diff(ends, prepend=-1) - 1
+    if not chars.size or lengths.min() < 1 or lengths.max() > 15:  # empty, or not exact in float64
+        return None
+    values = (chars[ends - 1] - ord("0")).astype(np.float64)
+    for place in range(1, int(lengths.max())):
+        longer = lengths > place
+        values[longer] += (chars[ends[longer] - 1 - place] - ord("0")) * 10.0**place
+    return values

@@ -24,7 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from asyncsgd.engines.ray.cluster import LOOPBACK
+import pytest
+
+from asyncsgd.engines.ray.cluster import LOOPBACK, ray_installed
 from tests.engines.conftest import private_token, ray_environment, session_processes
 
 NODE_CPUS = 4
@@ -40,6 +42,15 @@ class LoopbackCluster:
     process: subprocess.Popen
 
 
+def reload_token() -> None:
+    """Make this process's next Ray connection read the token RAY_AUTH_TOKEN_PATH names now (Ray
+    reads it once and keeps it: a second cluster, or the session's head after this one, would be
+    refused)."""
+    from ray._raylet import AuthenticationTokenLoader
+
+    AuthenticationTokenLoader.instance().reset_cache()
+
+
 def loopback_cluster(folder: Path, cpus: int = NODE_CPUS, store_mib: int = 150) -> Iterator[LoopbackCluster]:
     """Start the two nodes, yield the cluster, end them (a generator for a module fixture)."""
     from asyncsgd.engines.ray.cluster import ray_environment as driver_environment
@@ -47,6 +58,7 @@ def loopback_cluster(folder: Path, cpus: int = NODE_CPUS, store_mib: int = 150) 
     driver_environment()  # before anything imports Ray in this process
     saved = os.environ.get("RAY_AUTH_TOKEN_PATH")
     os.environ["RAY_AUTH_TOKEN_PATH"] = str(private_token(folder))
+    reload_token()
     env = {**ray_environment(), "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     log = (folder / "cluster.log").open("w")
     process = subprocess.Popen(
@@ -77,7 +89,16 @@ def loopback_cluster(folder: Path, cpus: int = NODE_CPUS, store_mib: int = 150) 
             os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
         else:
             os.environ["RAY_AUTH_TOKEN_PATH"] = saved
+        reload_token()
     assert left == [], "processes of the loopback Ray cluster outlived it"
+
+
+@pytest.fixture(scope="module")
+def two_nodes(tmp_path_factory):
+    """The two-node loopback cluster, for one test module (import it into the module)."""
+    if not ray_installed():
+        pytest.skip("the ray extra is not installed (pip install 'asyncsgd[ray]')")
+    yield from loopback_cluster(tmp_path_factory.mktemp("ray2"))
 
 
 def serve(temp: str, cpus: int, store_mib: int) -> None:

@@ -11,22 +11,15 @@ import pytest
 
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.engines.ray import RayEngine
-from asyncsgd.engines.ray.cluster import ray_installed
 from asyncsgd.errors import ConfigError
 from asyncsgd.metrics import Recorder
+from tests import raycluster
 from tests.engines.conftest import actor_pids, wait_gone
 from tests.engines.test_ray import ray_job
 from tests.engines.test_ray_faults import check_accounting
-from tests.raycluster import loopback_cluster
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def two_nodes(tmp_path_factory):
-    if not ray_installed():
-        pytest.skip("the ray extra is not installed (pip install 'asyncsgd[ray]')")
-    yield from loopback_cluster(tmp_path_factory.mktemp("ray2"))
+two_nodes = raycluster.two_nodes  # the module's cluster (a fixture)
 
 
 class KillLearnerAt(Recorder):

@@ -16,22 +16,15 @@ from pathlib import Path
 import pytest
 
 from asyncsgd.cli.main import main
-from asyncsgd.engines.ray.cluster import ray_installed
 from asyncsgd.sweep import ResultsDB, build_sweep, raypool, run_sweep
-from tests.raycluster import loopback_cluster
+from tests import raycluster
 from tests.tiny import TINY
 
 pytestmark = pytest.mark.slow
+two_nodes = raycluster.two_nodes  # the module's cluster (a fixture)
 
 SWEEP = {"name": "tiny-ray", **TINY, "grid": {"seed": [0, 1, 2]}}
 """Three tiny runs (simulator, mlp [16] on synthetic data, 20 updates)."""
-
-
-@pytest.fixture(scope="module")
-def two_nodes(tmp_path_factory):
-    if not ray_installed():
-        pytest.skip("the ray extra is not installed (pip install 'asyncsgd[ray]')")
-    yield from loopback_cluster(tmp_path_factory.mktemp("ray2"))
 
 
 def results(db: Path) -> dict[str, tuple[str, str]]:

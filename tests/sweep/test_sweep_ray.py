@@ -102,3 +102,11 @@ def test_a_run_whose_worker_is_killed_is_retried_then_recorded_failed(two_nodes,
     status, error = conn.execute("SELECT status, error FROM runs").fetchone()
     conn.close()
     assert status == "failed" and error.startswith("Ray task lost after 1 retries: ") and "\n" not in error
+
+
+def test_a_cluster_that_does_not_answer_is_refused_in_one_line(tmp_path, capsys):
+    path = tmp_path / "tiny.toml"
+    path.write_text('name = "tiny-ray"\n' + "".join(f"{k} = {json.dumps(v)}\n" for k, v in TINY.items()))
+    assert main(["sweep", str(path), "--db", str(tmp_path / "r.db"), "--ray", "127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("asyncsgd: error: --ray: ") and "\n" not in err

@@ -106,7 +106,10 @@ class RayPool:
         if not address:
             raise ConfigError("--ray", "give the address of a running Ray cluster (host:port, or auto)")
         self._stack = ExitStack()
-        cluster = self._stack.enter_context(connect(address, 0, JOIN_TIMEOUT))
+        try:
+            cluster = self._stack.enter_context(connect(address, 0, JOIN_TIMEOUT))
+        except ConfigError as err:  # named after the engine's setting: say the option
+            raise ConfigError("--ray", err.message) from None
         try:
             ray = self.ray = import_ray()
             cpus, have_gpus = cluster.resources.get("CPU", 0.0), cluster.resources.get("GPU", 0.0)

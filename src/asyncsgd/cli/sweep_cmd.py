@@ -74,6 +74,8 @@ def _sweep(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
         raise ConfigError("--workers", f"must be >= 0, got {args.workers}")
     if args.threads < 1:
         raise ConfigError("--threads", f"must be >= 1, got {args.threads}")
+    if not args.gpus >= 0 or (args.gpus and not args.ray):
+        raise ConfigError("--gpus", f"must be >= 0, and is only for --ray, got {args.gpus}")
     db_path = Path(args.db) if args.db else default_db(spec.name)
     if args.dry_run:  # reads the database (read-only), creates none
         with ResultsDB(db_path, create=False, missing_ok=True) as db:
@@ -106,6 +108,7 @@ def _sweep(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
                 spec, db, workers=args.workers, threads=args.threads,
                 traces=Path(args.traces) if args.traces else None,
                 retry_failed=not args.skip_failed, stop=stop, listener=listener, on_start=on_start,
+                ray=args.ray, gpus=args.gpus,
             )  # fmt: skip
         except SweepAborted as err:
             print(f"asyncsgd: error: {err}", file=sys.stderr)
@@ -134,6 +137,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", help="results database (default: runs/<name>.db)")
     p.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker (default: 1)")
+    p.add_argument(
+        "--ray",
+        default="",
+        metavar="ADDRESS",
+        help="run each run as a task on the Ray cluster at ADDRESS (host:port, or auto), reserving "
+        "--threads CPUs and --gpus GPUs; --workers: most runs at a time (default: all that fit)",
+    )
+    p.add_argument("--gpus", type=float, default=0.0, help="with --ray: GPUs each run reserves (default: 0)")
     p.add_argument(
         "--set",
         action="append",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from asyncsgd.delays.models import MAX_SIM_SECONDS
+from asyncsgd.errors import ConfigError
 from asyncsgd.vocabulary.settings import MAX_COUNT, MAX_RATE, setting
 
 MAX_LEARNERS = 4096
@@ -102,6 +103,18 @@ WALL_CLOCK = (
         "ray_cpus_per_shard", 1.0, "ray: CPUs each parameter-server shard actor reserves", 0, MAX_RAY_UNITS
     ),
     setting(
+        "ray_learner_resources",
+        "",
+        "ray: custom Ray resources each learner actor also reserves, as NAME:AMOUNT[,NAME:AMOUNT] "
+        "(places learners on the nodes that offer them, e.g. started with --resources='{\"learners\": 8}')",
+    ),
+    setting(
+        "ray_shard_resources",
+        "",
+        "ray: custom Ray resources each parameter-server shard actor also reserves, as "
+        "NAME:AMOUNT[,NAME:AMOUNT] (places shards on the nodes that offer them)",
+    ),
+    setting(
         "checkpoint_every",
         0,
         "save a checkpoint every this many updates (0: never); see --resume",
@@ -112,3 +125,33 @@ WALL_CLOCK = (
 """The wall-clock engines (``local``, ``ray``)."""
 
 RAY_RESOURCES = ("ray_cpus_per_learner", "ray_gpus_per_learner", "ray_cpus_per_shard")
+RAY_CUSTOM = ("ray_learner_resources", "ray_shard_resources")
+RAY_BUILTIN = ("CPU", "GPU", "memory", "object_store_memory")
+"""Resources with settings (or meanings) of their own: not named in a custom-resource setting."""
+
+
+def custom_resources(key: str, text: str) -> dict[str, float]:
+    """``"NAME:AMOUNT[,NAME:AMOUNT]"`` as Ray's ``resources`` option; a ConfigError naming ``key``."""
+    out: dict[str, float] = {}
+    for entry in (e.strip() for e in text.split(",")) if text.strip() else ():
+        name, sep, amount = entry.rpartition(":")
+        name = name.strip()
+        try:
+            value = float(amount) if sep else math.nan
+        except ValueError:
+            value = math.nan
+        if not name or not math.isfinite(value) or not 0 < value <= MAX_RAY_UNITS:
+            raise ConfigError(
+                key, f"expected NAME:AMOUNT entries (0 < AMOUNT <= {MAX_RAY_UNITS:g}), got {entry!r}"
+            )
+        if name in RAY_BUILTIN or name.startswith("node:"):
+            raise ConfigError(
+                key, f"{name!r} is Ray's own resource: use ray_cpus_per_* / ray_gpus_per_learner"
+            )
+        units = value / RAY_UNIT
+        if abs(units - round(units)) > 1e-6:
+            raise ConfigError(key, f"{entry!r}: AMOUNT must be a multiple of {RAY_UNIT:g} (Ray's unit)")
+        if name in out:
+            raise ConfigError(key, f"{name!r} named twice")
+        out[name] = value
+    return out

@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from asyncsgd.config.aliases import unknown_setting
-from asyncsgd.config.engines import RAY_RESOURCES, RAY_UNIT
+from asyncsgd.config.engines import RAY_CUSTOM, RAY_RESOURCES, RAY_UNIT, custom_resources
 from asyncsgd.config.legacy import canonical_form, upgrade
 from asyncsgd.config.settings import AUTO_LR, DEVICE, declared
 from asyncsgd.config.trackers import check_trackers
@@ -121,6 +121,8 @@ class RunConfig:
         for key in RAY_RESOURCES:
             units = getattr(self, key) / RAY_UNIT
             need(abs(units - round(units)) < 1e-6, key, f"must be a multiple of {RAY_UNIT:g} (Ray's unit)")
+        for key in RAY_CUSTOM:
+            custom_resources(key, getattr(self, key))
         need(DEVICE.fullmatch(self.device) is not None, "device", "must be cpu, cuda, cuda:N, mps or xpu[:N]")
         need(self.slow_learners <= self.learners, "slow_learners", "must be in [0, learners]")
         check_trackers(self.loggers)

@@ -23,6 +23,7 @@ from pathlib import Path
 from asyncsgd.sweep.db import Outcome, ResultsDB
 from asyncsgd.sweep.owner import Owner
 from asyncsgd.sweep.pool import WorkerPool
+from asyncsgd.sweep.raypool import RayPool
 from asyncsgd.sweep.replay import recorded_pushes, source_of
 from asyncsgd.sweep.spec import PlannedRun, Sweep
 from asyncsgd.sweep.worker import Task
@@ -82,15 +83,28 @@ def run_sweep(
     stop: Callable[[], bool] = lambda: False,
     listener: Listener | None = None,
     on_start: Callable[[SweepProgress], None] | None = None,
+    ray: str = "",
+    gpus: float = 0.0,
 ) -> SweepProgress:
-    """Run what is left of ``sweep`` on ``workers`` processes (0: one per available core);
+    """Run what is left of ``sweep`` on ``workers`` processes (0: one per available core), or,
+    with ``ray`` (a cluster's address), as Ray tasks of ``threads`` CPUs and ``gpus`` GPUs each,
+    ``workers`` of them at a time (0: as many as the cluster holds; :mod:`.raypool`);
     ``on_start`` sees the counts before anything runs, ``listener`` every outcome."""
     db.save_sweep(sweep)
     todo, done_before = plan(sweep, db, retry_failed)
     progress = SweepProgress(len(sweep.unique_runs()), done_before, len(todo))
     progress.workers = min(workers or available_cores(), len(todo))
-    if on_start is not None:
-        on_start(progress)
+    pool: WorkerPool | RayPool | None = None
+    if todo and ray:  # the cluster decides how many runs fit, so it is joined first
+        pool = RayPool(ray, workers, threads, gpus, len(todo))
+        progress.workers = pool.size
+    try:
+        if on_start is not None:
+            on_start(progress)
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
     if not todo:
         return progress
     by_id = {r.run_id: r for r in todo}
@@ -139,7 +153,8 @@ def run_sweep(
             run.run_id, run.method, run.config.to_dict(), out, run.run_id in keep, replayed, sweep.name
         )
 
-    pool = WorkerPool(progress.workers, threads)
+    if pool is None:
+        pool = WorkerPool(progress.workers, threads)
     try:
         while queue or pool.busy():
             if stop() and not progress.interrupted:

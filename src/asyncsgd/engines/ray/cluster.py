@@ -80,6 +80,8 @@ class Cluster:
     private: bool
     owned: bool
     nodes: list[str] = field(default_factory=list)
+    node_ids: list[str] = field(default_factory=list)
+    """Ray's ids of the live nodes (several nodes of one machine share an address)."""
     resources: dict[str, float] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -87,6 +89,7 @@ class Cluster:
             "address": self.address,
             "private": self.private,
             "nodes": self.nodes,
+            "node_ids": self.node_ids,
             "cpus": self.resources.get("CPU", 0.0),
             "gpus": self.resources.get("GPU", 0.0),
         }
@@ -187,6 +190,7 @@ def connect(address: str, cpus: float, timeout: float) -> Iterator[Cluster]:
         if cluster.owned:
             stack.callback(ray.shutdown)
         cluster.nodes = node_addresses(ray)
+        cluster.node_ids = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive", True))
         cluster.resources = dict(ray.cluster_resources())
         if cluster.private and cluster.nodes != [LOOPBACK]:
             raise RuntimeError(f"the private Ray instance left loopback: its nodes are {cluster.nodes}")

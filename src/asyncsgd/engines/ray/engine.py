@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from asyncsgd.assembly.job import Job
+from asyncsgd.config.engines import custom_resources
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.core.shards import ShardPlan
 from asyncsgd.engines.base import Engine
@@ -122,6 +123,11 @@ class _Run(Learners, Driver):
                 "ray_cpus_per_learner", f"{self.p} learners × {cfg.ray_cpus_per_learner:g} CPUs + {self.S} "
                 f"shards × {cfg.ray_cpus_per_shard:g} CPUs need {need:g} CPUs; the cluster has {have:g}",
             )  # fmt: skip
+        for key, count in (("ray_learner_resources", self.p), ("ray_shard_resources", self.S)):
+            for name, amount in custom_resources(key, getattr(cfg, key)).items():
+                if count * amount > cluster.resources.get(name, 0.0):
+                    raise ConfigError(key, f"{count} actors × {amount:g} {name!r} need {count * amount:g}; "
+                                      f"the cluster offers {cluster.resources.get(name, 0.0):g}")  # fmt: skip
         gpus, have_gpus = self.p * cfg.ray_gpus_per_learner, cluster.resources.get("GPU", 0.0)
         if gpus > have_gpus:
             raise ConfigError(
@@ -138,10 +144,15 @@ class _Run(Learners, Driver):
         ray, cfg = self.ray, self.cfg
         self.job_ref = ray.put(self.job)
         start = max(START_TIMEOUT, cfg.timeout)
-        shard_cls = ray.remote(num_cpus=cfg.ray_cpus_per_shard, scheduling_strategy="SPREAD")(ShardActor)
+        shard_cls = ray.remote(
+            num_cpus=cfg.ray_cpus_per_shard, scheduling_strategy="SPREAD",
+            resources=custom_resources("ray_shard_resources", cfg.ray_shard_resources),
+        )(ShardActor)  # fmt: skip
         self.learner_cls = ray.remote(
-            num_cpus=cfg.ray_cpus_per_learner, num_gpus=cfg.ray_gpus_per_learner, scheduling_strategy="SPREAD"
-        )(LearnerActor)
+            num_cpus=cfg.ray_cpus_per_learner, num_gpus=cfg.ray_gpus_per_learner,
+            scheduling_strategy="SPREAD",
+            resources=custom_resources("ray_learner_resources", cfg.ray_learner_resources),
+        )(LearnerActor)  # fmt: skip
         state = self.restored
         if state is not None:
             initial = np.concatenate([s["params"].numpy() for s in state["shards"]])
@@ -358,7 +369,9 @@ class _Run(Learners, Driver):
             "learner_threads": cfg.learner_threads,
             "cluster": self.cluster.describe() if self.cluster else {},
             "resources": {"cpus_per_learner": cfg.ray_cpus_per_learner, "gpus_per_learner":
-                          cfg.ray_gpus_per_learner, "cpus_per_shard": cfg.ray_cpus_per_shard},
+                          cfg.ray_gpus_per_learner, "cpus_per_shard": cfg.ray_cpus_per_shard,
+                          "learner": custom_resources("", cfg.ray_learner_resources),
+                          "shard": custom_resources("", cfg.ray_shard_resources)},
             "actors": {"learners": [self._placement(h) for h in every], "shards": self.shard_info},
             "change_pulls": sum(h.change_pulls for h in every),
         }  # fmt: skip

@@ -232,6 +232,7 @@ class LearnerActor:
             "incarnation": incarnation,
             "pid": os.getpid(),
             "node": node,
+            "node_id": ray.get_runtime_context().get_node_id(),
             "gpus": gpus,
         }
 

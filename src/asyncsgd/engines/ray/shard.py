@@ -123,7 +123,12 @@ class ShardActor:
             self.server.dropped = int(state["dropped"])
             if self.admission is not None:
                 self.admission.load_state_dict(state["admission"])
-        return {"pid": os.getpid(), "node": _node(), "memory_bytes": self.server.memory_bytes()}
+        return {
+            "pid": os.getpid(),
+            "node": _node(),
+            "node_id": _node_id(),
+            "memory_bytes": self.server.memory_bytes(),
+        }
 
     # -- the fused push and pull -------------------------------------------------------------
     def exchange(self, call: Call, payload: Wire | Head | None, *parts: np.ndarray) -> Any:
@@ -263,3 +268,8 @@ class ShardActor:
 
 def _node() -> str:
     return import_ray().util.get_node_ip_address()
+
+
+def _node_id() -> str:
+    """The Ray node's id: nodes of one machine share an address, never an id."""
+    return str(import_ray().get_runtime_context().get_node_id())

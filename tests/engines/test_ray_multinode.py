@@ -1,22 +1,34 @@
-"""The ``ray`` engine across two Ray nodes (two ``ray start`` processes on loopback): shards placed on
-one node and learners on the other by custom resources, a learner killed on the learners' node, the
-summary's accounting and placement; bad placement settings refused in one line."""
+"""Two Ray nodes on loopback (Ray's own cluster utilities, tests/raycluster.py), one cluster for the
+module: the ``ray`` engine with shards placed on one node and learners on the other by custom
+resources, a learner killed on the learners' node, the summary's accounting and placement, bad
+placement settings refused in one line; and ``asyncsgd sweep --ray``: runs as Ray tasks, the driver
+alone writing the database, the same results as the local worker pool, resumption, traces shipped
+back from the nodes, and a run whose worker process is killed (retried by Ray, then failed with a
+one-line reason)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
+from asyncsgd.cli.main import main
 from asyncsgd.config.schema import RunConfig
 from asyncsgd.engines.ray import RayEngine
 from asyncsgd.errors import ConfigError
 from asyncsgd.metrics import Recorder
+from asyncsgd.sweep import ResultsDB, build_sweep, raypool, run_sweep
 from tests import raycluster
 from tests.engines.conftest import actor_pids, wait_gone
 from tests.engines.test_ray import ray_job
 from tests.engines.test_ray_faults import check_accounting
+from tests.tiny import TINY
 
 pytestmark = pytest.mark.slow
 two_nodes = raycluster.two_nodes  # the module's cluster (a fixture)
@@ -79,3 +91,93 @@ def test_bad_custom_resources_are_refused(text, why):
     with pytest.raises(ConfigError, match=why) as err:
         RunConfig.from_dict({"ray_shard_resources": text, "updates": 10})
     assert err.value.key == "ray_shard_resources" and "\n" not in str(err.value)
+
+
+# -- asyncsgd sweep --ray -------------------------------------------------------------------------
+SWEEP = {"name": "tiny-ray", **TINY, "grid": {"seed": [0, 1, 2]}}
+"""Three tiny runs (simulator, mlp [16] on synthetic data, 20 updates)."""
+
+
+def results(db: Path) -> dict[str, tuple[str, str]]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT run_id, status, summary FROM runs").fetchall()
+    finally:
+        conn.close()
+    return {r: (status, json.loads(s)["params_sha256"] if s else "") for r, status, s in rows}
+
+
+def test_a_sweep_on_the_cluster_matches_the_local_pool_and_resumes(two_nodes, tmp_path, capsys):
+    path = tmp_path / "tiny.toml"
+    path.write_text(
+        'name = "tiny-ray"\n' + "".join(f"{k} = {json.dumps(v)}\n" for k, v in TINY.items())
+        + "[grid]\nseed = [0, 1, 2]\n"
+    )  # fmt: skip
+    here, there = tmp_path / "local.db", tmp_path / "ray.db"
+    assert main(["sweep", str(path), "--db", str(here), "--workers", "1", "--quiet"]) == 0
+    traces = tmp_path / "traces"
+    args = ["sweep", str(path), "--db", str(there), "--ray", two_nodes.address, "--traces", str(traces)]
+    assert main([*args, "--quiet"]) == 0
+    local, ray = results(here), results(there)
+    assert len(local) == 3 and ray == local  # same run ids, all done, the same params_sha256
+    assert all(status == "done" for status, _ in ray.values())
+    for run_id in ray:  # written by the driver from what each task shipped back
+        summary = json.loads((traces / run_id / "summary.json").read_text())
+        assert summary["params_sha256"] == ray[run_id][1]
+        assert (traces / run_id / "trace.csv").read_text().count("\n") > TINY["updates"]
+    capsys.readouterr()
+    assert main([*args, "--quiet"]) == 0  # resume: nothing left to run
+    assert "3 done before, 0 to run" in capsys.readouterr().out
+    assert results(there) == ray
+
+
+def run_processes(run_id: str) -> list[int]:
+    """Ray worker processes executing the task of run ``run_id`` (their title names it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                title = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if f"asyncsgd-run-{run_id}".encode() in title:
+                found.append(int(entry.name))
+    return found
+
+
+def kill_when_running(run_id: str, times: int, killed: list[int]) -> None:
+    deadline = time.monotonic() + 60
+    while len(killed) < times and time.monotonic() < deadline:
+        for pid in run_processes(run_id):
+            if pid not in killed:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+        time.sleep(0.02)
+
+
+def test_a_run_whose_worker_is_killed_is_retried_then_recorded_failed(two_nodes, tmp_path, monkeypatch):
+    """Its worker killed twice: Ray runs it again once (a second process), then the driver records
+    it failed with Ray's reason in one line."""
+    monkeypatch.setattr(raypool, "RETRIES", 1)
+    sweep = build_sweep({**SWEEP, "updates": 3000, "grid": {"seed": [7]}})
+    (run,) = sweep.unique_runs()
+    killed: list[int] = []
+    killer = threading.Thread(target=kill_when_running, args=(run.run_id, 2, killed), daemon=True)
+    killer.start()
+    with ResultsDB(tmp_path / "ray.db") as db:
+        progress = run_sweep(sweep, db, ray=two_nodes.address)
+    killer.join()
+    assert len(killed) == 2  # the retry ran in a new worker process
+    assert progress.finished["failed"] == 1
+    conn = sqlite3.connect(f"file:{tmp_path / 'ray.db'}?mode=ro", uri=True)
+    status, error = conn.execute("SELECT status, error FROM runs").fetchone()
+    conn.close()
+    assert status == "failed" and error.startswith("Ray task lost after 1 retries: ") and "\n" not in error
+
+
+def test_a_cluster_that_does_not_answer_is_refused_in_one_line(tmp_path, capsys):
+    path = tmp_path / "tiny.toml"
+    path.write_text('name = "tiny-ray"\n' + "".join(f"{k} = {json.dumps(v)}\n" for k, v in TINY.items()))
+    assert main(["sweep", str(path), "--db", str(tmp_path / "r.db"), "--ray", "127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("asyncsgd: error: --ray: ") and "\n" not in err

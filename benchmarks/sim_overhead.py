@@ -27,8 +27,10 @@ CASES = (("lenet", "mnist5k", 32), ("mlp", "mnist5k", 32), ("mlp", "mnist5k", 12
 
 
 def case_job(model: str, batch: int, data: Dataset) -> Job:
-    """One case: p = 8 dense Downpour learners on ``data``, :data:`UPDATES` updates at γ = 0.05."""
+    """One case: p = 8 dense Downpour learners on ``data``, :data:`UPDATES` updates at γ = 0.05, on
+    the serial simulator (``benchmarks.sim_parallel`` times its gradient workers)."""
     cfg = {"model": model, "dataset": data.name, "batch_size": batch, "learners": 8, "updates": UPDATES}
+    cfg["sim_workers"] = 1
     return Job.from_config(RunConfig.from_dict({**cfg, "lr": 0.05}), dataset=data)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import threading
+import time
 
 import pytest
 import torch
@@ -95,6 +96,39 @@ def test_workers_are_joined_when_a_learner_raises(synthetic, monkeypatch):
         run_sim(job)
     assert Exploding.calls >= Exploding.fuse
     assert sim_threads() == []
+
+
+class Overlapping(nn.Module):
+    """An MLP whose passes each last a few milliseconds (a sleep, which releases the interpreter
+    lock) and count how many run at once, over every copy."""
+
+    lock = threading.Lock()
+    running = 0
+    most = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(32, 8), nn.ReLU(), nn.Linear(8, 4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cls = type(self)
+        with cls.lock:
+            cls.running += 1
+            cls.most = max(cls.most, cls.running)
+        time.sleep(0.003)
+        with cls.lock:
+            cls.running -= 1
+        return self.body(x)
+
+
+@pytest.mark.parametrize("settings", [{}, {"protocol": "sync"}, {"bandwidth": 1e6}])
+def test_the_passes_of_two_learners_run_at_the_same_time(synthetic, monkeypatch, settings):
+    """Two threads compute (a worker and the event loop, which takes a pass no worker has started
+    rather than wait): they overlap only if the loop hands out work without waiting for it."""
+    monkeypatch.setattr(Overlapping, "most", 0)
+    cfg = small_config(sim_workers=2, learners=4, updates=30, **settings)
+    run_sim(Job.from_config(cfg, dataset=synthetic, model=Overlapping()))
+    assert Overlapping.most == 2
 
 
 def test_workers_are_joined_after_a_run_and_threads_untouched(synthetic):

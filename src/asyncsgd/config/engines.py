@@ -40,10 +40,10 @@ SIM = (
     setting(
         "sim_workers",
         0,
-        "sim: threads computing the learners' gradients while the event order stays the simulator's "
-        "(same results for any count; 1: serial; 0: for a model of at least 20,000 parameters one per "
-        "core left over by the intra-op threads, up to learners, else serial); schedule=fixed and "
-        "trace run serially",
+        "sim: threads computing the learners' gradients, the event loop's own included, while the "
+        "event order stays the simulator's (same results for any count; 1: serial; 0: for a model of "
+        "at least 20,000 parameters one per core left over by the intra-op threads, up to learners, "
+        "else serial); schedule=fixed and trace run serially",
         0,
         MAX_THREADS,
     ),

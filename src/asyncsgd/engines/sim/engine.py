@@ -33,7 +33,6 @@ import functools
 import heapq
 import itertools
 import math
-from concurrent.futures import Future
 from typing import cast
 
 import torch
@@ -47,7 +46,7 @@ from asyncsgd.delays.trace import TraceSchedule
 from asyncsgd.engines.base import Engine
 from asyncsgd.engines.cycle import Cycle
 from asyncsgd.engines.sim import simulated_time as simtime
-from asyncsgd.engines.sim.workers import Done, ThreadModels, Workers, auto_workers
+from asyncsgd.engines.sim.workers import Done, Task, ThreadModels, Workers, auto_workers
 from asyncsgd.errors import ConfigError
 from asyncsgd.vocabulary.flat import FlatModel
 from asyncsgd.vocabulary.messages import Push
@@ -55,7 +54,7 @@ from asyncsgd.vocabulary.reporting import EngineResult, Monitor, Timing
 
 _PULL, _ARRIVE, _APPLIED = 0, 1, 2
 NO_LOSS: Done[float] = Done(math.nan)
-Flight = tuple["Future[tuple[Push, float]] | Done[tuple[Push, float]]", float]
+Flight = tuple["Task[tuple[Push, float]] | Done[tuple[Push, float]]", float]
 
 
 def _free() -> float:
@@ -64,7 +63,7 @@ def _free() -> float:
 
 
 def _exchange(
-    cycle: Cycle, params: torch.Tensor, version: int, batches: tuple, before: Future[float] | Done[float]
+    cycle: Cycle, params: torch.Tensor, version: int, batches: tuple, before: Task[float] | Done[float]
 ) -> tuple[Push, float]:
     """A learner's pull to push, on a worker: the push, and the last local step's loss (of the
     post-pull steps, else of the pre-pull ones)."""
@@ -145,7 +144,7 @@ class _Simulation:
         )
 
     # -- a cycle's compute, handed to the workers ----------------------------------------------
-    def steps_before(self, i: int) -> tuple[Future[float] | Done[float], float]:
+    def steps_before(self, i: int) -> tuple[Task[float] | Done[float], float]:
         """Start learner ``i``'s steps before its pull: their loss to come, and their seconds."""
         cycle = self.cycles[i]
         if cycle.learner.pre_steps == 0:
@@ -154,7 +153,7 @@ class _Simulation:
         return self.workers.submit(i, functools.partial(cycle.work, plan.batches)), plan.seconds
 
     def exchange(
-        self, i: int, params: torch.Tensor, version: int, before: Future[float] | Done[float]
+        self, i: int, params: torch.Tensor, version: int, before: Task[float] | Done[float]
     ) -> Flight:
         """Learner ``i`` pulled ``params``: draw its post-pull batches now and hand it the rest (the
         push and its loss to come); its post-pull seconds."""
@@ -179,13 +178,14 @@ class _Simulation:
         pulled: list[float] = [0.0] * len(self.learners)  # an unsized push's departure time
         seq = itertools.count()
         # per learner: its pre-pull steps (loss to come, seconds), then its push to come
-        before: list[tuple[Future[float] | Done[float], float]] = [(NO_LOSS, 0.0)] * len(self.learners)
-        flights: list[Future[tuple[Push, float]] | Done[tuple[Push, float]]] = [NO_LOSS] * len(self.learners)  # type: ignore[list-item]
+        before: list[tuple[Task[float] | Done[float], float]] = [(NO_LOSS, 0.0)] * len(self.learners)
+        flights: list[Task[tuple[Push, float]] | Done[tuple[Push, float]]] = [NO_LOSS] * len(self.learners)  # type: ignore[list-item]
         timings: list[Timing] = [Timing()] * len(self.learners)
 
         def arrive(i: int, start: float, key: int) -> None:
             timing = timings[i]
-            timing.push = link.time(flights[i].result()[0].payload.nbytes)
+            # on an unlimited link a push's size does not change its time: no need to wait for it
+            timing.push = link.time(0 if exact else flights[i].result()[0].payload.nbytes)
             heapq.heappush(heap, (start + timing.push, key, _ARRIVE, i))
 
         def pull(i: int, now: float) -> None:

@@ -16,11 +16,12 @@ passes; each pass runs on the run's own intra-op thread count.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 import torch
@@ -89,23 +90,67 @@ class ThreadModels:
         return self.current().grads
 
 
+class Task(Generic[T]):
+    """A learner's work handed out: computed by the first thread that gets to it, a worker taking
+    it from the queue or the event loop asking for its result before any worker has started it
+    (so the loop computes instead of waiting, and a queue of n workers keeps n + 1 threads busy)."""
+
+    __slots__ = ("_done", "_error", "_lock", "_thunk", "_value")
+
+    def __init__(self, thunk: Callable[[], T]) -> None:
+        self._thunk: Callable[[], T] | None = thunk
+        self._lock = threading.Lock()
+        self._done = False
+        self._value: T | None = None
+        self._error: BaseException | None = None
+
+    def _compute(self) -> None:
+        """Run the work unless done (the caller holds the lock)."""
+        if not self._done:
+            try:
+                assert self._thunk is not None
+                self._value = self._thunk()
+            except BaseException as error:  # handed to whoever asks for the result
+                self._error = error
+            self._done, self._thunk = True, None
+
+    def from_queue(self) -> None:
+        """A worker's turn: compute unless another thread is at it (then there is nothing to do)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._compute()
+            finally:
+                self._lock.release()
+
+    def result(self) -> T:
+        with self._lock:  # waits while a worker computes it; computes it here if none has started
+            self._compute()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
+
+
 class Workers:
-    """``count`` worker threads (1: none, every task runs on the spot), each with a model of its own.
+    """``count`` threads computing the learners' work (1: none, every task runs on the spot): the
+    event loop's own and ``count − 1`` workers, each with a model of its own.
 
     ``submit(i, fn)`` runs ``fn`` after learner ``i``'s previous task; ``snapshot(i, x)`` is where
     learner ``i``'s pulled parameters wait while its task is in flight (``x`` itself when serial)."""
 
     def __init__(self, job: Job, models: ThreadModels, count: int, learners: int) -> None:
         self.parallel = count > 1
-        self._tails: list[Future | None] = [None] * learners
+        self._tails: list[Task | None] = [None] * learners
         self._snapshots: list[torch.Tensor | None] = [None] * learners
         self._pool: ThreadPoolExecutor | None = None
         if self.parallel:
+            # the loop computes too, on a model of its own: its thread's default model is the one
+            # whose buffer the server may share
+            models.bind(job.flat_model())
             free: queue.SimpleQueue[FlatModel] = queue.SimpleQueue()
-            for _ in range(count):
+            for _ in range(count - 1):
                 free.put(job.flat_model())
             self._pool = ThreadPoolExecutor(
-                count, "asyncsgd-sim", initializer=lambda: models.bind(free.get_nowait())
+                count - 1, "asyncsgd-sim", initializer=lambda: models.bind(free.get_nowait())
             )
 
     def snapshot(self, i: int, x: torch.Tensor) -> torch.Tensor:
@@ -116,13 +161,13 @@ class Workers:
             buf = self._snapshots[i] = torch.empty_like(x)
         return buf.copy_(x)
 
-    def submit(self, i: int, fn: Callable[[], T]) -> Future[T] | Done[T]:
+    def submit(self, i: int, fn: Callable[[], T]) -> Task[T] | Done[T]:
         if self._pool is None:
             return Done(fn())
-        before = self._tails[i]
-        future = self._pool.submit(_after, before, fn)
-        self._tails[i] = future
-        return future
+        task = Task(functools.partial(_after, self._tails[i], fn))
+        self._tails[i] = task
+        self._pool.submit(task.from_queue)
+        return task
 
     def close(self) -> None:
         """Cancel the tasks not started and join the threads (after an error too)."""
@@ -131,8 +176,8 @@ class Workers:
             self._pool = None
 
 
-def _after(before: Future | None, fn: Callable[[], T]) -> T:
-    """``fn`` once the learner's previous task is done (tasks start in order: it has started)."""
+def _after(before: Task | None, fn: Callable[[], T]) -> T:
+    """``fn`` once the learner's previous task is done (computing it here if nobody has)."""
     if before is not None:
         before.result()
     return fn()

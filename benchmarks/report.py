@@ -35,17 +35,95 @@ def _load(name: str) -> dict:
 
 def topk_selection(r: dict) -> str:
     lines = [
-        "| n | ratio | asyncsgd GB/s | torch.topk GB/s | numpy.argpartition GB/s "
+        "| n | ratio | asyncsgd GB/s | its numpy path GB/s | torch.topk GB/s | numpy.argpartition GB/s "
         "| speed-up vs faster baseline | copy GB/s |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in r["rows"]:
         g = row["gb_per_s"]
+        numpy_path = f"{g['asyncsgd numpy']:.2f}" if "asyncsgd numpy" in g else "–"
         lines.append(
-            f"| {row['n']:.0e} | {row['ratio']} | {g['asyncsgd']:.2f} | {g['torch.topk']:.2f} "
+            f"| {row['n']:.0e} | {row['ratio']} | {g['asyncsgd']:.2f} | {numpy_path} | {g['torch.topk']:.2f} "
             f"| {g['numpy.argpartition']:.2f} | ×{row['speedup_vs_best_baseline']:.2f} "
             f"| {row['copy_gb_per_s']:.1f} |"
         )
+    if "compiled" in r:
+        lines.append(
+            f"\nCompiled loops: {'yes' if r['compiled'] else 'no (numba absent)'}; first call "
+            f"(compiling included) {r['first_call_s']:.2f} s."
+        )
+    lines.extend(load_line(_loads(r)))
+    return "\n".join(lines)
+
+
+def _loads(r: dict) -> dict:
+    """``r`` with its load average as the (before, after) pair :func:`load_line` reads."""
+    load = r.get("load_average")
+    if isinstance(load, dict):
+        return {"load_average": [load["before"], load["after"]]}
+    return r
+
+
+def sim_parallel(r: dict) -> str:
+    lines = [
+        "| model | parameters | updates | serial s | 2 workers s | ratio | default (workers) s | ratio "
+        "| same parameters |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        lines.append(
+            f"| {row['model']} | {row['parameters']:,} | {row['updates']} | {row['serial_s']:.2f} "
+            f"| {row['workers=2_s']:.2f} | {row['workers=2_ratio']:.3f} "
+            f"| {row['auto_s']:.2f} ({row['auto_workers']}) | {row['auto_ratio']:.3f} "
+            f"| {'yes' if row['params_identical'] else 'no'} |"
+        )
+    lines.extend(load_line(_loads(r)))
+    return "\n".join(lines)
+
+
+def sim_breakdown(r: dict) -> str:
+    parts: list[str] = []
+    for row in r["rows"]:
+        for side in ("plain_us", "sim_us"):
+            parts += [k for k in row[side] if k not in parts and k != "total"]
+    cases = [f"{row['model']} b{row['batch_size']}" for row in r["rows"]]
+    head = " | ".join(f"{c} plain | {c} sim" for c in cases)
+    lines = [f"| µs per update | {head} |", "|---" * (1 + 2 * len(cases)) + "|"]
+    for part in [*parts, "total"]:
+        cells = []
+        for row in r["rows"]:
+            for side in ("plain_us", "sim_us"):
+                cells.append(f"{row[side][part]:.0f}" if part in row[side] else "—")
+        lines.append(f"| {part} | {' | '.join(cells)} |")
+    lines.extend(load_line(_loads(r)))
+    return "\n".join(lines)
+
+
+def ray_multinode(r: dict) -> str:
+    lines = [
+        "| parameters | learners and shard on two nodes, updates/s | all on one node, updates/s "
+        "| two / one |",
+        "|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        lines.append(
+            f"| {row['parameters']:,} | {row['split_per_s']:.1f} | {row['one_node_per_s']:.1f} "
+            f"| ×{row['split_vs_one']:.2f} |"
+        )
+    lines.append(
+        f"\n{r['learners']} learners, {r['shards']} shard, medians of {r['repeats']} windows of "
+        f"{r['seconds']:g} s; nodes used: {r['nodes_used']}."
+    )
+    return "\n".join(lines)
+
+
+def sweep_ray(r: dict) -> str:
+    lines = [
+        "| runs | local pool s (workers) | Ray cluster s (runs at a time) | Ray / local | same results |",
+        "|---|---|---|---|---|",
+        f"| {r['runs']} | {r['local_s']:.1f} ({r['local_workers']}) | {r['ray_s']:.1f} ({r['ray_slots']}) "
+        f"| ×{r['ray_vs_local']:.2f} | {'yes' if r['same_results'] else 'no'} |",
+    ]
     return "\n".join(lines)
 
 
@@ -324,6 +402,10 @@ def local_throughput(r: dict) -> str:
 TABLES: dict[str, Callable[[dict], str]] = {
     "topk_selection": topk_selection,
     "sim_overhead": sim_overhead,
+    "sim_parallel": sim_parallel,
+    "sim_breakdown": sim_breakdown,
+    "ray_multinode": ray_multinode,
+    "sweep_ray": sweep_ray,
     "codec_throughput": codec_throughput,
     "theory_lr": theory_lr,
     "sweep_parallel": sweep_parallel,

@@ -67,15 +67,19 @@ def test_the_device_mirror_path_gives_the_same_bits(synthetic, tmp_path, monkeyp
     assert outcome(synthetic, tmp_path, 3, learners=4, updates=30) == serial
 
 
-class Exploding(nn.Module):
-    """An MLP whose forward raises from its ``fuse``-th call on (counted over every copy)."""
-
-    calls = 0
-    fuse = 25
+class Tiny(nn.Module):
+    """An MLP for the synthetic data, whose subclasses watch or break its passes."""
 
     def __init__(self) -> None:
         super().__init__()
         self.body = nn.Sequential(nn.Flatten(), nn.Linear(32, 8), nn.ReLU(), nn.Linear(8, 4))
+
+
+class Exploding(Tiny):
+    """An MLP whose forward raises from its ``fuse``-th call on (counted over every copy)."""
+
+    calls = 0
+    fuse = 25
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         type(self).calls += 1
@@ -98,17 +102,13 @@ def test_workers_are_joined_when_a_learner_raises(synthetic, monkeypatch):
     assert sim_threads() == []
 
 
-class Overlapping(nn.Module):
+class Overlapping(Tiny):
     """An MLP whose passes each last a few milliseconds (a sleep, which releases the interpreter
     lock) and count how many run at once, over every copy."""
 
     lock = threading.Lock()
     running = 0
     most = 0
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(32, 8), nn.ReLU(), nn.Linear(8, 4))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cls = type(self)

@@ -304,3 +304,15 @@ def test_a_worker_that_dies_fails_its_run_and_is_replaced():
     finally:
         pool.close()
     assert multiprocessing.active_children() == []
+
+
+def test_runs_side_by_side_leave_the_simulator_serial_unless_told():
+    from asyncsgd.sweep.runner import task_config
+
+    auto = RunConfig.from_dict({"updates": 10})
+    assert auto.sim_workers == 0
+    assert task_config(auto, 2)["sim_workers"] == 1  # the pool's processes already take the cores
+    assert task_config(auto, 1)["sim_workers"] == 0  # one run at a time: the default decides
+    told = RunConfig.from_dict({"updates": 10, "sim_workers": 3})
+    assert task_config(told, 4)["sim_workers"] == 3
+    assert RunConfig.from_dict(task_config(auto, 2)).canonical() == auto.canonical()  # same run id

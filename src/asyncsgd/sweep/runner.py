@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asyncsgd.config import RunConfig
 from asyncsgd.sweep.db import Outcome, ResultsDB
 from asyncsgd.sweep.owner import Owner
 from asyncsgd.sweep.pool import WorkerPool
@@ -70,6 +71,16 @@ def plan(sweep: Sweep, db: ResultsDB, retry_failed: bool = True) -> tuple[list[P
     skip = {"done"} | (set() if retry_failed else {"failed"})
     todo = [r for r in unique if status.get(r.run_id) not in skip]
     return todo, sum(1 for r in unique if status.get(r.run_id) == "done")
+
+
+def task_config(config: RunConfig, side_by_side: int) -> dict:
+    """A run's settings as its task carries them: with runs side by side, the simulator's default
+    (``sim_workers = 0``) computes serially, since the runs already take the cores and its threads
+    would only compete for them (the same results either way: the setting is no part of a run id)."""
+    settings = config.to_dict()
+    if side_by_side > 1 and settings.get("sim_workers", 0) == 0:
+        settings["sim_workers"] = 1
+    return settings
 
 
 def run_sweep(
@@ -149,9 +160,8 @@ def run_sweep(
                 )
                 return None
         out = str(traces / run.run_id) if traces is not None else ""
-        return Task(
-            run.run_id, run.method, run.config.to_dict(), out, run.run_id in keep, replayed, sweep.name
-        )
+        config = task_config(run.config, progress.workers)
+        return Task(run.run_id, run.method, config, out, run.run_id in keep, replayed, sweep.name)
 
     if pool is None:
         pool = WorkerPool(progress.workers, threads)

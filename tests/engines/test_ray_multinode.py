@@ -181,3 +181,13 @@ def test_a_cluster_that_does_not_answer_is_refused_in_one_line(tmp_path, capsys)
     assert main(["sweep", str(path), "--db", str(tmp_path / "r.db"), "--ray", "127.0.0.1:1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("asyncsgd: error: --ray: ") and "\n" not in err
+
+
+@pytest.mark.parametrize("name", ["../escaped.csv", "/tmp/absolute.csv", "a/../../up.csv", "."])
+def test_files_a_task_sends_back_stay_in_the_runs_folder(tmp_path, name):
+    folder = tmp_path / "runs" / "abc"
+    with pytest.raises(ValueError, match="outside its folder"):
+        raypool.write_files(folder, {"trace.csv": b"ok", name: b"x"})
+    assert not folder.exists() and sorted(p.name for p in tmp_path.rglob("*")) == []  # nothing written
+    raypool.write_files(folder, {"trace.csv": b"ok", "mlflow/run.db": b"y"})
+    assert (folder / "mlflow" / "run.db").read_bytes() == b"y"

@@ -85,8 +85,16 @@ def run_task(task: Task, threads: int, flag: Any) -> tuple[Outcome, dict[str, by
 
 
 def write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Write what a task shipped back into the run's ``folder``; a name that would land outside it
+    (absolute, or climbing with ``..``) is refused in one line, before anything is written."""
+    root = folder.resolve()
+    paths = {}
     for name, data in files.items():
-        path = folder / name
+        path = (root / name).resolve()
+        if not path.is_relative_to(root) or path == root:
+            raise ValueError(f"a run's task sent back the file {name!r}, outside its folder {folder}")
+        paths[path] = data
+    for path, data in paths.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
 
@@ -163,7 +171,10 @@ class RayPool:
                 continue
             self.deaths_in_a_row = 0
             if flight.task.out_dir:
-                write_files(Path(flight.task.out_dir), files)
+                try:
+                    write_files(Path(flight.task.out_dir), files)
+                except ValueError as err:
+                    outcome = dataclasses.replace(outcome, status="failed", error=str(err))
             out.append(outcome)
         return out
 

@@ -316,3 +316,23 @@ def test_runs_side_by_side_leave_the_simulator_serial_unless_told():
     told = RunConfig.from_dict({"updates": 10, "sim_workers": 3})
     assert task_config(told, 4)["sim_workers"] == 3
     assert RunConfig.from_dict(task_config(auto, 2)).canonical() == auto.canonical()  # same run id
+
+
+def test_sweeps_in_turn_share_one_pool_and_keep_their_own_worker_counts(tmp_path):
+    from asyncsgd.sweep.pool import SharedPool
+    from tests.tiny import TINY as RUN
+
+    one = build_sweep({"name": "one-at-a-time", **RUN, "updates": 150, "grid": {"seed": [0, 1, 2]}})
+    two = build_sweep({"name": "two-at-a-time", **RUN, "grid": {"seed": [3, 4]}})
+    with SharedPool(2) as shared, ResultsDB(tmp_path / "r.db") as db:
+        run_sweep(one, db, workers=1, shared=shared)
+        pool = shared.get()
+        pids = [slot.process.pid for slot in pool._slots]
+        run_sweep(two, db, workers=2, shared=shared)
+        assert shared.get() is pool and [slot.process.pid for slot in pool._slots] == pids
+        assert all(slot.process.is_alive() for slot in pool._slots)  # the sweeps left it open
+    assert not any(slot.process.is_alive() for slot in pool._slots)  # its owner closed it
+    spans = sorted(db_rows(tmp_path / "r.db", "SELECT started, finished FROM runs WHERE status = 'done'"))
+    assert len(spans) == 5
+    first = spans[:3]  # the one-at-a-time sweep ran first: its runs never overlapped
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(first))

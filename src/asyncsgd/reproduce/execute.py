@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from asyncsgd.reproduce.study import Part, Study
 from asyncsgd.sweep import ResultsDB, SweepProgress, run_sweep
-from asyncsgd.sweep.runner import Listener, plan
+from asyncsgd.sweep.pool import SharedPool
+from asyncsgd.sweep.runner import Listener, available_cores, plan
 from asyncsgd.sweep.spec import Sweep
 
 
@@ -66,20 +67,22 @@ def run_study(
     listener: Listener | None = None,
     on_part: Callable[[Part, Sweep, SweepProgress], None] | None = None,
 ) -> list[PartProgress]:
-    """Run what is left of every part; ``on_part`` sees each part's counts before it runs."""
+    """Run what is left of every part; ``on_part`` sees each part's counts before it runs. The parts
+    share one pool of worker processes (started with the first run to do)."""
     done: list[PartProgress] = []
-    for part, sweep in sweeps:
-        entry = PartProgress(part, sweep)
-        done.append(entry)
-        if stop():
-            continue
+    with SharedPool(workers or available_cores(), threads) as shared:
+        for part, sweep in sweeps:
+            entry = PartProgress(part, sweep)
+            done.append(entry)
+            if stop():
+                continue
 
-        def started(progress: SweepProgress, part: Part = part, sweep: Sweep = sweep) -> None:
-            if on_part is not None:
-                on_part(part, sweep, progress)
+            def started(progress: SweepProgress, part: Part = part, sweep: Sweep = sweep) -> None:
+                if on_part is not None:
+                    on_part(part, sweep, progress)
 
-        entry.progress = run_sweep(
-            sweep, db, workers=1 if part.exclusive else workers, threads=threads, stop=stop,
-            listener=listener, on_start=started,
-        )  # fmt: skip
+            entry.progress = run_sweep(
+                sweep, db, workers=1 if part.exclusive else workers, threads=threads, stop=stop,
+                listener=listener, on_start=started, shared=shared,
+            )  # fmt: skip
     return done

@@ -117,3 +117,29 @@ class WorkerPool:
                 slot.process.join()
             slot.inbox.cancel_join_thread()
         self._results.cancel_join_thread()
+
+
+class SharedPool:
+    """One worker pool for sweeps run one after another (a study's parts): started when a sweep
+    first needs it, so its workers' start (a fresh interpreter importing torch each) and what they
+    keep loaded (datasets, probe estimates) serve every sweep; closed by its owner."""
+
+    def __init__(self, size: int, threads: int = 1) -> None:
+        self.size, self.threads = size, threads
+        self._pool: WorkerPool | None = None
+
+    def get(self) -> WorkerPool:
+        if self._pool is None:
+            self._pool = WorkerPool(self.size, self.threads)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self) -> SharedPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

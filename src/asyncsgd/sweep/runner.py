@@ -23,7 +23,7 @@ from pathlib import Path
 from asyncsgd.config import RunConfig
 from asyncsgd.sweep.db import Outcome, ResultsDB
 from asyncsgd.sweep.owner import Owner
-from asyncsgd.sweep.pool import WorkerPool
+from asyncsgd.sweep.pool import SharedPool, WorkerPool
 from asyncsgd.sweep.raypool import RayPool
 from asyncsgd.sweep.replay import recorded_pushes, source_of
 from asyncsgd.sweep.spec import PlannedRun, Sweep
@@ -96,11 +96,14 @@ def run_sweep(
     on_start: Callable[[SweepProgress], None] | None = None,
     ray: str = "",
     gpus: float = 0.0,
+    shared: SharedPool | None = None,
 ) -> SweepProgress:
     """Run what is left of ``sweep`` on ``workers`` processes (0: one per available core), or,
     with ``ray`` (a cluster's address), as Ray tasks of ``threads`` CPUs and ``gpus`` GPUs each,
     ``workers`` of them at a time (0: as many as the cluster holds; :mod:`.raypool`);
-    ``on_start`` sees the counts before anything runs, ``listener`` every outcome."""
+    ``on_start`` sees the counts before anything runs, ``listener`` every outcome. With ``shared``,
+    the runs go to its worker pool (at most ``workers`` at a time), which stays open for the next
+    sweep."""
     db.save_sweep(sweep)
     todo, done_before = plan(sweep, db, retry_failed)
     progress = SweepProgress(len(sweep.unique_runs()), done_before, len(todo))
@@ -163,8 +166,9 @@ def run_sweep(
         config = task_config(run.config, progress.workers)
         return Task(run.run_id, run.method, config, out, run.run_id in keep, replayed, sweep.name)
 
+    owned = pool is not None or shared is None
     if pool is None:
-        pool = WorkerPool(progress.workers, threads)
+        pool = shared.get() if shared is not None else WorkerPool(progress.workers, threads)
     try:
         while queue or pool.busy():
             if stop() and not progress.interrupted:
@@ -172,6 +176,8 @@ def run_sweep(
                 pool.request_stop()
             if not progress.interrupted:
                 for worker in pool.idle():
+                    if len(pool.busy()) >= progress.workers:  # a shared pool may be larger
+                        break
                     while (run := claim_next()) is not None and (job := task(run)) is None:
                         pass
                     if run is None:
@@ -192,5 +198,6 @@ def run_sweep(
         db.release(me)
         raise
     finally:
-        pool.close()
+        if owned:
+            pool.close()
     return progress

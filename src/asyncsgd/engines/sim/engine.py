@@ -185,7 +185,7 @@ class _Simulation:
         def arrive(i: int, start: float, key: int) -> None:
             timing = timings[i]
             # on an unlimited link a push's size does not change its time: no need to wait for it
-            timing.push = link.time(0 if exact else flights[i].result()[0].payload.nbytes)
+            timing.push = link.time(0 if exact else self.workers.result(flights[i])[0].payload.nbytes)
             heapq.heappush(heap, (start + timing.push, key, _ARRIVE, i))
 
         def pull(i: int, now: float) -> None:
@@ -234,7 +234,7 @@ class _Simulation:
                 heapq.heappush(heap, (server_free, next(seq), _APPLIED, i))
             else:
                 timing.end = now
-                push, loss = flights[i].result()
+                push, loss = self.workers.result(flights[i])
                 if self.report(push, timing, loss):
                     return
                 if gate is not None:
@@ -266,7 +266,7 @@ class _Simulation:
                 )
             pushes, losses = [], []
             for flight, timing in zip(flights, timings, strict=True):
-                push, loss = flight.result()
+                push, loss = self.workers.result(flight)
                 timing.push = link.time(push.payload.nbytes)
                 pushes.append(push)
                 losses.append(loss)

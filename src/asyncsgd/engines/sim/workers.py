@@ -16,7 +16,6 @@ passes; each pass runs on the run's own intra-op thread count.
 
 from __future__ import annotations
 
-import functools
 import os
 import queue
 import threading
@@ -93,38 +92,50 @@ class ThreadModels:
 
 class Task(Generic[T]):
     """A learner's work handed out: computed by the first thread that gets to it, a worker taking
-    it from the queue or the event loop asking for its result before any worker has started it
-    (so the loop computes instead of waiting, and a queue of n workers keeps n + 1 threads busy)."""
+    it from the queue or the event loop (see :meth:`Workers.result`). It runs after ``before``, the
+    learner's previous task."""
 
-    __slots__ = ("_done", "_error", "_lock", "_thunk", "_value")
+    __slots__ = ("_before", "_done", "_error", "_lock", "_thunk", "_value")
 
-    def __init__(self, thunk: Callable[[], T]) -> None:
+    def __init__(self, thunk: Callable[[], T], before: Task | None = None) -> None:
         self._thunk: Callable[[], T] | None = thunk
+        self._before = before
         self._lock = threading.Lock()
         self._done = False
         self._value: T | None = None
         self._error: BaseException | None = None
 
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def ready(self) -> bool:
+        """Not started, and nothing to wait for: the learner's previous task is done."""
+        return not self._done and not self._lock.locked() and (self._before is None or self._before._done)
+
     def _compute(self) -> None:
         """Run the work unless done (the caller holds the lock)."""
         if not self._done:
             try:
+                if self._before is not None:
+                    self._before.result()
                 assert self._thunk is not None
                 self._value = self._thunk()
             except BaseException as error:  # handed to whoever asks for the result
                 self._error = error
-            self._done, self._thunk = True, None
+            self._done, self._thunk, self._before = True, None, None
 
-    def from_queue(self) -> None:
-        """A worker's turn: compute unless another thread is at it (then there is nothing to do)."""
+    def attempt(self) -> bool:
+        """Compute it here unless another thread is at it; True when it is done now."""
         if self._lock.acquire(blocking=False):
             try:
                 self._compute()
             finally:
                 self._lock.release()
+        return self._done
 
     def result(self) -> T:
-        with self._lock:  # waits while a worker computes it; computes it here if none has started
+        with self._lock:  # waits while another thread computes it; computes it here if none has
             self._compute()
         if self._error is not None:
             raise self._error
@@ -135,13 +146,16 @@ class Workers:
     """``count`` threads computing the learners' work (1: none, every task runs on the spot): the
     event loop's own and ``count − 1`` workers, each with a model of its own.
 
-    ``submit(i, fn)`` runs ``fn`` after learner ``i``'s previous task; ``snapshot(i, x)`` is where
-    learner ``i``'s pulled parameters wait while its task is in flight (``x`` itself when serial)."""
+    ``submit(i, fn)`` runs ``fn`` after learner ``i``'s previous task; ``result(task)`` is where the
+    event loop waits for one, computing meanwhile what no thread has started; ``snapshot(i, x)`` is
+    where learner ``i``'s pulled parameters wait while its task is in flight (``x`` itself when
+    serial)."""
 
     def __init__(self, job: Job, models: ThreadModels, count: int, learners: int) -> None:
         self.parallel = count > 1
         self._tails: list[Task | None] = [None] * learners
         self._snapshots: list[torch.Tensor | None] = [None] * learners
+        self._flying: list[Task] = []  # handed out, in order, not yet known to be done
         self._pool: ThreadPoolExecutor | None = None
         if self.parallel:
             # the loop computes too, on a model of its own: its thread's default model is the one
@@ -165,20 +179,28 @@ class Workers:
     def submit(self, i: int, fn: Callable[[], T]) -> Task[T] | Done[T]:
         if self._pool is None:
             return Done(fn())
-        task = Task(functools.partial(_after, self._tails[i], fn))
+        task = Task(fn, self._tails[i])
         self._tails[i] = task
-        self._pool.submit(task.from_queue)
+        self._flying = [t for t in self._flying if not t.done]
+        self._flying.append(task)
+        self._pool.submit(task.attempt)
         return task
+
+    def result(self, task: Task[T] | Done[T]) -> T:
+        """``task``'s result, for the event loop: while a worker computes it, the loop computes the
+        oldest task that no thread has started and whose learner has nothing else in flight, rather
+        than wait (a synchronous round, or a push the workers took first, keeps both busy). Such a
+        task never waits on another, so the loop never holds one task while waiting for a second."""
+        if isinstance(task, Task):
+            while not task.attempt():
+                other = next((t for t in self._flying if t.ready()), None)
+                if other is None:
+                    break
+                other.attempt()
+        return task.result()
 
     def close(self) -> None:
         """Cancel the tasks not started and join the threads (after an error too)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-
-
-def _after(before: Task | None, fn: Callable[[], T]) -> T:
-    """``fn`` once the learner's previous task is done (computing it here if nobody has)."""
-    if before is not None:
-        before.result()
-    return fn()

@@ -10,7 +10,9 @@
    lock in ``local``, the shard actor in ``ray``), compute, encoding and the push's transport occupy
    the learner. The model then predicts updates/s and mean τ ("fed"); a second prediction takes the
    p = 1 run's costs only, every cost stretched by max(1, p / cores) for the learners that share
-   this machine's cores ("from p = 1"). Errors are reported as they come.
+   this machine's cores ("from p = 1"). Both are compared with the run's steady updates/s, over its
+   middle half as the model's over its later half; the machine's busy cores and CPU per update over
+   that half say how far the run shares this machine's cores. Errors are reported as they come.
 3. **Prediction**: p = 16 … 1,024 learners, S = 1 … 64 shards, links of 10 and 100 Gbit/s, d = 10^6
    and 10^7, dense and top-k 1%, with the costs of part 1, a network latency of ``LATENCY`` per
    message, ``CALL_OVERHEAD`` per message at a shard, and every shard's link shared by the pushes
@@ -29,20 +31,28 @@ import math
 import os
 import pickle
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from asyncsgd.assembly.engines import ENGINES as ENGINE_REGISTRY
+from asyncsgd.assembly.job import Job
+from asyncsgd.config import RunConfig
+from asyncsgd.data import Dataset, load_dataset
 from asyncsgd.delays import DELAYS, DelaySampler
 from asyncsgd.engines.ray.wire import from_wire, to_wire
+from asyncsgd.metrics import Recorder
+from asyncsgd.metrics.staleness import staleness_summary
 from asyncsgd.models import build_model
 from asyncsgd.plots.canvas import compact_png
 from asyncsgd.plots.capacity import capacity_plot
 from asyncsgd.theory.capacity import Cluster, predict
 from asyncsgd.vocabulary.flat import FlatLayout
 from asyncsgd.vocabulary.messages import Push
+from asyncsgd.vocabulary.reporting import PHASES
 from benchmarks.capacity_doc import saturation
 from benchmarks.common import RESULTS, median_time, write_result
 from benchmarks.ps_roundtrip import make_job
@@ -51,7 +61,7 @@ SIZES = (10**5, 10**6, 10**7)
 PAYLOADS = ("dense", "top1%")
 VALIDATE = (1, 2, 4)
 ENGINES = ("local", "ray")
-UPDATES = int(os.environ.get("CAPACITY_UPDATES", 300))
+UPDATES = int(os.environ.get("CAPACITY_UPDATES", 1000))
 LEARNERS = (16, 32, 64, 128, 256, 512, 1024)
 SHARDS = (1, 2, 4, 8, 16, 32, 64)
 GBITS = (10, 100)
@@ -118,22 +128,64 @@ def costs(d: int, payload: str) -> dict:
     }
 
 
-def engine_run(engine: str, p: int) -> dict:
-    """One run's updates/s, τ and per-push phases (seconds)."""
-    import asyncsgd
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (Linux ``/proc/stat``: every state
+    but idle and iowait), or None where there is no such file."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
-    cfg = {"dataset": "mnist5k", "model": "mlp", "learners": p, "updates": UPDATES, "eval_every": 0}
-    s = asyncsgd.train(engine=engine, progress=False, **cfg).summary
-    phases = {k: v / s["pushes"] for k, v in s["time"]["breakdown"].items()}
+
+class Meter:
+    """Clock and machine CPU at the pushes that end the first and third quarter of a run: the
+    steady middle half, without the processes' start and end."""
+
+    def __init__(self, updates: int) -> None:
+        self.at = {updates // 4: None, 3 * updates // 4: None}
+        self.pushes = 0
+
+    def __call__(self, version: int, samples: int) -> None:
+        self.pushes += 1
+        if self.pushes in self.at:
+            self.at[self.pushes] = (time.perf_counter(), busy_cpu_seconds())
+
+    def machine(self) -> dict:
+        """The middle half's updates/s (the steady state the model predicts), busy cores and
+        machine CPU seconds per update."""
+        (first, (t0, c0)), (last, (t1, c1)) = sorted(self.at.items())
+        n, cpu = last - first, None if c0 is None or c1 is None else c1 - c0
+        return {
+            "updates_per_s": n / (t1 - t0),
+            "cores_busy": None if cpu is None else cpu / (t1 - t0),
+            "cpu_per_update_s": None if cpu is None else cpu / n,
+        }
+
+
+def engine_run(engine: str, p: int, data: Dataset) -> dict:
+    """One run's steady updates/s (its middle half; ``run_updates_per_s``: start to end, the
+    processes' start included), τ, per-push phases (seconds), and the machine's CPU over the middle
+    half (every process on it: learners, shards, the driver and, for Ray, its own daemons)."""
+    cfg = {"dataset": data.name, "model": "mlp", "learners": p, "updates": UPDATES, "eval_every": 0}
+    job = Job.from_config(RunConfig.from_dict({**cfg, "engine": engine}), dataset=data)
+    meter = Meter(UPDATES)
+    with tempfile.TemporaryDirectory() as tmp:
+        recorder = Recorder(Path(tmp), data.n_train, 10**9, lambda q: {}, p, progress=meter)
+        result = ENGINE_REGISTRY.get(engine)().run(job, recorder)
+        recorder.close()
+    totals = {k: sum(t[k] for t in recorder.phase_totals.values()) for k in PHASES}
+    staleness = staleness_summary(recorder.tau)
     return {
         "engine": engine,
         "learners": p,
-        "updates": s["updates"],
-        "parameters": s["parameters"],
-        "updates_per_s": s["updates"] / s["time"]["engine_seconds"],
-        "tau_mean": s["staleness"]["mean"],
-        "tau_p95": s["staleness"]["p95"],
-        "phases": phases,
+        "updates": result.version,
+        "parameters": job.layout().size,
+        "run_updates_per_s": result.version / result.time,
+        "tau_mean": staleness["mean"],
+        "tau_p95": staleness["p95"],
+        "phases": {k: v / recorder.pushes for k, v in totals.items()},
+        **meter.machine(),
     }
 
 
@@ -152,7 +204,8 @@ def validate(cores: int, recorded: list[dict] | None = None) -> list[dict]:
     rows = []
     for engine in ENGINES:
         if recorded is None:
-            runs = [engine_run(engine, p) for p in VALIDATE]
+            data = load_dataset("mnist5k")
+            runs = [engine_run(engine, p, data) for p in VALIDATE]
         else:
             runs = [run for run in recorded if run["engine"] == engine]
         for run in runs:
@@ -166,7 +219,8 @@ def validate(cores: int, recorded: list[dict] | None = None) -> list[dict]:
                 f"{engine:5s} p={run['learners']} measured {run['updates_per_s']:7.1f}/s"
                 f" τ {run['tau_mean']:.2f}"
                 f" | fed {fed['updates_per_s']:7.1f}/s ({run['fed_error']:+.0%}) τ {fed['tau_mean']:.2f}"
-                f" | from p=1 {alone['updates_per_s']:7.1f}/s ({run['from_p1_error']:+.0%})",
+                f" | from p=1 {alone['updates_per_s']:7.1f}/s ({run['from_p1_error']:+.0%})"
+                f" | cores busy {run.get('cores_busy') or float('nan'):.2f}",
                 flush=True,
             )
     return rows

@@ -95,3 +95,28 @@ def test_fault_soak_verdict_counts_every_kind_of_failure():
                 {"left_processes": 1}, {"left_files": ["pymp-x"]}, {"kills": 1}):  # fmt: skip
         counts = fault_soak.verdict([good, {**good, **bad}])
         assert not counts["met"] and counts["runs"] == 2 and counts["kills"] >= 3
+
+
+def test_the_capacity_meter_measures_the_middle_half_of_a_run(monkeypatch):
+    """The validation compares the model's steady state with the run's middle half: pushes 2 to 6
+    of 8, whatever the first and last pushes cost."""
+    from benchmarks import capacity
+
+    clock = iter([10.0, 12.0])
+    cpu = iter([100.0, 103.0])
+    monkeypatch.setattr(capacity.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(capacity, "busy_cpu_seconds", lambda: next(cpu))
+    meter = capacity.Meter(8)
+    for n in range(8):
+        meter(n + 1, 32 * (n + 1))
+    assert meter.machine() == {"updates_per_s": 2.0, "cores_busy": 1.5, "cpu_per_update_s": 0.75}
+
+
+def test_the_machines_busy_cpu_only_grows():
+    from benchmarks.capacity import busy_cpu_seconds
+
+    first = busy_cpu_seconds()
+    if first is None:
+        pytest.skip("no /proc/stat on this system")
+    sum(i * i for i in range(200_000))
+    assert busy_cpu_seconds() >= first > 0

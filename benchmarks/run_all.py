@@ -1,4 +1,5 @@
-"""Run every benchmark and write its JSON to benchmarks/results/ (``make bench``)."""
+"""Run every benchmark and write its JSON to benchmarks/results/ (``make bench``); ``benchmarks.gpu``
+needs a CUDA device and runs on its own."""
 
 from benchmarks import (
     capacity,

@@ -135,3 +135,25 @@ def test_by_default_the_kernels_run_from_the_compiled_minimum_with_the_same_indi
     small = x[: selection.COMPILED_MIN - 1]
     assert np.array_equal(TopKSelector().select(small, k), reference(small, k))
     assert scans == [x.size]  # below the minimum: numpy, and nothing compiled
+
+
+@pytest.mark.skipif(True not in PATHS, reason="numba is not installed")
+@pytest.mark.parametrize("density", [0.0, 0.001, 0.015, 0.2, 1.0])
+def test_the_branch_free_takes_find_what_the_loop_finds(density):
+    """``eager`` takes hits from every word before the loop: the same positions and keys at every
+    density, a tail shorter than a word included, and the same refusal when the buffers are full."""
+    from asyncsgd.codecs.kernels import compiled
+
+    scan = compiled().scan
+    rng = np.random.default_rng(int(density * 1000))
+    x = rng.standard_normal(64 * 500 + 37).astype(np.float32)
+    key = magnitude_key(np.quantile(np.abs(x), 1 - density)) if density else magnitude_key(np.inf)
+    bits = x.view(np.int32)
+    want = np.flatnonzero(magnitudes(x) >= key)
+    for eager in (0, 2):
+        idx, keys = np.empty(x.size + 64, np.int64), np.empty(x.size + 64, np.int32)
+        count = scan(bits, key, idx, keys, eager)
+        assert np.array_equal(idx[:count], want) and np.array_equal(keys[:count], magnitudes(x)[want])
+        if want.size > 256:  # buffers with room for half the hits
+            half = want.size // 2
+            assert scan(bits, key, np.empty(half, np.int64), np.empty(half, np.int32), eager) == -1

@@ -34,9 +34,15 @@ for _i in range(64):  # the position of a lone set bit from the top 6 bits of it
 WORD = 64
 
 
-def scan(bits: np.ndarray, key: np.int32, idx: np.ndarray, keys: np.ndarray) -> int:
+def scan(bits: np.ndarray, key: np.int32, idx: np.ndarray, keys: np.ndarray, eager: int = 0) -> int:
     """Ascending positions (into ``idx``) and keys (into ``keys``) of the int32 float bits whose
-    magnitude key is ``≥ key``; their count, or -1 when they would overflow the buffers."""
+    magnitude key is ``≥ key``; their count, or -1 when they would overflow the buffers.
+
+    ``eager``: positions taken from every word without a branch before the loop takes the rest.
+    Where about one element in a hundred passes, most words hold a hit or two and the loop's exit
+    is mispredicted at nearly every word; two branch-free takes (a word without hits writes a slot
+    it does not count) cut the scan's time by a third. Where hits are rarer they cost more than
+    the branch they save, so the caller asks for them from the density it expects."""
     n = bits.size
     room = idx.size - WORD
     count = 0
@@ -47,6 +53,12 @@ def scan(bits: np.ndarray, key: np.int32, idx: np.ndarray, keys: np.ndarray) -> 
         word = np.uint64(0)
         for j in range(WORD):
             word |= np.uint64((bits[start + j] & _SIGN_CLEAR) >= key) << np.uint64(j)
+        for _ in range(eager):
+            at = start + _LOWEST_BIT[((word & (~word + _ONE)) * _DEBRUIJN) >> _SHIFT]
+            idx[count] = at
+            keys[count] = bits[at] & _SIGN_CLEAR
+            count += word != 0
+            word &= word - _ONE
         while word:
             at = start + _LOWEST_BIT[((word & (~word + _ONE)) * _DEBRUIJN) >> _SHIFT]
             idx[count] = at

@@ -202,9 +202,9 @@ def model_of(run: dict, phases: dict, stretch: float = 1.0) -> dict:
 def validate(cores: int, recorded: list[dict] | None = None) -> list[dict]:
     """The engines' runs (or ``recorded`` ones) against the model's predictions."""
     rows = []
+    data = load_dataset("mnist5k") if recorded is None else None
     for engine in ENGINES:
-        if recorded is None:
-            data = load_dataset("mnist5k")
+        if data is not None:
             runs = [engine_run(engine, p, data) for p in VALIDATE]
         else:
             runs = [run for run in recorded if run["engine"] == engine]

@@ -38,12 +38,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from asyncsgd.assembly.engines import ENGINES
 from asyncsgd.assembly.job import Job
 from asyncsgd.config import RunConfig
 from asyncsgd.data import Dataset, load_dataset
-from asyncsgd.metrics import Recorder
 from benchmarks.common import RESULTS, machine, write_result
+from benchmarks.local_throughput import engine_samples_per_s
 from benchmarks.sim_parallel import simulated
 
 TARGET = 5.0
@@ -147,14 +146,6 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def engine_rate(j: Job) -> float:
-    """samples/s of an engine run, from its start signal to its last applied push."""
-    recorder = Recorder(None, j.dataset.n_train, 10**9, lambda p: {}, j.config.learners)
-    result = ENGINES.get(j.config.engine)().run(j, recorder)
-    recorder.close()
-    return recorder.samples / result.time
-
-
 def engines(data: Dataset, device: str, sizes: Sizes) -> dict[str, Any]:
     """The plain loop against ``local`` and (with Ray) ``ray``, p learners sharing the device."""
     base = {"learners": 1, "updates": sizes.engine_updates, "device": device}
@@ -172,7 +163,7 @@ def engines(data: Dataset, device: str, sizes: Sizes) -> dict[str, Any]:
     for _ in range(sizes.repeats):
         rows["plain"].append(plain_loop(plain_job, device, sizes.engine_updates))
         for name, j in cases.items():
-            rows[name].append(engine_rate(j))
+            rows[name].append(engine_samples_per_s(j))
     median = {name: statistics.median(v) for name, v in rows.items()}
     return {
         "model": "resnet20", "device": device, "updates": sizes.engine_updates, "ray_installed": has_ray,

@@ -57,9 +57,10 @@ def plain_loop(job: Job) -> float:
     return UPDATES * BATCH / (time.perf_counter() - start)
 
 
-def local(job: Job) -> float:
+def engine_samples_per_s(job: Job) -> float:
+    """samples/s of a run of ``job``'s engine, from its start signal to its last applied push."""
     recorder = Recorder(None, job.dataset.n_train, 10**9, lambda p: {}, job.config.learners)
-    result = ENGINES.get("local")().run(job, recorder)
+    result = ENGINES.get(job.config.engine)().run(job, recorder)
     recorder.close()
     return recorder.samples / result.time
 
@@ -74,7 +75,7 @@ def main() -> dict:
     for _ in range(REPEATS):  # interleaved
         plain.append(plain_loop(jobs[1, False]))
         for case in cases:
-            ours[case].append(local(jobs[case]))
+            ours[case].append(engine_samples_per_s(jobs[case]))
     base = statistics.median(plain)
     rows = []
     for p, hogwild in cases:

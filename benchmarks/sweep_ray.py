@@ -14,8 +14,6 @@ worker processes' start. The two must record the same ``params_sha256`` for ever
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -37,12 +35,9 @@ SWEEP = {
 
 
 def hashes(db: Path) -> dict[str, str]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        rows = conn.execute("SELECT run_id, status, summary FROM runs").fetchall()
-    finally:
-        conn.close()
-    return {r: json.loads(s)["params_sha256"] if status == "done" else status for r, status, s in rows}
+    with ResultsDB(db, create=False) as read:
+        members = read.members(SWEEP["name"])
+    return {m.run_id: m.summary["params_sha256"] if m.status == "done" else m.status for m in members}
 
 
 def timed(db: Path, **how: object) -> tuple[float, int]:

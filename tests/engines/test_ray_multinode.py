@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -99,12 +98,9 @@ SWEEP = {"name": "tiny-ray", **TINY, "grid": {"seed": [0, 1, 2]}}
 
 
 def results(db: Path) -> dict[str, tuple[str, str]]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        rows = conn.execute("SELECT run_id, status, summary FROM runs").fetchall()
-    finally:
-        conn.close()
-    return {r: (status, json.loads(s)["params_sha256"] if s else "") for r, status, s in rows}
+    with ResultsDB(db, create=False) as read:
+        members = read.members(SWEEP["name"])
+    return {m.run_id: (m.status, m.summary["params_sha256"] if m.summary else "") for m in members}
 
 
 def test_a_sweep_on_the_cluster_matches_the_local_pool_and_resumes(two_nodes, tmp_path, capsys):
@@ -169,9 +165,9 @@ def test_a_run_whose_worker_is_killed_is_retried_then_recorded_failed(two_nodes,
     killer.join()
     assert len(killed) == 2  # the retry ran in a new worker process
     assert progress.finished["failed"] == 1
-    conn = sqlite3.connect(f"file:{tmp_path / 'ray.db'}?mode=ro", uri=True)
-    status, error = conn.execute("SELECT status, error FROM runs").fetchone()
-    conn.close()
+    with ResultsDB(tmp_path / "ray.db", create=False) as db:
+        (member,) = db.members(sweep.name)
+    status, error = member.status, member.error
     assert status == "failed" and error.startswith("Ray task lost after 1 retries: ") and "\n" not in error
 
 

@@ -52,6 +52,12 @@ def topk_selection(r: dict) -> str:
             f"\nCompiled loops: {'yes' if r['compiled'] else 'no (numba absent)'}; first call "
             f"(compiling included) {r['first_call_s']:.2f} s."
         )
+    if r.get("scan_modes"):
+        modes = ", ".join(f"{100 * m['density']:g}%: ×{m['eager_vs_loop']:.2f}" for m in r["scan_modes"])
+        lines.append(
+            f"\nThe compiled scan alone at 10^6, two branch-free takes per word against the loop, by "
+            f"share passing: {modes}."
+        )
     lines.extend(load_line(_loads(r)))
     return "\n".join(lines)
 

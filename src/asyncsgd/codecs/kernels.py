@@ -41,8 +41,9 @@ def scan(bits: np.ndarray, key: np.int32, idx: np.ndarray, keys: np.ndarray, eag
     ``eager``: positions taken from every word without a branch before the loop takes the rest.
     Where about one element in a hundred passes, most words hold a hit or two and the loop's exit
     is mispredicted at nearly every word; two branch-free takes (a word without hits writes a slot
-    it does not count) cut the scan's time by a third. Where hits are rarer they cost more than
-    the branch they save, so the caller asks for them from the density it expects."""
+    it does not count) save most of those mispredictions. Where hits are rarer they cost more than
+    the branch they save, and where they are denser the loop still runs, so the caller asks for
+    them from the density it expects (``selection.EAGER_DENSITIES``)."""
     n = bits.size
     room = idx.size - WORD
     count = 0

@@ -44,10 +44,12 @@ _CHUNK = 1 << 18  # elements per pass: the chunk (1 MiB) and two masks (256 KiB 
 _NORMAL_MIN = np.finfo(np.float32).smallest_normal
 _INF_KEY = np.float32(np.inf).view(np.int32)
 COMPILED_MIN = 1 << 19  # by default the kernels run from this size, where they repay compiling (~1 s)
-EAGER_DENSITY = 0.006
-"""Expected share of elements passing the threshold from which the compiled scan takes two hits
-per word without a branch (``kernels.scan``'s ``eager``): on the 2-core machine the benchmarks run
-on, the branch-free takes lost at 0.45% of hits and gained from 0.87% (1.6 times faster at 1.5%)."""
+EAGER_DENSITIES = (0.006, 0.04)
+"""Expected shares of elements passing the threshold between which the compiled scan takes two hits
+per word without a branch (``kernels.scan``'s ``eager``). ``python -m benchmarks.topk_selection``
+times both modes (``scan_modes``): on the 2-core machine the benchmarks run on, the branch-free
+takes lost at 0.3% of hits and below, gained from 0.7% to 3%, and lost again from 4%, where words
+hold more hits than two takes cover."""
 
 
 def magnitudes(x: np.ndarray) -> np.ndarray:
@@ -139,7 +141,7 @@ class TopKSelector:
         bits = x.view(np.int32)
         if self._idx.size < guess:
             self._idx, self._keys = np.empty(guess, np.int64), np.empty(guess, np.int32)
-        eager = 2 if density >= EAGER_DENSITY else 0
+        eager = 2 if EAGER_DENSITIES[0] <= density < EAGER_DENSITIES[1] else 0
         count = kernels.scan(bits, key, self._idx, self._keys, eager)
         if count < 0:  # more passed than the buffers hold (ties at the threshold): room for all
             self._idx, self._keys = (
